@@ -1,0 +1,342 @@
+//! Where the database and the RSA keys come from: explicit `configure()` settings first, then
+//! the same environment variables PolicySynth reads.
+//!
+//! Database, in order:
+//! 1. `Settings::database_url`;
+//! 2. `DATABASE_URL` (`postgres://`, `postgresql://` or `sqlite:`), in every `NODE_ENV`. With
+//!    `NODE_ENV=production`, PostgreSQL uses TLS without verifying the certificate
+//!    (`sslmode=require`) unless `DISABLE_PG_SSL` is set or the URL names an `sslmode`;
+//! 3. `NODE_ENV=production` without `DATABASE_URL` is an error (never a silent local file);
+//! 4. `PSQL_DB_NAME` / `YP_DEV_DATABASE_NAME` set: PostgreSQL from `PSQL_DB_USER`
+//!    (`YP_DEV_DATABASE_USERNAME`), `PSQL_DB_PASS` (`YP_DEV_DATABASE_PASSWORD`), `DB_HOST`
+//!    (localhost), `DB_PORT` (5432), TLS off;
+//! 5. otherwise the embedded default: SQLite in `PSPAS_SQLITE_PATH`, or
+//!    `ps_private_access_store.sqlite` in the working directory.
+//!
+//! Pool: `DB_POOL_MAX` (5), `DB_POOL_MIN` (5), `DB_POOL_ACQUIRE_MS` (30000),
+//! `DB_POOL_IDLE_MS` (10000).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+
+pub const DEFAULT_SQLITE_FILE: &str = "ps_private_access_store.sqlite";
+
+/// Explicit settings from `configure()`; every `None` falls back to the environment.
+#[derive(Debug, Default)]
+pub struct Settings {
+    pub database_url: Option<SecretString>,
+    pub sqlite_path: Option<PathBuf>,
+    pub public_key_pem: Option<SecretString>,
+    pub private_key_pem: Option<SecretString>,
+    pub pool_max: Option<u32>,
+    pub pool_min: Option<u32>,
+    pub acquire_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSettings {
+    pub max: u32,
+    pub min: u32,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+pub enum DbTarget {
+    Postgres(Box<PgConnectOptions>),
+    Sqlite(PathBuf),
+}
+
+impl DbTarget {
+    /// `host:port/database` or the file path: safe to show, no password.
+    pub fn describe(&self) -> String {
+        match self {
+            DbTarget::Postgres(o) => format!(
+                "postgres://{}:{}/{}",
+                o.get_host(),
+                o.get_port(),
+                o.get_database().unwrap_or("")
+            ),
+            DbTarget::Sqlite(p) => format!("sqlite:{}", p.display()),
+        }
+    }
+}
+
+/// An environment reader, so that resolution is testable without touching the process env.
+pub trait Env {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment, read at call time. Empty values count as unset.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+fn num<T: FromStr>(env: &dyn Env, name: &str, explicit: Option<T>, default: T) -> Result<T> {
+    if let Some(v) = explicit {
+        return Ok(v);
+    }
+    match env.get(name) {
+        None => Ok(default),
+        Some(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| Error::Config(format!("{name} must be a non-negative integer"))),
+    }
+}
+
+pub fn pool_settings(settings: &Settings, env: &dyn Env) -> Result<PoolSettings> {
+    let max = num(env, "DB_POOL_MAX", settings.pool_max, 5u32)?.max(1);
+    let min = num(env, "DB_POOL_MIN", settings.pool_min, 5u32)?.min(max);
+    Ok(PoolSettings {
+        max,
+        min,
+        acquire_timeout: Duration::from_millis(num(
+            env,
+            "DB_POOL_ACQUIRE_MS",
+            settings.acquire_timeout_ms,
+            30_000u64,
+        )?),
+        idle_timeout: Duration::from_millis(num(
+            env,
+            "DB_POOL_IDLE_MS",
+            settings.idle_timeout_ms,
+            10_000u64,
+        )?),
+    })
+}
+
+fn from_url(url: &str, env: &dyn Env) -> Result<DbTarget> {
+    let production = env.get("NODE_ENV").as_deref() == Some("production");
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() {
+            return Err(Error::Config(
+                "DATABASE_URL: a sqlite: URL needs a file path".into(),
+            ));
+        }
+        return Ok(DbTarget::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let mut opts = PgConnectOptions::from_str(url)
+            .map_err(|_| Error::Config("DATABASE_URL is not a valid PostgreSQL URL".into()))?;
+        let names_sslmode = url.contains("sslmode=");
+        if production && !names_sslmode {
+            opts = opts.ssl_mode(if env.get("DISABLE_PG_SSL").is_some() {
+                PgSslMode::Disable
+            } else {
+                PgSslMode::Require
+            });
+        }
+        return Ok(DbTarget::Postgres(Box::new(opts)));
+    }
+    Err(Error::Config(
+        "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
+    ))
+}
+
+/// Decide which database to use.
+pub fn database_target(settings: &Settings, env: &dyn Env) -> Result<DbTarget> {
+    if let Some(url) = &settings.database_url {
+        return from_url(url.expose(), env);
+    }
+    if let Some(url) = env.get("DATABASE_URL") {
+        return from_url(&url, env);
+    }
+    if env.get("NODE_ENV").as_deref() == Some("production") {
+        return Err(Error::Config(
+            "NODE_ENV is production but DATABASE_URL is not set".into(),
+        ));
+    }
+    let first = |a: &str, b: &str| env.get(a).or_else(|| env.get(b));
+    if let Some(db) = first("PSQL_DB_NAME", "YP_DEV_DATABASE_NAME") {
+        let port = match env.get("DB_PORT") {
+            None => 5432,
+            Some(p) => p
+                .trim()
+                .parse()
+                .map_err(|_| Error::Config("DB_PORT must be a port number".into()))?,
+        };
+        let mut opts = PgConnectOptions::new_without_pgpass()
+            .host(&env.get("DB_HOST").unwrap_or_else(|| "localhost".into()))
+            .port(port)
+            .database(&db)
+            .ssl_mode(PgSslMode::Disable);
+        if let Some(user) = first("PSQL_DB_USER", "YP_DEV_DATABASE_USERNAME") {
+            opts = opts.username(&user);
+        }
+        if let Some(pass) = first("PSQL_DB_PASS", "YP_DEV_DATABASE_PASSWORD") {
+            opts = opts.password(&SecretString::new(pass).expose().to_owned());
+        }
+        return Ok(DbTarget::Postgres(Box::new(opts)));
+    }
+    if let Some(p) = &settings.sqlite_path {
+        return Ok(DbTarget::Sqlite(p.clone()));
+    }
+    Ok(DbTarget::Sqlite(
+        env.get("PSPAS_SQLITE_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SQLITE_FILE)),
+    ))
+}
+
+/// The public key PEM: configured, else `RSA_API_ENCRYPTION_PUBLIC_KEY` now.
+pub fn public_key_pem(settings: &Settings, env: &dyn Env) -> Result<SecretString> {
+    match &settings.public_key_pem {
+        Some(p) => Ok(SecretString::new(p.expose().to_owned())),
+        None => env
+            .get("RSA_API_ENCRYPTION_PUBLIC_KEY")
+            .map(SecretString::new)
+            .ok_or(Error::MissingPublicKey),
+    }
+}
+
+/// The private key PEM: configured, else `RSA_API_ENCRYPTION_PRIVATE_KEY` now.
+pub fn private_key_pem(settings: &Settings, env: &dyn Env) -> Result<SecretString> {
+    match &settings.private_key_pem {
+        Some(p) => Ok(SecretString::new(p.expose().to_owned())),
+        None => env
+            .get("RSA_API_ENCRYPTION_PRIVATE_KEY")
+            .map(SecretString::new)
+            .ok_or(Error::MissingPrivateKey),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+    impl Env for MapEnv {
+        fn get(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|s| s.to_string())
+        }
+    }
+    fn env(pairs: &[(&'static str, &'static str)]) -> MapEnv {
+        MapEnv(pairs.iter().copied().collect())
+    }
+
+    #[test]
+    fn default_is_sqlite_in_the_working_directory() {
+        let t = database_target(&Settings::default(), &env(&[])).unwrap();
+        assert_eq!(t.describe(), "sqlite:ps_private_access_store.sqlite");
+        let t = database_target(
+            &Settings::default(),
+            &env(&[("PSPAS_SQLITE_PATH", "/tmp/x.db")]),
+        )
+        .unwrap();
+        assert_eq!(t.describe(), "sqlite:/tmp/x.db");
+    }
+
+    #[test]
+    fn policysynth_dev_variables_and_fallbacks() {
+        let e = env(&[
+            ("YP_DEV_DATABASE_NAME", "yp"),
+            ("YP_DEV_DATABASE_USERNAME", "u"),
+            ("PSQL_DB_PASS", "hunter2"),
+            ("DB_PORT", "6543"),
+        ]);
+        let t = database_target(&Settings::default(), &e).unwrap();
+        assert_eq!(t.describe(), "postgres://localhost:6543/yp");
+        let DbTarget::Postgres(o) = t else { panic!() };
+        assert_eq!(o.get_username(), "u");
+        assert!(!t_describe_contains(&o, "hunter2"));
+    }
+    fn t_describe_contains(o: &PgConnectOptions, s: &str) -> bool {
+        DbTarget::Postgres(Box::new(o.clone()))
+            .describe()
+            .contains(s)
+    }
+
+    #[test]
+    fn database_url_in_every_node_env_and_tls_in_production() {
+        let t = database_target(
+            &Settings::default(),
+            &env(&[("DATABASE_URL", "postgres://a:secret@db:5433/app")]),
+        )
+        .unwrap();
+        assert_eq!(t.describe(), "postgres://db:5433/app");
+        let prod = env(&[
+            ("NODE_ENV", "production"),
+            ("DATABASE_URL", "postgres://a:secret@db/app"),
+        ]);
+        let DbTarget::Postgres(o) = database_target(&Settings::default(), &prod).unwrap() else {
+            panic!()
+        };
+        assert!(matches!(o.get_ssl_mode(), PgSslMode::Require));
+        let prod = env(&[
+            ("NODE_ENV", "production"),
+            ("DISABLE_PG_SSL", "1"),
+            ("DATABASE_URL", "postgres://db/app"),
+        ]);
+        let DbTarget::Postgres(o) = database_target(&Settings::default(), &prod).unwrap() else {
+            panic!()
+        };
+        assert!(matches!(o.get_ssl_mode(), PgSslMode::Disable));
+        let t = database_target(
+            &Settings::default(),
+            &env(&[("DATABASE_URL", "sqlite:///tmp/a.db")]),
+        )
+        .unwrap();
+        assert_eq!(t.describe(), "sqlite:/tmp/a.db");
+        let e = database_target(&Settings::default(), &env(&[("NODE_ENV", "production")]))
+            .err()
+            .unwrap();
+        assert_eq!(e.code(), "PSPAS_CONFIG");
+        assert!(
+            database_target(&Settings::default(), &env(&[("DATABASE_URL", "mysql://x")])).is_err()
+        );
+    }
+
+    #[test]
+    fn pool_from_environment() {
+        let p = pool_settings(&Settings::default(), &env(&[])).unwrap();
+        assert_eq!(
+            (
+                p.max,
+                p.min,
+                p.acquire_timeout.as_millis(),
+                p.idle_timeout.as_millis()
+            ),
+            (5, 5, 30000, 10000)
+        );
+        let p = pool_settings(
+            &Settings::default(),
+            &env(&[("DB_POOL_MAX", "10"), ("DB_POOL_MIN", "2")]),
+        )
+        .unwrap();
+        assert_eq!((p.max, p.min), (10, 2));
+        assert_eq!(
+            pool_settings(&Settings::default(), &env(&[("DB_POOL_MAX", "x")]))
+                .unwrap_err()
+                .code(),
+            "PSPAS_CONFIG"
+        );
+    }
+
+    #[test]
+    fn missing_keys_keep_the_original_messages() {
+        let e = public_key_pem(&Settings::default(), &env(&[])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "RSA_API_ENCRYPTION_PUBLIC_KEY is not set in the environment variables"
+        );
+        let e = private_key_pem(&Settings::default(), &env(&[])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "RSA_API_ENCRYPTION_PRIVATE_KEY is not set in the environment variables"
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! # The envelope format
+//!
+//! Byte-for-byte the format of PolicySynth's Sequelize `PsPrivateAccessStore`, so existing rows
+//! keep working and either side can open what the other sealed.
+//!
+//! Sealing an API key (UTF-8 text, non-empty):
+//! 1. a fresh random 32-byte AES key and a fresh random **16-byte** IV;
+//! 2. AES-256-GCM over the UTF-8 bytes, no associated data, 16-byte tag;
+//! 3. the AES key wrapped with RSA-OAEP, SHA-256 for both the OAEP hash and MGF1, empty label.
+//!
+//! Stored as two strings:
+//! - `encrypted_api_key` = `hex(iv) ":" hex(tag) ":" hex(ciphertext)`, lowercase hex;
+//! - `encrypted_aes_key` = standard base64, with padding, of the RSA ciphertext.
+//!
+//! Opening accepts uppercase hex and a 12-byte IV as well (both decode in Node), but only a
+//! full 16-byte tag: Node would verify a truncated tag, which weakens authentication, so a
+//! shorter one is rejected as `Invalid encrypted key format`. A wrong key, a tampered or a
+//! foreign ciphertext is `PSPAS_DECRYPT_FAILED`, one error for all so it is no oracle.
+//!
+//! The golden vectors in `tests/fixtures/golden.json` were made with Node's own `crypto`
+//! (`scripts/make-golden.mjs`) and pin this format in `cargo test` and in jest.
+
+use aes_gcm::aead::consts::{U12, U16};
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::aes::Aes256;
+use aes_gcm::{AesGcm, Nonce, Tag};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{Error, Result};
+use crate::rsa_keys::{RsaPrivate, RsaPublic};
+use crate::secret::{AesKey, SecretString};
+
+pub const IV_LEN: usize = 16;
+pub const TAG_LEN: usize = 16;
+
+/// The two stored strings of a sealed API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedKey {
+    pub encrypted_api_key: String,
+    pub encrypted_aes_key: String,
+}
+
+/// The parsed `iv:tag:ciphertext` triple.
+pub struct Ciphertext {
+    iv: Vec<u8>,
+    tag: [u8; TAG_LEN],
+    body: Vec<u8>,
+}
+
+/// Non-empty, even length, only hex digits (either case).
+pub fn is_valid_hex(s: &str) -> bool {
+    !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Canonical standard base64: decoding and re-encoding gives the same string (the original's
+/// test). The empty string passes this test, as in the original.
+pub fn is_valid_base64(s: &str) -> bool {
+    match STANDARD.decode(s) {
+        Ok(bytes) => STANDARD.encode(bytes) == s,
+        Err(_) => false,
+    }
+}
+
+/// Three `:`-separated parts, each valid hex; the IV 12 or 16 bytes and the tag 16 bytes.
+pub fn is_valid_encrypted_format(s: &str) -> bool {
+    parse_encrypted_api_key(s).is_ok()
+}
+
+/// Parse `iv:tag:ciphertext`; any deviation is `InvalidFormat`.
+pub fn parse_encrypted_api_key(s: &str) -> Result<Ciphertext> {
+    let mut parts = s.split(':');
+    let (Some(iv), Some(tag), Some(body), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Error::InvalidFormat);
+    };
+    if !(is_valid_hex(iv) && is_valid_hex(tag) && is_valid_hex(body)) {
+        return Err(Error::InvalidFormat);
+    }
+    let iv = hex::decode(iv).map_err(|_| Error::InvalidFormat)?;
+    let tag: [u8; TAG_LEN] = hex::decode(tag)
+        .map_err(|_| Error::InvalidFormat)?
+        .try_into()
+        .map_err(|_| Error::InvalidFormat)?;
+    if iv.len() != IV_LEN && iv.len() != 12 {
+        return Err(Error::InvalidFormat);
+    }
+    let body = hex::decode(body).map_err(|_| Error::InvalidFormat)?;
+    Ok(Ciphertext { iv, tag, body })
+}
+
+/// Decode the wrapped AES key: canonical, non-empty base64.
+pub fn decode_encrypted_aes_key(s: &str) -> Result<Vec<u8>> {
+    if s.is_empty() || !is_valid_base64(s) {
+        return Err(Error::InvalidFormat);
+    }
+    STANDARD.decode(s).map_err(|_| Error::InvalidFormat)
+}
+
+/// What `addPreEncryptedKey` accepts.
+pub fn validate_sealed(encrypted_api_key: &str, encrypted_aes_key: &str) -> Result<()> {
+    parse_encrypted_api_key(encrypted_api_key)?;
+    decode_encrypted_aes_key(encrypted_aes_key)?;
+    Ok(())
+}
+
+type Gcm16 = AesGcm<Aes256, U16>;
+type Gcm12 = AesGcm<Aes256, U12>;
+
+/// Seal an API key with a fresh AES key wrapped by `public`.
+pub fn seal(public: &RsaPublic, api_key: &str) -> Result<SealedKey> {
+    if api_key.is_empty() {
+        return Err(Error::EmptyApiKey);
+    }
+    let key = AesKey::random();
+    let mut iv = [0u8; IV_LEN];
+    rand::fill(&mut iv);
+    let mut buf = Zeroizing::new(api_key.as_bytes().to_vec());
+    let nonce: Nonce<U16> = iv.into();
+    let tag = Gcm16::new(key.expose().into())
+        .encrypt_inout_detached(&nonce, b"", buf.as_mut_slice().into())
+        .map_err(|_| Error::Internal("AES-GCM encryption failed".into()))?;
+    let wrapped = public.encrypt_oaep_sha256(key.expose())?;
+    Ok(SealedKey {
+        encrypted_api_key: format!(
+            "{}:{}:{}",
+            hex::encode(iv),
+            hex::encode(tag),
+            hex::encode(&buf[..])
+        ),
+        encrypted_aes_key: STANDARD.encode(wrapped),
+    })
+}
+
+/// Unwrap the AES data key with the RSA private key.
+pub fn unwrap_aes_key(private: &RsaPrivate, encrypted_aes_key: &str) -> Result<AesKey> {
+    let wrapped = decode_encrypted_aes_key(encrypted_aes_key)?;
+    let raw = private.decrypt_oaep_sha256(&wrapped)?;
+    let bytes: [u8; 32] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::DecryptFailed)?;
+    Ok(AesKey::from_bytes(bytes))
+}
+
+/// Open the API key ciphertext with an unwrapped AES key.
+pub fn open_with_key(key: &AesKey, ct: &Ciphertext) -> Result<SecretString> {
+    let mut buf = ct.body.clone();
+    let tag: Tag = ct.tag.into();
+    let ok = if ct.iv.len() == IV_LEN {
+        let nonce: Nonce<U16> = <[u8; 16]>::try_from(&ct.iv[..])
+            .map_err(|_| Error::InvalidFormat)?
+            .into();
+        Gcm16::new(key.expose().into()).decrypt_inout_detached(
+            &nonce,
+            b"",
+            buf.as_mut_slice().into(),
+            &tag,
+        )
+    } else {
+        let nonce: Nonce<U12> = <[u8; 12]>::try_from(&ct.iv[..])
+            .map_err(|_| Error::InvalidFormat)?
+            .into();
+        Gcm12::new(key.expose().into()).decrypt_inout_detached(
+            &nonce,
+            b"",
+            buf.as_mut_slice().into(),
+            &tag,
+        )
+    };
+    if ok.is_err() {
+        buf.zeroize();
+        return Err(Error::DecryptFailed);
+    }
+    String::from_utf8(buf).map(SecretString::new).map_err(|e| {
+        e.into_bytes().zeroize();
+        Error::DecryptFailed
+    })
+}
+
+/// Open a sealed API key: unwrap the AES key, then decrypt.
+pub fn open(
+    private: &RsaPrivate,
+    encrypted_api_key: &str,
+    encrypted_aes_key: &str,
+) -> Result<SecretString> {
+    let ct = parse_encrypted_api_key(encrypted_api_key)?;
+    let key = unwrap_aes_key(private, encrypted_aes_key)?;
+    open_with_key(&key, &ct)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_and_base64_validation() {
+        assert!(is_valid_hex("00ff"));
+        assert!(is_valid_hex("00FF"));
+        assert!(!is_valid_hex(""));
+        assert!(!is_valid_hex("abc"));
+        assert!(!is_valid_hex("zz"));
+        assert!(is_valid_base64("aGVsbG8="));
+        assert!(
+            !is_valid_base64("aGVsbG8"),
+            "missing padding is not canonical"
+        );
+        assert!(
+            !is_valid_base64("aGVsbG9="),
+            "non-zero trailing bits are not canonical"
+        );
+        assert!(!is_valid_base64("aGVs bG8="));
+        assert!(is_valid_base64(""));
+        assert!(matches!(
+            decode_encrypted_aes_key(""),
+            Err(Error::InvalidFormat)
+        ));
+    }
+
+    #[test]
+    fn encrypted_format_rules() {
+        let iv = "00".repeat(16);
+        let tag = "11".repeat(16);
+        assert!(is_valid_encrypted_format(&format!("{iv}:{tag}:abcd")));
+        assert!(is_valid_encrypted_format(&format!(
+            "{}:{tag}:ABCD",
+            "00".repeat(12)
+        )));
+        assert!(
+            !is_valid_encrypted_format(&format!("{iv}:{tag}:")),
+            "empty ciphertext"
+        );
+        assert!(
+            !is_valid_encrypted_format(&format!("{iv}:{}:abcd", "11".repeat(15))),
+            "short tag"
+        );
+        assert!(
+            !is_valid_encrypted_format(&format!("{}:{tag}:abcd", "00".repeat(8))),
+            "odd IV size"
+        );
+        assert!(!is_valid_encrypted_format(&format!("{iv}:{tag}:abcd:ef")));
+        assert!(!is_valid_encrypted_format(&format!("{iv}:{tag}")));
+        assert!(!is_valid_encrypted_format("not-hex:at:all"));
+    }
+}

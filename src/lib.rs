@@ -1,0 +1,20 @@
+#![deny(clippy::unwrap_used)]
+//! `@policysynth/private-access-store`: a drop-in, Rust-backed replacement for PolicySynth's
+//! Sequelize `PsPrivateAccessStore`.
+//!
+//! The core (crypto, configuration, storage, service) has no Node dependency and is tested by
+//! `cargo test`; the `napi` feature (on by default) adds the thin binding in [`binding`].
+
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod model;
+pub mod rsa_keys;
+pub mod secret;
+pub mod service;
+pub mod store;
+
+#[cfg(feature = "napi")]
+mod binding;
+
+pub use error::{Error, Result};

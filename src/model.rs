@@ -1,0 +1,234 @@
+//! Plain data of the store and the validation of everything that comes from outside.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
+pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+/// The id columns are PostgreSQL `INTEGER`.
+pub const MAX_INT4: i64 = i32::MAX as i64;
+
+/// A filter on a nullable id column, as Sequelize read `where`: absent (or `undefined`) adds
+/// no filter, `null` is `IS NULL`, a number is equality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdFilter {
+    #[default]
+    Any,
+    Null,
+    Eq(i64),
+}
+
+/// A filter on `is_active`. A NULL `is_active` (legal in PolicySynth's migration) counts as
+/// active, the column's default; `null` in the options selects exactly those rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActiveFilter {
+    #[default]
+    Any,
+    Null,
+    Is(bool),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyFilter {
+    pub ai_model_id: IdFilter,
+    pub external_api_id: IdFilter,
+    pub is_active: ActiveFilter,
+}
+
+/// The documented usage counters. Counters missing from a stored row read as 0.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Usage {
+    pub daily_use: f64,
+    pub monthly_use: f64,
+    pub total_use: f64,
+}
+
+impl Usage {
+    pub fn from_json(text: &str) -> Usage {
+        let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        let n = |k: &str| match v.get(k) {
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+            Some(Value::String(s)) => s.parse().unwrap_or(0.0),
+            _ => 0.0,
+        };
+        Usage {
+            daily_use: n("dailyUse"),
+            monthly_use: n("monthlyUse"),
+            total_use: n("totalUse"),
+        }
+    }
+}
+
+/// One row of `ps_private_access_store`, never with plaintext.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRecord {
+    pub id: i64,
+    pub group_id: i64,
+    pub user_id: i64,
+    pub ai_model_id: Option<i64>,
+    pub external_api_id: Option<i64>,
+    pub encrypted_api_key: String,
+    pub encrypted_aes_key: String,
+    pub configuration: Value,
+    pub usage: Usage,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub is_active: bool,
+}
+
+/// A validated new row.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub group_id: i64,
+    pub user_id: i64,
+    pub ai_model_id: Option<i64>,
+    pub external_api_id: Option<i64>,
+    pub encrypted_api_key: String,
+    pub encrypted_aes_key: String,
+    pub configuration: Value,
+}
+
+/// The row the increment picked, with what is needed to open it or to undo the increment.
+#[derive(Debug, Clone)]
+pub struct Picked {
+    pub id: i64,
+    pub encrypted_api_key: String,
+    pub encrypted_aes_key: String,
+}
+
+/// An id: a safe non-negative integer.
+pub fn id(name: &str, value: f64) -> Result<i64> {
+    if value.is_finite() && value.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&value) {
+        Ok(value as i64)
+    } else {
+        Err(Error::invalid_argument(format!(
+            "{name} must be a non-negative safe integer"
+        )))
+    }
+}
+
+/// An id that is written to an `INTEGER` column.
+pub fn stored_id(name: &str, value: f64) -> Result<i64> {
+    let v = id(name, value)?;
+    if v > MAX_INT4 {
+        return Err(Error::invalid_argument(format!(
+            "{name} must be at most {MAX_INT4} (an INTEGER column)"
+        )));
+    }
+    Ok(v)
+}
+
+/// `incrementAmount`: finite and not negative.
+pub fn amount(value: f64) -> Result<f64> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(Error::invalid_argument(
+            "incrementAmount must be a finite number >= 0",
+        ))
+    }
+}
+
+/// The configuration is stored as given (including the documented `maxBudget.petMonth`
+/// spelling), after checking its shape: a plain object; `maxBudget` and
+/// `emailNotificationBudgetThresholds`, where present, objects whose documented fields are
+/// missing, `null` or finite numbers >= 0.
+pub fn configuration(value: &Value) -> Result<()> {
+    let bad = |m: String| Err(Error::InvalidConfiguration(m));
+    let Value::Object(map) = value else {
+        return bad("configuration must be an object".into());
+    };
+    for (section, fields) in [
+        ("maxBudget", &["perDay", "petMonth", "total"][..]),
+        (
+            "emailNotificationBudgetThresholds",
+            &["daily", "monthly"][..],
+        ),
+    ] {
+        match map.get(section) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(inner)) => {
+                for f in fields {
+                    match inner.get(*f) {
+                        None | Some(Value::Null) => {}
+                        Some(Value::Number(n))
+                            if n.as_f64().is_some_and(|x| x.is_finite() && x >= 0.0) => {}
+                        Some(_) => {
+                            return bad(format!("{section}.{f} must be a number >= 0 or null"))
+                        }
+                    }
+                }
+            }
+            Some(_) => return bad(format!("{section} must be an object")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids_are_safe_non_negative_integers() {
+        assert_eq!(id("groupId", 0.0).unwrap(), 0);
+        assert_eq!(
+            id("groupId", 9_007_199_254_740_991.0).unwrap(),
+            9_007_199_254_740_991
+        );
+        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 9_007_199_254_740_992.0] {
+            let e = id("groupId", bad).unwrap_err();
+            assert_eq!(
+                e.coded_message(),
+                "PSPAS_INVALID_ARGUMENT: groupId must be a non-negative safe integer"
+            );
+        }
+        assert!(stored_id("userId", 2_147_483_648.0).is_err());
+    }
+
+    #[test]
+    fn amounts() {
+        assert_eq!(amount(0.0).unwrap(), 0.0);
+        assert_eq!(amount(2.5).unwrap(), 2.5);
+        for bad in [-0.1, f64::NAN, f64::INFINITY] {
+            assert_eq!(amount(bad).unwrap_err().code(), "PSPAS_INVALID_ARGUMENT");
+        }
+    }
+
+    #[test]
+    fn configuration_shape() {
+        configuration(
+            &json!({"maxBudget": {"perDay": 1000, "petMonth": 20000, "total": 100000},
+            "emailNotificationBudgetThresholds": {"daily": 0.8, "monthly": 0.9}}),
+        )
+        .unwrap();
+        configuration(&json!({})).unwrap();
+        configuration(&json!({"maxBudget": {"perDay": null}})).unwrap();
+        let e = configuration(&json!({"maxBudget": {"perDay": -1}})).unwrap_err();
+        assert_eq!(
+            e.coded_message(),
+            "PSPAS_INVALID_CONFIGURATION: Invalid configuration: maxBudget.perDay must be a number >= 0 or null"
+        );
+        assert!(configuration(&json!({"maxBudget": {"total": "10"}})).is_err());
+        assert!(configuration(&json!({"maxBudget": 5})).is_err());
+        assert!(configuration(&json!([1])).is_err());
+        assert!(configuration(&json!(null)).is_err());
+    }
+
+    #[test]
+    fn usage_tolerates_partial_json() {
+        assert_eq!(
+            Usage::from_json(r#"{"totalUse": 3}"#),
+            Usage {
+                daily_use: 0.0,
+                monthly_use: 0.0,
+                total_use: 3.0
+            }
+        );
+        assert_eq!(Usage::from_json("{}"), Usage::default());
+    }
+}

@@ -1,0 +1,112 @@
+//! RSA behind one small module, so the backend (today the `rsa` crate, 0.10: constant-time
+//! private operations on crypto-bigint, blinded with the OS RNG) can be swapped for another
+//! without touching the envelope code.
+//!
+//! Keys are PEM text: private keys as PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1
+//! (`BEGIN RSA PRIVATE KEY`), public keys as SPKI (`BEGIN PUBLIC KEY`) or PKCS#1
+//! (`BEGIN RSA PUBLIC KEY`). `.env` files often hold a PEM on one line with the two characters
+//! `\n` for each newline; those are accepted. Each distinct PEM is parsed once and cached,
+//! keyed by its SHA-256 digest (the PEM text itself is not kept).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// A parsed RSA private key (zeroized on drop by the backend).
+pub struct RsaPrivate(rsa::PrivateKey);
+/// A parsed RSA public key.
+pub struct RsaPublic(rsa::PublicKey);
+
+impl std::fmt::Debug for RsaPrivate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RsaPrivate([REDACTED])")
+    }
+}
+
+impl RsaPrivate {
+    /// RSA-OAEP decryption, SHA-256 for both the OAEP hash and MGF1, empty label.
+    pub fn decrypt_oaep_sha256(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.0
+            .oaep_decrypt::<Sha256>(ciphertext)
+            .map(Zeroizing::new)
+            .map_err(|_| Error::DecryptFailed)
+    }
+}
+
+impl RsaPublic {
+    /// RSA-OAEP encryption, SHA-256 for both the OAEP hash and MGF1, empty label.
+    pub fn encrypt_oaep_sha256(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        self.0
+            .oaep_encrypt::<Sha256>(plaintext)
+            .map_err(|e| Error::Internal(format!("RSA encryption failed: {e}")))
+    }
+}
+
+const PRIVATE_VAR: &str = "RSA_API_ENCRYPTION_PRIVATE_KEY";
+const PUBLIC_VAR: &str = "RSA_API_ENCRYPTION_PUBLIC_KEY";
+/// Distinct PEMs kept parsed; more than this clears the cache (key rotation is rare).
+const CACHE_LIMIT: usize = 16;
+
+type Cache<T> = Mutex<HashMap<[u8; 32], Arc<T>>>;
+
+fn cached<T>(
+    cache: &'static OnceLock<Cache<T>>,
+    pem: &str,
+    parse: impl FnOnce(&str) -> Result<T>,
+) -> Result<Arc<T>> {
+    let digest: [u8; 32] = Sha256::digest(pem.as_bytes()).into();
+    let cache = cache.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
+        return Ok(hit.clone());
+    }
+    let parsed = Arc::new(parse(pem)?);
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= CACHE_LIMIT {
+        map.clear();
+    }
+    map.insert(digest, parsed.clone());
+    Ok(parsed)
+}
+
+/// Undo the one-line `.env` spelling: literal `\n` (and `\r\n`) become newlines.
+fn normalize_pem(pem: &str) -> Zeroizing<String> {
+    Zeroizing::new(pem.trim().replace("\\r\\n", "\n").replace("\\n", "\n"))
+}
+
+/// Parse (once) a private key PEM, PKCS#8 or PKCS#1.
+pub fn private_key(pem: &str) -> Result<Arc<RsaPrivate>> {
+    static CACHE: OnceLock<Cache<RsaPrivate>> = OnceLock::new();
+    cached(&CACHE, pem, |pem| {
+        let pem = normalize_pem(pem);
+        rsa::PrivateKey::from_pkcs8_pem(&pem)
+            .or_else(|_| rsa::PrivateKey::from_pkcs1_pem(&pem))
+            .map(RsaPrivate)
+            .map_err(|_| {
+                Error::InvalidRsaKey(format!(
+                    "{PRIVATE_VAR} is not a valid RSA private key (PEM, PKCS#8 or PKCS#1)"
+                ))
+            })
+    })
+}
+
+/// Parse (once) a public key PEM, SPKI or PKCS#1.
+pub fn public_key(pem: &str) -> Result<Arc<RsaPublic>> {
+    static CACHE: OnceLock<Cache<RsaPublic>> = OnceLock::new();
+    cached(&CACHE, pem, |pem| {
+        let pem = normalize_pem(pem);
+        rsa::PublicKey::from_public_key_pem(&pem)
+            .or_else(|_| rsa::PublicKey::from_pkcs1_pem(&pem))
+            .map(RsaPublic)
+            .map_err(|_| {
+                Error::InvalidRsaKey(format!(
+                    "{PUBLIC_VAR} is not a valid RSA public key (PEM, SPKI or PKCS#1)"
+                ))
+            })
+    })
+}

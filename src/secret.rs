@@ -1,0 +1,69 @@
+//! Secret newtypes: no `Clone`, a redacting `Debug`, zeroized on drop.
+
+use std::fmt;
+use zeroize::{Zeroize, Zeroizing};
+
+/// A secret text (a plaintext API key or a PEM private key).
+pub struct SecretString(Zeroizing<String>);
+
+impl SecretString {
+    pub fn new(value: String) -> Self {
+        SecretString(Zeroizing::new(value))
+    }
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(value: String) -> Self {
+        SecretString::new(value)
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString([REDACTED])")
+    }
+}
+
+/// A 256-bit AES data key.
+pub struct AesKey(Zeroizing<[u8; 32]>);
+
+impl AesKey {
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        let key = AesKey(Zeroizing::new(bytes));
+        bytes.zeroize();
+        key
+    }
+    pub fn random() -> Self {
+        let mut key = AesKey(Zeroizing::new([0u8; 32]));
+        rand::fill(&mut key.0[..]);
+        key
+    }
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AesKey([REDACTED])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_the_secret() {
+        let s = SecretString::new("sk-live-123456".into());
+        assert_eq!(format!("{s:?}"), "SecretString([REDACTED])");
+        let k = AesKey::from_bytes([7u8; 32]);
+        assert_eq!(format!("{k:?}"), "AesKey([REDACTED])");
+    }
+}

@@ -1,0 +1,145 @@
+//! The operations of `PsPrivateAccessStore`, free of any Node type: the binding converts
+//! arguments, this module validates them and does the work, so `cargo test` covers it all.
+
+use std::sync::{Arc, RwLock};
+
+use crate::config::{self, ProcessEnv, Settings};
+use crate::envelope::{self, SealedKey};
+use crate::error::{Error, Result};
+use crate::model::{self, KeyFilter, KeyRecord, NewKey, Usage};
+use crate::rsa_keys;
+use crate::secret::SecretString;
+use crate::store::{AnyStore, Store};
+
+/// One configured instance: settings plus a lazily opened store.
+pub struct Service {
+    settings: Settings,
+    store: tokio::sync::RwLock<Option<Arc<AnyStore>>>,
+}
+
+static CURRENT: RwLock<Option<Arc<Service>>> = RwLock::new(None);
+
+impl Service {
+    pub fn new(settings: Settings) -> Service {
+        Service {
+            settings,
+            store: tokio::sync::RwLock::new(None),
+        }
+    }
+
+    /// The process-wide instance: the last `configure()`d one, else one from the environment.
+    pub fn global() -> Arc<Service> {
+        if let Some(s) = CURRENT.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return s.clone();
+        }
+        let mut slot = CURRENT.write().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert_with(|| Arc::new(Service::new(Settings::default())))
+            .clone()
+    }
+
+    /// Replace the process-wide instance; returns the previous one so the caller can close it.
+    pub fn configure(settings: Settings) -> Option<Arc<Service>> {
+        CURRENT
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(Arc::new(Service::new(settings)))
+    }
+
+    /// The store, connecting (and creating the table if missing) on first use.
+    pub async fn store(&self) -> Result<Arc<AnyStore>> {
+        if let Some(s) = self.store.read().await.as_ref() {
+            return Ok(s.clone());
+        }
+        let mut slot = self.store.write().await;
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let target = config::database_target(&self.settings, &ProcessEnv)?;
+        let pool = config::pool_settings(&self.settings, &ProcessEnv)?;
+        let store = Arc::new(AnyStore::connect(target, &pool).await?);
+        *slot = Some(store.clone());
+        Ok(store)
+    }
+
+    /// Close the pool; the next call opens a new one.
+    pub async fn close(&self) {
+        let store = self.store.write().await.take();
+        if let Some(s) = store {
+            s.close().await;
+        }
+    }
+
+    /// The private key PEM as of now (configured, else the environment).
+    pub fn private_key_pem(&self) -> Result<SecretString> {
+        config::private_key_pem(&self.settings, &ProcessEnv)
+    }
+
+    pub fn encrypt_api_key(&self, api_key: &str) -> Result<SealedKey> {
+        let pem = config::public_key_pem(&self.settings, &ProcessEnv)?;
+        if api_key.is_empty() {
+            return Err(Error::EmptyApiKey);
+        }
+        envelope::seal(&*rsa_keys::public_key(pem.expose())?, api_key)
+    }
+
+    pub fn decrypt_api_key(
+        &self,
+        encrypted_api_key: &str,
+        encrypted_aes_key: &str,
+    ) -> Result<SecretString> {
+        let pem = self.private_key_pem()?;
+        open(&pem, encrypted_api_key, encrypted_aes_key)
+    }
+
+    pub async fn add_pre_encrypted_key(&self, key: NewKey) -> Result<KeyRecord> {
+        envelope::validate_sealed(&key.encrypted_api_key, &key.encrypted_aes_key)?;
+        model::configuration(&key.configuration)?;
+        self.store().await?.insert(&key).await
+    }
+
+    pub async fn get_api_keys(&self, group_id: i64, filter: KeyFilter) -> Result<Vec<KeyRecord>> {
+        self.store().await?.list(group_id, &filter).await
+    }
+
+    /// Count `amount` on the group's first active matching key and return it decrypted.
+    /// If it cannot be decrypted the increment is reversed before the error is returned, so
+    /// a failed call counts no usage.
+    pub async fn increment_usage_and_get_api_key(
+        &self,
+        group_id: i64,
+        filter: KeyFilter,
+        amount: f64,
+        private_pem: Result<SecretString>,
+    ) -> Result<Option<SecretString>> {
+        let store = self.store().await?;
+        let Some(picked) = store.increment(group_id, &filter, amount).await? else {
+            return Ok(None);
+        };
+        let opened = private_pem
+            .and_then(|pem| open(&pem, &picked.encrypted_api_key, &picked.encrypted_aes_key));
+        match opened {
+            Ok(key) => Ok(Some(key)),
+            Err(e) => {
+                store.undo_increment(&picked, amount).await?;
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn set_key_status(&self, id: i64, active: bool) -> Result<bool> {
+        self.store().await?.set_active(id, active).await
+    }
+
+    pub async fn get_usage(&self, id: i64) -> Result<Option<Usage>> {
+        self.store().await?.usage(id).await
+    }
+}
+
+fn open(
+    pem: &SecretString,
+    encrypted_api_key: &str,
+    encrypted_aes_key: &str,
+) -> Result<SecretString> {
+    let key = rsa_keys::private_key(pem.expose())?;
+    envelope::open(&key, encrypted_api_key, encrypted_aes_key)
+}

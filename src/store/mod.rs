@@ -1,0 +1,165 @@
+//! Storage: one [`Store`] trait, a PostgreSQL and a SQLite implementation, chosen from the
+//! configured target. Each backend keeps all its SQL in its own module, parameterized; the
+//! filter clause is built here once for both.
+
+use std::future::Future;
+
+use crate::config::{DbTarget, PoolSettings};
+use crate::error::Result;
+use crate::model::{ActiveFilter, IdFilter, KeyFilter, KeyRecord, NewKey, Picked, Usage};
+
+pub mod pg;
+pub mod sqlite;
+
+pub trait Store: Send + Sync {
+    /// Insert a validated key with zero usage, active, timestamps now.
+    fn insert(&self, key: &NewKey) -> impl Future<Output = Result<KeyRecord>> + Send;
+    /// Rows of a group, `is_active DESC, id ASC`.
+    fn list(
+        &self,
+        group_id: i64,
+        filter: &KeyFilter,
+    ) -> impl Future<Output = Result<Vec<KeyRecord>>> + Send;
+    /// Atomically pick the group's first active matching key (id order), add `amount` to its
+    /// counters and stamp `last_used_at`; `None` when there is none.
+    fn increment(
+        &self,
+        group_id: i64,
+        filter: &KeyFilter,
+        amount: f64,
+    ) -> impl Future<Output = Result<Option<Picked>>> + Send;
+    /// Reverse exactly one earlier `increment` of `picked` (used when its key cannot be opened).
+    fn undo_increment(
+        &self,
+        picked: &Picked,
+        amount: f64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn set_active(&self, id: i64, active: bool) -> impl Future<Output = Result<bool>> + Send;
+    fn usage(&self, id: i64) -> impl Future<Output = Result<Option<Usage>>> + Send;
+    fn close(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// The backend in use.
+pub enum AnyStore {
+    Postgres(pg::PgStore),
+    Sqlite(sqlite::SqliteStore),
+}
+
+impl AnyStore {
+    pub async fn connect(target: DbTarget, pool: &PoolSettings) -> Result<AnyStore> {
+        Ok(match target {
+            DbTarget::Postgres(o) => AnyStore::Postgres(pg::PgStore::connect(*o, pool).await?),
+            DbTarget::Sqlite(p) => AnyStore::Sqlite(sqlite::SqliteStore::connect(&p, pool).await?),
+        })
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Postgres($s) => $e,
+            AnyStore::Sqlite($s) => $e,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn insert(&self, key: &NewKey) -> Result<KeyRecord> {
+        dispatch!(self, s => s.insert(key).await)
+    }
+    async fn list(&self, group_id: i64, filter: &KeyFilter) -> Result<Vec<KeyRecord>> {
+        dispatch!(self, s => s.list(group_id, filter).await)
+    }
+    async fn increment(
+        &self,
+        group_id: i64,
+        filter: &KeyFilter,
+        amount: f64,
+    ) -> Result<Option<Picked>> {
+        dispatch!(self, s => s.increment(group_id, filter, amount).await)
+    }
+    async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
+        dispatch!(self, s => s.undo_increment(picked, amount).await)
+    }
+    async fn set_active(&self, id: i64, active: bool) -> Result<bool> {
+        dispatch!(self, s => s.set_active(id, active).await)
+    }
+    async fn usage(&self, id: i64) -> Result<Option<Usage>> {
+        dispatch!(self, s => s.usage(id).await)
+    }
+    async fn close(&self) {
+        dispatch!(self, s => s.close().await)
+    }
+}
+
+/// `AND …` conditions for a filter, with numbered placeholders (`$n` or `?n`) starting at
+/// `next`, and the values to bind in order.
+pub(crate) fn filter_sql(filter: &KeyFilter, prefix: char, mut next: usize) -> (String, Vec<i64>) {
+    let mut sql = String::new();
+    let mut binds = Vec::new();
+    for (col, f) in [
+        ("ai_model_id", filter.ai_model_id),
+        ("external_api_id", filter.external_api_id),
+    ] {
+        match f {
+            IdFilter::Any => {}
+            IdFilter::Null => sql.push_str(&format!(" AND {col} IS NULL")),
+            IdFilter::Eq(v) => {
+                sql.push_str(&format!(" AND {col} = {prefix}{next}"));
+                binds.push(v);
+                next += 1;
+            }
+        }
+    }
+    match filter.is_active {
+        ActiveFilter::Any => {}
+        ActiveFilter::Null => sql.push_str(" AND is_active IS NULL"),
+        ActiveFilter::Is(true) => sql.push_str(" AND is_active IS NOT FALSE"),
+        ActiveFilter::Is(false) => sql.push_str(" AND is_active = FALSE"),
+    }
+    (sql, binds)
+}
+
+/// Retry a PostgreSQL operation on serialization failure or deadlock (SQLSTATE 40001, 40P01),
+/// as distributed Postgres-compatible engines require; a bounded number of times.
+pub(crate) async fn with_retry<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, sqlx::Error>>,
+{
+    const ATTEMPTS: u32 = 6;
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Err(e) if attempt + 1 < ATTEMPTS && crate::error::Error::is_retryable_db(&e) => {
+                attempt += 1;
+                let jitter = rand::random::<u64>() % 5;
+                tokio::time::sleep(std::time::Duration::from_millis((1u64 << attempt) + jitter))
+                    .await;
+            }
+            other => return other.map_err(Into::into),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_clause_tri_state() {
+        let f = KeyFilter {
+            ai_model_id: IdFilter::Eq(3),
+            external_api_id: IdFilter::Null,
+            is_active: ActiveFilter::Is(true),
+        };
+        let (sql, binds) = filter_sql(&f, '$', 2);
+        assert_eq!(
+            sql,
+            " AND ai_model_id = $2 AND external_api_id IS NULL AND is_active IS NOT FALSE"
+        );
+        assert_eq!(binds, vec![3]);
+        let (sql, binds) = filter_sql(&KeyFilter::default(), '?', 2);
+        assert_eq!((sql.as_str(), binds.len()), ("", 0));
+    }
+}
