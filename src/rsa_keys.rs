@@ -29,6 +29,12 @@ impl std::fmt::Debug for RsaPrivate {
     }
 }
 
+impl std::fmt::Debug for RsaPublic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RsaPublic")
+    }
+}
+
 impl RsaPrivate {
     /// RSA-OAEP decryption, SHA-256 for both the OAEP hash and MGF1, empty label.
     pub fn decrypt_oaep_sha256(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {

@@ -1,0 +1,114 @@
+// The package as a PolicySynth project gets it: `npm pack`, installed from the tarball into a
+// fresh TypeScript project (ESM, Node 20), the documentation's Example compiled with
+// `tsc --strict` (only the import path changed) and run on PostgreSQL and on SQLite.
+'use strict'
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { freshPostgres, freshSqlite } = require('./support/db.cjs')
+const { generateKeys } = require('./support/original-crypto.cjs')
+
+const ROOT = path.resolve(__dirname, '..')
+const EXAMPLE = fs.readFileSync(path.join(__dirname, 'fixtures/doc-example.ts'), 'utf8')
+const SPEC = path.resolve(ROOT, '../shared/spec/PsPrivateAccessStore.md')
+
+let project
+let keys
+
+beforeAll(() => {
+  project = fs.mkdtempSync(path.join(os.tmpdir(), 'pspas-consumer-'))
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', project], { cwd: ROOT, encoding: 'utf8' })
+  const tarball = path.join(project, JSON.parse(out)[0].filename)
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: project, stdio: 'pipe' })
+  fs.writeFileSync(
+    path.join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        lib: ['ES2022', 'DOM'],
+        types: [],
+        skipLibCheck: false,
+        outDir: 'dist',
+      },
+      files: ['example.ts'],
+    }),
+  )
+  fs.writeFileSync(path.join(project, 'example.ts'), EXAMPLE)
+  keys = generateKeys()
+})
+
+afterAll(() => fs.rmSync(project, { recursive: true, force: true }))
+
+describe('packed tarball', () => {
+  test('the fixture is the documentation Example with only the import path changed', () => {
+    if (!fs.existsSync(SPEC)) return // the spec lives beside the repository, not in it
+    const doc = fs.readFileSync(SPEC, 'utf8')
+    const block = doc.split('## Example')[1].split('```typescript')[1].split('```')[0]
+    const original = block.replace("'@policysynth/agents/dbModels/privateAccessStore.js'", "'@policysynth/private-access-store'")
+    expect(EXAMPLE.trim()).toBe(original.trim())
+  })
+
+  test('ships the binary, the loader and the typings, nothing else of the repository', () => {
+    const files = fs.readdirSync(path.join(project, 'node_modules/@policysynth/private-access-store')).sort()
+    expect(files).toEqual(expect.arrayContaining(['index.d.ts', 'index.js', 'package.json']))
+    expect(files.some((f) => f.endsWith('.node'))).toBe(true)
+    expect(files).not.toContain('src')
+    expect(files).not.toContain('__test__')
+  })
+
+  test('the Example compiles under tsc --strict', () => {
+    const tsc = path.join(ROOT, 'node_modules/.bin/tsc')
+    execFileSync(tsc, ['-p', project], { cwd: project, encoding: 'utf8' })
+    expect(fs.existsSync(path.join(project, 'dist/example.js'))).toBe(true)
+  })
+
+  test('a type error in the caller is reported (the typings are real)', () => {
+    const bad = path.join(project, 'bad.ts')
+    fs.writeFileSync(bad, "import { PsPrivateAccessStore } from '@policysynth/private-access-store';\nawait PsPrivateAccessStore.getUsage('1');\n")
+    const tsc = path.join(ROOT, 'node_modules/.bin/tsc')
+    let out = ''
+    try {
+      execFileSync(tsc, ['--strict', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--noEmit', bad], { cwd: project, encoding: 'utf8' })
+    } catch (e) {
+      out = String(e.stdout)
+    }
+    expect(out).toMatch(/TS2345/)
+  })
+
+  test('loads with require as well as import', () => {
+    const out = execFileSync(process.execPath, ['-e', "console.log(typeof require('@policysynth/private-access-store').PsPrivateAccessStore.incrementUsageAndGetApiKey)"], { cwd: project, encoding: 'utf8' })
+    expect(out.trim()).toBe('function')
+  })
+
+  const run = (databaseUrl) =>
+    execFileSync(process.execPath, ['dist/example.js'], {
+      cwd: project,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        RSA_API_ENCRYPTION_PUBLIC_KEY: keys.publicKey,
+        RSA_API_ENCRYPTION_PRIVATE_KEY: keys.privateKey,
+      },
+      timeout: 60000,
+    })
+
+  test.each([
+    ['postgres', freshPostgres],
+    ['sqlite', freshSqlite],
+  ])('the compiled Example runs on %s', async (_name, fresh) => {
+    const db = await fresh('example')
+    try {
+      const out = run(db.url)
+      expect(out).toContain('Decrypted API Key: my-secret-api-key')
+      expect(out).toContain('Usage: { dailyUse: 5, monthlyUse: 5, totalUse: 5 }')
+    } finally {
+      await db.drop()
+    }
+  })
+})

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `npm test`: the Rust core against real databases, the drift check of the generated binding
+# files, then the jest specs. Needs the local PostgreSQL (see .ci/run) and a built addon
+# (`npm run setup` or `npm run build`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The tests reuse the release build that `napi build --platform --release` made (same target
+# directory), so CI compiles the dependencies once.
+host=$(rustc -vV | sed -n 's/^host: //p')
+
+ls ./*.node >/dev/null 2>&1 || npm run build
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo test (core: crypto vectors, validation, SQL on SQLite and PostgreSQL)"
+cargo test --release --target "$host"
+
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  echo "== generated index.js / index.d.ts match the committed ones"
+  if ! git diff --exit-code -- index.js index.d.ts; then
+    echo "index.js or index.d.ts differs from what napi build generates: run 'npm run build' and commit them" >&2
+    exit 1
+  fi
+fi
+
+echo "== jest (every method on both backends, the packed tarball, the benchmark smoke run)"
+npx jest --ci

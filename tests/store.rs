@@ -1,0 +1,318 @@
+//! The service and both stores against real databases: a temporary SQLite file and a fresh
+//! database on the local PostgreSQL (`PSPAS_TEST_PG_URL`, default
+//! `postgres://root@127.0.0.1:5432/test`).
+
+use std::sync::Arc;
+
+use policysynth_private_access_store::config::Settings;
+use policysynth_private_access_store::envelope::seal;
+use policysynth_private_access_store::model::{ActiveFilter, IdFilter, KeyFilter, NewKey};
+use policysynth_private_access_store::rsa_keys::public_key;
+use policysynth_private_access_store::secret::SecretString;
+use policysynth_private_access_store::service::Service;
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+fn golden() -> Value {
+    serde_json::from_str(include_str!("fixtures/golden.json")).expect("golden.json")
+}
+
+fn pem(name: &str) -> SecretString {
+    SecretString::new(golden()["keys"][name].as_str().expect("key").to_owned())
+}
+
+fn new_key(group: i64, model: Option<i64>, plaintext: &str) -> NewKey {
+    let pk = public_key(pem("publicSpki").expose()).expect("public key");
+    let sealed = seal(&pk, plaintext).expect("seal");
+    NewKey {
+        group_id: group,
+        user_id: 2,
+        ai_model_id: model,
+        external_api_id: None,
+        encrypted_api_key: sealed.encrypted_api_key,
+        encrypted_aes_key: sealed.encrypted_aes_key,
+        configuration: json!({"maxBudget": {"perDay": 1000, "petMonth": 20000, "total": 100000},
+            "emailNotificationBudgetThresholds": {"daily": 0.8, "monthly": 0.9}}),
+    }
+}
+
+fn service(url: String) -> Arc<Service> {
+    Arc::new(Service::new(Settings {
+        database_url: Some(SecretString::new(url)),
+        ..Settings::default()
+    }))
+}
+
+async fn fresh_pg() -> (String, String) {
+    let admin = std::env::var("PSPAS_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
+    let name = format!(
+        "pspas_cargo_{}_{}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let mut c = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("admin connection");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .expect("create db");
+    let url = format!(
+        "{}/{name}",
+        admin.rsplit_once('/').expect("url has a path").0
+    );
+    (url, name)
+}
+
+async fn drop_pg(name: &str) {
+    let admin = std::env::var("PSPAS_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
+    let mut c = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("admin connection");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut c)
+    .await
+    .expect("drop");
+}
+
+fn private() -> policysynth_private_access_store::Result<SecretString> {
+    Ok(pem("privatePkcs8"))
+}
+
+/// The behaviour both backends must share.
+async fn exercise(svc: Arc<Service>) {
+    let a = svc
+        .add_pre_encrypted_key(new_key(1, Some(3), "key-a"))
+        .await
+        .expect("insert a");
+    assert_eq!((a.group_id, a.ai_model_id, a.is_active), (1, Some(3), true));
+    assert_eq!(a.usage.total_use, 0.0);
+    assert!(a.created_at.is_some() && a.last_used_at.is_none());
+    assert_eq!(a.configuration["maxBudget"]["petMonth"], json!(20000));
+    let b = svc
+        .add_pre_encrypted_key(new_key(1, Some(3), "key-b"))
+        .await
+        .expect("insert b");
+    let c = svc
+        .add_pre_encrypted_key(new_key(1, None, "key-c"))
+        .await
+        .expect("insert c");
+    svc.add_pre_encrypted_key(new_key(2, Some(3), "key-other-group"))
+        .await
+        .expect("insert d");
+
+    // Bad input writes nothing.
+    let mut bad = new_key(1, Some(3), "x");
+    bad.encrypted_api_key = "zz:zz:zz".into();
+    assert_eq!(
+        svc.add_pre_encrypted_key(bad)
+            .await
+            .expect_err("bad")
+            .code(),
+        "PSPAS_INVALID_FORMAT"
+    );
+    let mut bad = new_key(1, Some(3), "x");
+    bad.configuration = json!({"maxBudget": {"total": -5}});
+    assert_eq!(
+        svc.add_pre_encrypted_key(bad)
+            .await
+            .expect_err("bad")
+            .code(),
+        "PSPAS_INVALID_CONFIGURATION"
+    );
+    assert_eq!(
+        svc.get_api_keys(1, KeyFilter::default())
+            .await
+            .expect("list")
+            .len(),
+        3
+    );
+
+    // Filters: absent, NULL and equality.
+    let by_model = KeyFilter {
+        ai_model_id: IdFilter::Eq(3),
+        ..KeyFilter::default()
+    };
+    let no_model = KeyFilter {
+        ai_model_id: IdFilter::Null,
+        ..KeyFilter::default()
+    };
+    assert_eq!(
+        svc.get_api_keys(1, by_model)
+            .await
+            .expect("list")
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        vec![a.id, b.id]
+    );
+    assert_eq!(
+        svc.get_api_keys(1, no_model)
+            .await
+            .expect("list")
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        vec![c.id]
+    );
+
+    // The first active matching key, counted.
+    let got = svc
+        .increment_usage_and_get_api_key(1, by_model, 5.0, private())
+        .await
+        .expect("inc");
+    assert_eq!(got.expect("a key").expose(), "key-a");
+    let u = svc.get_usage(a.id).await.expect("usage").expect("row");
+    assert_eq!((u.daily_use, u.monthly_use, u.total_use), (5.0, 5.0, 5.0));
+
+    // Deactivated: never served again; the next key by id is.
+    assert!(svc.set_key_status(a.id, false).await.expect("status"));
+    assert!(!svc.set_key_status(999_999, false).await.expect("status"));
+    let got = svc
+        .increment_usage_and_get_api_key(1, by_model, 1.0, private())
+        .await
+        .expect("inc");
+    assert_eq!(got.expect("a key").expose(), "key-b");
+    let listed = svc
+        .get_api_keys(1, KeyFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| (r.id, r.is_active))
+            .collect::<Vec<_>>(),
+        vec![(b.id, true), (c.id, true), (a.id, false)]
+    );
+    let inactive = KeyFilter {
+        is_active: ActiveFilter::Is(false),
+        ..KeyFilter::default()
+    };
+    assert_eq!(svc.get_api_keys(1, inactive).await.expect("list").len(), 1);
+    assert!(svc
+        .increment_usage_and_get_api_key(7, KeyFilter::default(), 1.0, private())
+        .await
+        .expect("inc")
+        .is_none());
+
+    // An undecryptable row rejects and counts nothing; so does a missing private key.
+    let foreign = {
+        let mut k = new_key(5, None, "sealed-for-someone-else");
+        let v = &golden()["vectors"][0];
+        k.encrypted_aes_key = b.encrypted_aes_key.clone();
+        k.encrypted_api_key = v["encryptedApiKey"].as_str().expect("api").to_owned();
+        k
+    };
+    let f = svc
+        .add_pre_encrypted_key(foreign)
+        .await
+        .expect("insert foreign");
+    let e = svc
+        .increment_usage_and_get_api_key(5, KeyFilter::default(), 3.0, private())
+        .await
+        .expect_err("undecryptable");
+    assert_eq!(e.code(), "PSPAS_DECRYPT_FAILED");
+    assert_eq!(
+        svc.get_usage(f.id)
+            .await
+            .expect("usage")
+            .expect("row")
+            .total_use,
+        0.0
+    );
+    let e = svc
+        .increment_usage_and_get_api_key(
+            1,
+            by_model,
+            1.0,
+            Err(policysynth_private_access_store::Error::MissingPrivateKey),
+        )
+        .await
+        .expect_err("no key");
+    assert_eq!(
+        e.to_string(),
+        "RSA_API_ENCRYPTION_PRIVATE_KEY is not set in the environment variables"
+    );
+    assert_eq!(
+        svc.get_usage(b.id)
+            .await
+            .expect("usage")
+            .expect("row")
+            .total_use,
+        1.0
+    );
+
+    // Concurrent increments lose nothing.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    svc.increment_usage_and_get_api_key(1, no_model, 1.0, private())
+                        .await
+                        .expect("inc")
+                        .expect("key");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    assert_eq!(
+        svc.get_usage(c.id)
+            .await
+            .expect("usage")
+            .expect("row")
+            .total_use,
+        200.0
+    );
+    assert!(svc.get_usage(123_456).await.expect("usage").is_none());
+    svc.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite:{}", dir.path().join("store.sqlite").display());
+    // Two services on one file: the migration is idempotent.
+    service(url.clone()).store().await.expect("first open");
+    exercise(service(url)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    let (url, name) = fresh_pg().await;
+    // Several processes starting at once: concurrent first use creates the table once.
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { service(url).store().await.map(|_| ()) })
+        })
+        .collect();
+    for o in opens {
+        o.await.expect("task").expect("open");
+    }
+    exercise(service(url)).await;
+    drop_pg(&name).await;
+}
+
+#[tokio::test]
+async fn unreachable_database_names_the_host_not_the_password() {
+    let svc = Arc::new(Service::new(Settings {
+        database_url: Some(SecretString::new(
+            "postgres://someone:s3cr3t-pw@127.0.0.1:1/nowhere".into(),
+        )),
+        acquire_timeout_ms: Some(2000),
+        ..Settings::default()
+    }));
+    let e = svc.get_usage(1).await.expect_err("unreachable");
+    assert_eq!(e.code(), "PSPAS_DB_UNAVAILABLE");
+    let msg = e.coded_message();
+    assert!(msg.starts_with("PSPAS_DB_UNAVAILABLE: Cannot connect to the database at postgres://127.0.0.1:1/nowhere"), "{msg}");
+    assert!(!msg.contains("s3cr3t"), "{msg}");
+}
