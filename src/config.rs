@@ -177,7 +177,7 @@ pub fn database_target(settings: &Settings, env: &dyn Env) -> Result<DbTarget> {
             opts = opts.username(&user);
         }
         if let Some(pass) = first("PSQL_DB_PASS", "YP_DEV_DATABASE_PASSWORD") {
-            opts = opts.password(&SecretString::new(pass).expose().to_owned());
+            opts = opts.password(&pass);
         }
         return Ok(DbTarget::Postgres(Box::new(opts)));
     }

@@ -51,7 +51,7 @@ pub struct Ciphertext {
 
 /// Non-empty, even length, only hex digits (either case).
 pub fn is_valid_hex(s: &str) -> bool {
-    !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Canonical standard base64: decoding and re-encoding gives the same string (the original's

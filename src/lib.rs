@@ -1,4 +1,5 @@
 #![deny(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 //! `@policysynth/private-access-store`: a drop-in, Rust-backed replacement for PolicySynth's
 //! Sequelize `PsPrivateAccessStore`.
 //!

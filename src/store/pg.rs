@@ -11,7 +11,7 @@ use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Usage};
 const MIGRATION: &str =
     include_str!("../../migrations/postgres/0001_create_ps_private_access_store.sql");
 /// Advisory lock id serializing the create-table migration across processes ("pspas" in hex).
-const MIGRATION_LOCK: i64 = 0x7073_7061_73;
+const MIGRATION_LOCK: i64 = 0x0070_7370_6173;
 
 const COLUMNS: &str = "id::int8, group_id::int8, user_id::int8, ai_model_id::int8, external_api_id::int8, \
     encrypted_api_key, encrypted_aes_key, configuration::text, usage::text, created_at, updated_at, \
