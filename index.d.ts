@@ -75,10 +75,22 @@ export declare class PsPrivateAccessStore {
   static getApiKeys(groupId: number, options?: GetApiKeysOptions): Promise<PsPrivateAccessStore[]>
   /**
    * Atomically adds `incrementAmount` (default 1) to the usage of the group's first active
-   * matching key and returns that key decrypted; `null` when there is none. A key that
-   * cannot be decrypted rejects and counts nothing.
+   * matching key with budget room and returns that key decrypted; `null` when there is none
+   * (see `getBudgetStatus` for why). A key that cannot be decrypted rejects and counts
+   * nothing.
    */
   static incrementUsageAndGetApiKey(groupId: number, options?: IncrementUsageOptions): Promise<string | null>
+  /**
+   * Subscribe to budget events (thresholds crossed, first refusals per period) caused by
+   * this process's calls. Returns the function that unsubscribes.
+   */
+  static onBudgetEvent(listener: (event: PsBudgetEvent) => void): () => void
+  /**
+   * Where a key stands against its budgets now (per period: used, limit, remaining, period
+   * start), and whether it is active: tells "over budget" from "no key". `null` for an
+   * unknown id.
+   */
+  static getBudgetStatus(id: number): Promise<PsBudgetStatus | null>
   /** Sets the active status of a key; `true` if a row was updated. */
   static setKeyStatus(id: number, isActive: boolean): Promise<boolean>
   /** The usage counters of a key, or `null` for an unknown id. */
@@ -121,6 +133,44 @@ export interface IncrementUsageOptions {
   incrementAmount?: number
 }
 
+/**
+ * A budget event, emitted exactly once per key, period and kind across all processes, to
+ * the listeners of the process whose call caused it.
+ */
+export interface PsBudgetEvent {
+  keyId: number
+  groupId: number
+  aiModelId: number | null
+  externalApiId: number | null
+  kind: 'dailyThreshold' | 'monthlyThreshold' | 'dailyLimit' | 'monthlyLimit' | 'totalLimit'
+  /** The counter after the granted call (thresholds) or before the refused one (limits). */
+  used: number
+  /** The budget limit of that counter (`maxBudget.perDay`, `.petMonth` or `.total`). */
+  limit: number
+  /** Start of the day or month the event belongs to; `null` for the total budget. */
+  periodStart: Date | null
+}
+
+/** One budget period of a key: `limit` and `remaining` are `null` when there is no limit. */
+export interface PsBudgetPeriodStatus {
+  used: number
+  limit: number | null
+  remaining: number | null
+  /** Start of the current day or month (configured timezone); `null` for the total. */
+  periodStart: Date | null
+}
+
+/** Where a key stands against its budgets right now: tells "over budget" from "no key". */
+export interface PsBudgetStatus {
+  id: number
+  isActive: boolean
+  /** Whether budgets are enforced (see `configure({ enforceBudgets })`). */
+  enforced: boolean
+  daily: PsBudgetPeriodStatus
+  monthly: PsBudgetPeriodStatus
+  total: PsBudgetPeriodStatus
+}
+
 /** Budget limits. `petMonth` is spelled as in PolicySynth's documented type. */
 export interface PsPrivateAccessStoreConfiguration {
   maxBudget: { perDay: number; petMonth: number; total: number }
@@ -145,6 +195,13 @@ export interface PsPrivateAccessStoreOptions {
   acquireTimeoutMs?: number
   /** Idle connection timeout (default `DB_POOL_IDLE_MS`, 10000). */
   idleTimeoutMs?: number
+  /** IANA timezone of the daily and monthly budget periods (default `PSPAS_TIMEZONE`, else UTC). */
+  timezone?: string
+  /**
+   * Refuse calls over budget (default `PSPAS_ENFORCE_BUDGETS`, else `true`); `false` keeps
+   * the original's count-only behaviour.
+   */
+  enforceBudgets?: boolean
 }
 
 /** Usage counters of a key. */

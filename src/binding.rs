@@ -8,13 +8,16 @@
 
 #![allow(clippy::new_without_default)]
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
 
+use crate::budget::{self, BudgetEvent, BudgetStatus};
 use crate::config::Settings;
 use crate::error::Error as CoreError;
 use crate::model::{self, ActiveFilter, IdFilter, KeyFilter, KeyRecord, NewKey, Usage};
@@ -215,6 +218,11 @@ pub struct PsPrivateAccessStoreOptions {
     pub acquire_timeout_ms: Option<u32>,
     /// Idle connection timeout (default `DB_POOL_IDLE_MS`, 10000).
     pub idle_timeout_ms: Option<u32>,
+    /// IANA timezone of the daily and monthly budget periods (default `PSPAS_TIMEZONE`, else UTC).
+    pub timezone: Option<String>,
+    /// Refuse calls over budget (default `PSPAS_ENFORCE_BUDGETS`, else `true`); `false` keeps
+    /// the original's count-only behaviour.
+    pub enforce_budgets: Option<bool>,
 }
 
 /// Minimal shape of the associated PolicySynth group.
@@ -232,6 +240,117 @@ pub struct YpUserData {
     pub id: f64,
     pub name: Option<String>,
     pub email: Option<String>,
+}
+
+/// A budget event, emitted exactly once per key, period and kind across all processes, to
+/// the listeners of the process whose call caused it.
+#[napi(object, use_nullable = true)]
+pub struct PsBudgetEvent {
+    pub key_id: i64,
+    pub group_id: i64,
+    pub ai_model_id: Option<i64>,
+    pub external_api_id: Option<i64>,
+    #[napi(
+        ts_type = "'dailyThreshold' | 'monthlyThreshold' | 'dailyLimit' | 'monthlyLimit' | 'totalLimit'"
+    )]
+    pub kind: String,
+    /// The counter after the granted call (thresholds) or before the refused one (limits).
+    pub used: f64,
+    /// The budget limit of that counter (`maxBudget.perDay`, `.petMonth` or `.total`).
+    pub limit: f64,
+    /// Start of the day or month the event belongs to; `null` for the total budget.
+    pub period_start: Option<DateTime<Utc>>,
+}
+
+impl From<&BudgetEvent> for PsBudgetEvent {
+    fn from(e: &BudgetEvent) -> Self {
+        PsBudgetEvent {
+            key_id: e.key_id,
+            group_id: e.group_id,
+            ai_model_id: e.ai_model_id,
+            external_api_id: e.external_api_id,
+            kind: e.kind.as_str().to_owned(),
+            used: e.used,
+            limit: e.limit,
+            period_start: e.period_start,
+        }
+    }
+}
+
+/// One budget period of a key: `limit` and `remaining` are `null` when there is no limit.
+#[napi(object, use_nullable = true)]
+pub struct PsBudgetPeriodStatus {
+    pub used: f64,
+    pub limit: Option<f64>,
+    pub remaining: Option<f64>,
+    /// Start of the current day or month (configured timezone); `null` for the total.
+    pub period_start: Option<DateTime<Utc>>,
+}
+
+/// Where a key stands against its budgets right now: tells "over budget" from "no key".
+#[napi(object)]
+pub struct PsBudgetStatus {
+    pub id: i64,
+    pub is_active: bool,
+    /// Whether budgets are enforced (see `configure({ enforceBudgets })`).
+    pub enforced: bool,
+    pub daily: PsBudgetPeriodStatus,
+    pub monthly: PsBudgetPeriodStatus,
+    pub total: PsBudgetPeriodStatus,
+}
+
+impl From<BudgetStatus> for PsBudgetStatus {
+    fn from(s: BudgetStatus) -> Self {
+        let p = |p: budget::PeriodStatus| PsBudgetPeriodStatus {
+            used: p.used,
+            limit: p.limit,
+            remaining: p.remaining,
+            period_start: p.period_start,
+        };
+        PsBudgetStatus {
+            id: s.id,
+            is_active: s.is_active,
+            enforced: s.enforced,
+            daily: p(s.daily),
+            monthly: p(s.monthly),
+            total: p(s.total),
+        }
+    }
+}
+
+struct Listener {
+    id: u64,
+    /// The JS environment (jest may load the addon in several contexts of one thread).
+    env: usize,
+    callback: FunctionRef<PsBudgetEvent, Unknown<'static>>,
+}
+
+thread_local! {
+    static LISTENERS: RefCell<Vec<Listener>> = const { RefCell::new(Vec::new()) };
+}
+static NEXT_LISTENER: AtomicU64 = AtomicU64::new(1);
+
+/// Call this environment's listeners with each event, on the JS thread. A listener that
+/// throws does not affect the call or the other listeners.
+fn deliver(env: &Env, events: &[BudgetEvent]) {
+    if events.is_empty() {
+        return;
+    }
+    let callbacks: Vec<_> = LISTENERS.with(|l| {
+        l.borrow()
+            .iter()
+            .filter(|x| x.env == env.raw() as usize)
+            .filter_map(|x| x.callback.borrow_back(env).ok())
+            .collect()
+    });
+    for event in events {
+        for f in &callbacks {
+            if f.call(PsBudgetEvent::from(event)).is_err() {
+                let mut exception = std::ptr::null_mut();
+                unsafe { napi::sys::napi_get_and_clear_last_exception(env.raw(), &mut exception) };
+            }
+        }
+    }
 }
 
 /// Customers' API keys, envelope-encrypted at rest, scoped to groups and metered per use.
@@ -507,8 +626,9 @@ impl PsPrivateAccessStore {
     }
 
     /// Atomically adds `incrementAmount` (default 1) to the usage of the group's first active
-    /// matching key and returns that key decrypted; `null` when there is none. A key that
-    /// cannot be decrypted rejects and counts nothing.
+    /// matching key with budget room and returns that key decrypted; `null` when there is none
+    /// (see `getBudgetStatus` for why). A key that cannot be decrypted rejects and counts
+    /// nothing.
     #[napi(
         catch_unwind,
         ts_args_type = "groupId: number, options?: IncrementUsageOptions",
@@ -545,10 +665,79 @@ impl PsPrivateAccessStore {
             let service = Service::global();
             let pem = service.private_key_pem();
             Ok(async move {
-                Ok(service
+                service
                     .increment_usage_and_get_api_key(group_id, filter, amount, pem)
+                    .await
+            })
+        })();
+        match prepared {
+            Ok(fut) => env.spawn_future_with_callback(
+                async move { fut.await.map_err(to_js) },
+                |env, (key, events)| {
+                    deliver(env, &events);
+                    Ok(key.map(PlainApiKey))
+                },
+            ),
+            Err(e) => promise(
+                env,
+                Err::<std::future::Ready<CoreResult<Option<PlainApiKey>>>, _>(e),
+            ),
+        }
+    }
+
+    /// Subscribe to budget events (thresholds crossed, first refusals per period) caused by
+    /// this process's calls. Returns the function that unsubscribes.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "listener: (event: PsBudgetEvent) => void",
+        ts_return_type = "() => void"
+    )]
+    pub fn on_budget_event<'e>(
+        env: &'e Env,
+        listener: Unknown,
+    ) -> Result<Function<'e, (), ()>, String> {
+        if listener.get_type().map_err(|e| to_js_sync(napi_fail(e)))? != ValueType::Function {
+            return Err(to_js_sync(invalid("listener must be a function".into())));
+        }
+        let sync = |e: napi::Error| to_js_sync(napi_fail(e));
+        let f: Function<PsBudgetEvent, Unknown<'static>> =
+            unsafe { listener.cast() }.map_err(sync)?;
+        let id = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
+        let callback = f.create_ref().map_err(sync)?;
+        LISTENERS.with(|l| {
+            l.borrow_mut().push(Listener {
+                id,
+                env: env.raw() as usize,
+                callback,
+            })
+        });
+        env.create_function_from_closure("unsubscribe", move |_| {
+            LISTENERS.with(|l| l.borrow_mut().retain(|x| x.id != id));
+            Ok(())
+        })
+        .map_err(sync)
+    }
+
+    /// Where a key stands against its budgets now (per period: used, limit, remaining, period
+    /// start), and whether it is active: tells "over budget" from "no key". `null` for an
+    /// unknown id.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id: number",
+        ts_return_type = "Promise<PsBudgetStatus | null>"
+    )]
+    pub fn get_budget_status<'e>(
+        env: &'e Env,
+        id: Unknown,
+    ) -> Result<PromiseRaw<'e, Option<PsBudgetStatus>>> {
+        let prepared = (|| {
+            let id = model::id("id", number(id, "id")?)?;
+            let service = Service::global();
+            Ok(async move {
+                Ok(service
+                    .get_budget_status(id)
                     .await?
-                    .map(PlainApiKey))
+                    .map(PsBudgetStatus::from))
             })
         })();
         promise(env, prepared)
@@ -684,5 +873,16 @@ fn settings_from(options: Option<Unknown>) -> CoreResult<Settings> {
         pool_min: count("poolMin")?.map(|v| v as u32),
         acquire_timeout_ms: count("acquireTimeoutMs")?,
         idle_timeout_ms: count("idleTimeoutMs")?,
+        timezone: match text("timezone")? {
+            Some(tz) => Some(budget::parse_timezone(&tz).map(|_| tz)?),
+            None => None,
+        },
+        enforce_budgets: match field(&o, "enforceBudgets")? {
+            None => None,
+            Some(u) if u.get_type().map_err(napi_fail)? == ValueType::Null => None,
+            Some(u) => {
+                Some(boolean(u, "enforceBudgets").map_err(|e| CoreError::Config(e.to_string()))?)
+            }
+        },
     })
 }

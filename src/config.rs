@@ -38,6 +38,47 @@ pub struct Settings {
     pub pool_min: Option<u32>,
     pub acquire_timeout_ms: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
+    /// IANA timezone of the daily and monthly periods (default `PSPAS_TIMEZONE`, else UTC).
+    pub timezone: Option<String>,
+    /// Refuse calls over budget (default `PSPAS_ENFORCE_BUDGETS`, else on).
+    pub enforce_budgets: Option<bool>,
+}
+
+/// How budgets are judged.
+#[derive(Debug, Clone)]
+pub struct BudgetSettings {
+    pub timezone: chrono_tz::Tz,
+    pub enforce: bool,
+}
+
+/// Budget settings: `configure()` first, then `PSPAS_TIMEZONE` and `PSPAS_ENFORCE_BUDGETS`
+/// (`false`, `0`, `off` or `no` turn enforcement off).
+pub fn budget_settings(settings: &Settings, env: &dyn Env) -> Result<BudgetSettings> {
+    let tz = settings
+        .timezone
+        .clone()
+        .or_else(|| env.get("PSPAS_TIMEZONE"))
+        .unwrap_or_else(|| "UTC".into());
+    let enforce = match settings.enforce_budgets {
+        Some(b) => b,
+        None => match env
+            .get("PSPAS_ENFORCE_BUDGETS")
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => true,
+            Some(v) if ["false", "0", "off", "no"].contains(&v.as_str()) => false,
+            Some(v) if ["true", "1", "on", "yes"].contains(&v.as_str()) => true,
+            Some(_) => {
+                return Err(Error::Config(
+                    "PSPAS_ENFORCE_BUDGETS must be true or false".into(),
+                ))
+            }
+        },
+    };
+    Ok(BudgetSettings {
+        timezone: crate::budget::parse_timezone(&tz)?,
+        enforce,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -324,6 +365,31 @@ mod tests {
                 .code(),
             "PSPAS_CONFIG"
         );
+    }
+
+    #[test]
+    fn budget_settings_from_environment() {
+        let b = budget_settings(&Settings::default(), &env(&[])).unwrap();
+        assert_eq!((b.timezone, b.enforce), (chrono_tz::Tz::UTC, true));
+        let b = budget_settings(
+            &Settings::default(),
+            &env(&[
+                ("PSPAS_TIMEZONE", "Asia/Tokyo"),
+                ("PSPAS_ENFORCE_BUDGETS", "off"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((b.timezone, b.enforce), (chrono_tz::Tz::Asia__Tokyo, false));
+        assert!(budget_settings(
+            &Settings::default(),
+            &env(&[("PSPAS_TIMEZONE", "Nowhere/Else")])
+        )
+        .is_err());
+        assert!(budget_settings(
+            &Settings::default(),
+            &env(&[("PSPAS_ENFORCE_BUDGETS", "maybe")])
+        )
+        .is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! The core (crypto, configuration, storage, service) has no Node dependency and is tested by
 //! `cargo test`; the `napi` feature (on by default) adds the thin binding in [`binding`].
 
+pub mod budget;
 pub mod config;
 pub mod envelope;
 pub mod error;

@@ -3,13 +3,14 @@
 
 use std::sync::{Arc, RwLock};
 
+use crate::budget::{BudgetEvent, BudgetStatus};
 use crate::config::{self, ProcessEnv, Settings};
 use crate::envelope::{self, SealedKey};
 use crate::error::{Error, Result};
 use crate::model::{self, KeyFilter, KeyRecord, NewKey, Usage};
 use crate::rsa_keys;
 use crate::secret::SecretString;
-use crate::store::{AnyStore, Store};
+use crate::store::{AnyStore, Increment, Store};
 
 /// One configured instance: settings plus a lazily opened store.
 pub struct Service {
@@ -56,7 +57,8 @@ impl Service {
         }
         let target = config::database_target(&self.settings, &ProcessEnv)?;
         let pool = config::pool_settings(&self.settings, &ProcessEnv)?;
-        let store = Arc::new(AnyStore::connect(target, &pool).await?);
+        let budget = config::budget_settings(&self.settings, &ProcessEnv)?;
+        let store = Arc::new(AnyStore::connect(target, &pool, budget).await?);
         *slot = Some(store.clone());
         Ok(store)
     }
@@ -101,29 +103,35 @@ impl Service {
         self.store().await?.list(group_id, &filter).await
     }
 
-    /// Count `amount` on the group's first active matching key and return it decrypted.
-    /// If it cannot be decrypted the increment is reversed before the error is returned, so
-    /// a failed call counts no usage.
+    /// Count `amount` on the group's first active matching key with budget room and return
+    /// it decrypted, with the budget events the call caused. If the key cannot be decrypted
+    /// the increment is reversed before the error is returned, so a failed call counts no
+    /// usage.
     pub async fn increment_usage_and_get_api_key(
         &self,
         group_id: i64,
         filter: KeyFilter,
         amount: f64,
         private_pem: Result<SecretString>,
-    ) -> Result<Option<SecretString>> {
+    ) -> Result<(Option<SecretString>, Vec<BudgetEvent>)> {
         let store = self.store().await?;
-        let Some(picked) = store.increment(group_id, &filter, amount).await? else {
-            return Ok(None);
+        let Increment { picked, events } = store.increment(group_id, &filter, amount).await?;
+        let Some(picked) = picked else {
+            return Ok((None, events));
         };
         let opened = private_pem
             .and_then(|pem| open(&pem, &picked.encrypted_api_key, &picked.encrypted_aes_key));
         match opened {
-            Ok(key) => Ok(Some(key)),
+            Ok(key) => Ok((Some(key), events)),
             Err(e) => {
                 store.undo_increment(&picked, amount).await?;
                 Err(e)
             }
         }
+    }
+
+    pub async fn get_budget_status(&self, id: i64) -> Result<Option<BudgetStatus>> {
+        self.store().await?.budget_status(id).await
     }
 
     pub async fn set_key_status(&self, id: i64, active: bool) -> Result<bool> {

@@ -164,7 +164,8 @@ async fn exercise(svc: Arc<Service>) {
     let got = svc
         .increment_usage_and_get_api_key(1, by_model, 5.0, private())
         .await
-        .expect("inc");
+        .expect("inc")
+        .0;
     assert_eq!(got.expect("a key").expose(), "key-a");
     let u = svc.get_usage(a.id).await.expect("usage").expect("row");
     assert_eq!((u.daily_use, u.monthly_use, u.total_use), (5.0, 5.0, 5.0));
@@ -175,7 +176,8 @@ async fn exercise(svc: Arc<Service>) {
     let got = svc
         .increment_usage_and_get_api_key(1, by_model, 1.0, private())
         .await
-        .expect("inc");
+        .expect("inc")
+        .0;
     assert_eq!(got.expect("a key").expose(), "key-b");
     let listed = svc
         .get_api_keys(1, KeyFilter::default())
@@ -197,6 +199,7 @@ async fn exercise(svc: Arc<Service>) {
         .increment_usage_and_get_api_key(7, KeyFilter::default(), 1.0, private())
         .await
         .expect("inc")
+        .0
         .is_none());
 
     // An undecryptable row rejects and counts nothing; so does a missing private key.
@@ -255,6 +258,7 @@ async fn exercise(svc: Arc<Service>) {
                     svc.increment_usage_and_get_api_key(1, no_model, 1.0, private())
                         .await
                         .expect("inc")
+                        .0
                         .expect("key");
                 }
             })

@@ -4,9 +4,17 @@
 
 use std::future::Future;
 
-use crate::config::{DbTarget, PoolSettings};
+use crate::budget::{BudgetEvent, BudgetStatus};
+use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::Result;
 use crate::model::{ActiveFilter, IdFilter, KeyFilter, KeyRecord, NewKey, Picked, Usage};
+
+/// The outcome of one increment: the key served (if any) and the budget events it caused.
+#[derive(Debug, Default)]
+pub struct Increment {
+    pub picked: Option<Picked>,
+    pub events: Vec<BudgetEvent>,
+}
 
 pub mod pg;
 pub mod sqlite;
@@ -20,14 +28,15 @@ pub trait Store: Send + Sync {
         group_id: i64,
         filter: &KeyFilter,
     ) -> impl Future<Output = Result<Vec<KeyRecord>>> + Send;
-    /// Atomically pick the group's first active matching key (id order), add `amount` to its
-    /// counters and stamp `last_used_at`; `None` when there is none.
+    /// Atomically pick the group's first active matching key (id order) with budget room for
+    /// `amount`, add it to its counters (restarting a counter whose period ended) and stamp
+    /// `last_used_at`; flag threshold crossings and first refusals. No key: `picked` is `None`.
     fn increment(
         &self,
         group_id: i64,
         filter: &KeyFilter,
         amount: f64,
-    ) -> impl Future<Output = Result<Option<Picked>>> + Send;
+    ) -> impl Future<Output = Result<Increment>> + Send;
     /// Reverse exactly one earlier `increment` of `picked` (used when its key cannot be opened).
     fn undo_increment(
         &self,
@@ -35,7 +44,9 @@ pub trait Store: Send + Sync {
         amount: f64,
     ) -> impl Future<Output = Result<()>> + Send;
     fn set_active(&self, id: i64, active: bool) -> impl Future<Output = Result<bool>> + Send;
+    /// The counters of the current period.
     fn usage(&self, id: i64) -> impl Future<Output = Result<Option<Usage>>> + Send;
+    fn budget_status(&self, id: i64) -> impl Future<Output = Result<Option<BudgetStatus>>> + Send;
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
 
@@ -46,10 +57,18 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
-    pub async fn connect(target: DbTarget, pool: &PoolSettings) -> Result<AnyStore> {
+    pub async fn connect(
+        target: DbTarget,
+        pool: &PoolSettings,
+        budget: BudgetSettings,
+    ) -> Result<AnyStore> {
         Ok(match target {
-            DbTarget::Postgres(o) => AnyStore::Postgres(pg::PgStore::connect(*o, pool).await?),
-            DbTarget::Sqlite(p) => AnyStore::Sqlite(sqlite::SqliteStore::connect(&p, pool).await?),
+            DbTarget::Postgres(o) => {
+                AnyStore::Postgres(pg::PgStore::connect(*o, pool, budget).await?)
+            }
+            DbTarget::Sqlite(p) => {
+                AnyStore::Sqlite(sqlite::SqliteStore::connect(&p, pool, budget).await?)
+            }
         })
     }
 }
@@ -70,12 +89,7 @@ impl Store for AnyStore {
     async fn list(&self, group_id: i64, filter: &KeyFilter) -> Result<Vec<KeyRecord>> {
         dispatch!(self, s => s.list(group_id, filter).await)
     }
-    async fn increment(
-        &self,
-        group_id: i64,
-        filter: &KeyFilter,
-        amount: f64,
-    ) -> Result<Option<Picked>> {
+    async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
         dispatch!(self, s => s.increment(group_id, filter, amount).await)
     }
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
@@ -86,6 +100,9 @@ impl Store for AnyStore {
     }
     async fn usage(&self, id: i64) -> Result<Option<Usage>> {
         dispatch!(self, s => s.usage(id).await)
+    }
+    async fn budget_status(&self, id: i64) -> Result<Option<BudgetStatus>> {
+        dispatch!(self, s => s.budget_status(id).await)
     }
     async fn close(&self) {
         dispatch!(self, s => s.close().await)

@@ -1,10 +1,15 @@
 //! PostgreSQL: all SQL of this backend.
+//!
+//! The budget rules of [`crate::budget`] are stated here in SQL, inside the one increment
+//! statement, so that any number of processes on any number of machines decide on the same
+//! locked row state with the database's clock.
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{filter_sql, with_retry, Store};
-use crate::config::{DbTarget, PoolSettings};
+use super::{filter_sql, with_retry, Increment, Store};
+use crate::budget::{self, BudgetEvent, BudgetStatus, EventKind, Period};
+use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::{Error, Result};
 use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Usage};
 
@@ -17,24 +22,156 @@ const COLUMNS: &str = "id::int8, group_id::int8, user_id::int8, ai_model_id::int
     encrypted_api_key, encrypted_aes_key, configuration::text, usage::text, created_at, updated_at, \
     last_used_at, COALESCE(is_active, true)";
 
-/// `usage` with `$n` added to each documented counter; other keys of the JSON are kept.
-fn add_to_counters(param: &str) -> String {
-    let c = |k: &str| {
-        format!("'{k}', COALESCE((usage->>'{k}')::numeric, 0) + {param}::float8::numeric")
-    };
+/// The current period of the timezone in `$tz`, by the database's clock (4 columns).
+fn period_columns(tz: &str) -> String {
     format!(
-        "COALESCE(usage, '{{}}'::jsonb) || jsonb_build_object({}, {}, {})",
-        c("dailyUse"),
-        c("monthlyUse"),
-        c("totalUse")
+        "to_char(now() AT TIME ZONE {tz}, 'YYYY-MM-DD'), to_char(now() AT TIME ZONE {tz}, 'YYYY-MM'), \
+         date_trunc('day', now() AT TIME ZONE {tz}) AT TIME ZONE {tz}, \
+         date_trunc('month', now() AT TIME ZONE {tz}) AT TIME ZONE {tz}"
     )
 }
 
-pub struct PgStore {
-    pool: PgPool,
+fn period_at(row: &PgRow, first: usize) -> Result<Period> {
+    Ok(Period {
+        day: row.try_get(first)?,
+        month: row.try_get(first + 1)?,
+        day_start: row.try_get(first + 2)?,
+        month_start: row.try_get(first + 3)?,
+    })
 }
 
+/// Counters and limits of row alias `s` against the period CTE `p` (see `budget`).
+fn daily(s: &str) -> String {
+    format!("(CASE WHEN {s}.usage->>'periodDay' = p.day THEN COALESCE(({s}.usage->>'dailyUse')::numeric, 0) ELSE 0 END)")
+}
+fn monthly(s: &str) -> String {
+    format!("(CASE WHEN {s}.usage->>'periodMonth' = p.month THEN COALESCE(({s}.usage->>'monthlyUse')::numeric, 0) ELSE 0 END)")
+}
+fn total(s: &str) -> String {
+    format!("COALESCE(({s}.usage->>'totalUse')::numeric, 0)")
+}
+fn config_number(s: &str, section: &str, field: &str) -> String {
+    format!(
+        "(CASE WHEN jsonb_typeof({s}.configuration->'{section}'->'{field}') = 'number' \
+         THEN ({s}.configuration->'{section}'->>'{field}')::numeric END)"
+    )
+}
+fn limit(s: &str, field: &str) -> String {
+    config_number(s, "maxBudget", field)
+}
+/// `used + amount` exceeds a set limit.
+fn over(used: &str, lim: &str) -> String {
+    format!("({lim} IS NOT NULL AND {used} + p.amt > {lim})")
+}
+fn not_notified(s: &str, kind: EventKind, period_value: &str) -> String {
+    format!(
+        "({s}.usage->'notified'->>'{}') IS DISTINCT FROM {period_value}",
+        kind.as_str()
+    )
+}
+
+/// The increment statement for a filter clause whose placeholders start at `$5`.
+/// `$1` group, `$2` amount, `$3` timezone, `$4` enforce.
+fn increment_sql(cond: &str) -> String {
+    let (d, m, t) = (daily("s"), monthly("s"), total("s"));
+    let (ld, lm, lt) = (
+        limit("s", "perDay"),
+        limit("s", "petMonth"),
+        limit("s", "total"),
+    );
+    let (over_d, over_m, over_t) = (over(&d, &ld), over(&m, &lm), over(&t, &lt));
+    let new_dl = format!(
+        "({over_d} AND {})",
+        not_notified("s", EventKind::DailyLimit, "p.day")
+    );
+    let new_ml = format!(
+        "({over_m} AND {})",
+        not_notified("s", EventKind::MonthlyLimit, "p.month")
+    );
+    let new_tl = format!(
+        "({over_t} AND {})",
+        not_notified("s", EventKind::TotalLimit, "'total'")
+    );
+    let room = format!("NOT ({over_d} OR {over_m} OR {over_t})");
+    let (td, tm) = (
+        config_number("s", "emailNotificationBudgetThresholds", "daily"),
+        config_number("s", "emailNotificationBudgetThresholds", "monthly"),
+    );
+    let flag = |cond: &str, kind: EventKind, value: &str| {
+        format!(
+            "|| CASE WHEN {cond} THEN jsonb_build_object('{}', {value}) ELSE '{{}}'::jsonb END",
+            kind.as_str()
+        )
+    };
+    format!(
+        "WITH p AS (SELECT to_char(now() AT TIME ZONE $3, 'YYYY-MM-DD') AS day, \
+           to_char(now() AT TIME ZONE $3, 'YYYY-MM') AS month, \
+           date_trunc('day', now() AT TIME ZONE $3) AT TIME ZONE $3 AS day_start, \
+           date_trunc('month', now() AT TIME ZONE $3) AT TIME ZONE $3 AS month_start, \
+           $2::float8::numeric AS amt, $4::bool AS enforce), \
+         pick AS (SELECT s.id, s.group_id, s.ai_model_id, s.external_api_id, {d} AS d0, {m} AS m0, {t} AS t0, \
+             {ld} AS ld, {lm} AS lm, {td} AS td, {tm} AS tm, COALESCE(s.usage->'notified', '{{}}'::jsonb) AS notified \
+           FROM ps_private_access_store s CROSS JOIN p \
+           WHERE s.group_id = $1 AND s.is_active IS NOT FALSE{cond} AND (NOT p.enforce OR {room}) \
+           ORDER BY s.id LIMIT 1 FOR UPDATE OF s), \
+         ev AS (SELECT pick.*, \
+             (pick.ld IS NOT NULL AND pick.td IS NOT NULL AND pick.d0 + p.amt >= pick.td * pick.ld \
+               AND (pick.notified->>'dailyThreshold') IS DISTINCT FROM p.day) AS e_dt, \
+             (pick.lm IS NOT NULL AND pick.tm IS NOT NULL AND pick.m0 + p.amt >= pick.tm * pick.lm \
+               AND (pick.notified->>'monthlyThreshold') IS DISTINCT FROM p.month) AS e_mt \
+           FROM pick CROSS JOIN p), \
+         upd AS (UPDATE ps_private_access_store s SET \
+             usage = COALESCE(s.usage, '{{}}'::jsonb) || jsonb_build_object( \
+               'dailyUse', ev.d0 + p.amt, 'monthlyUse', ev.m0 + p.amt, 'totalUse', ev.t0 + p.amt, \
+               'periodDay', p.day, 'periodMonth', p.month, \
+               'notified', ev.notified {fdt} {fmt}), \
+             last_used_at = now(), updated_at = now() \
+           FROM ev CROSS JOIN p WHERE s.id = ev.id \
+           RETURNING s.id::int8 AS id, s.encrypted_api_key, s.encrypted_aes_key, ev.group_id::int8 AS g, \
+             ev.ai_model_id::int8 AS am, ev.external_api_id::int8 AS ea, (ev.d0 + p.amt)::float8 AS du, \
+             (ev.m0 + p.amt)::float8 AS mu, (ev.t0 + p.amt)::float8 AS tu, ev.ld::float8 AS ld, ev.lm::float8 AS lm, \
+             NULL::float8 AS lt, ev.e_dt, ev.e_mt, false AS e_dl, false AS e_ml, false AS e_tl), \
+         rpick AS (SELECT s.id, s.group_id, s.ai_model_id, s.external_api_id, {d} AS d0, {m} AS m0, {t} AS t0, \
+             {ld} AS ld, {lm} AS lm, {lt} AS lt, {new_dl} AS e_dl, {new_ml} AS e_ml, {new_tl} AS e_tl \
+           FROM ps_private_access_store s CROSS JOIN p \
+           WHERE p.enforce AND s.group_id = $1 AND s.is_active IS NOT FALSE{cond} \
+             AND s.id < COALESCE((SELECT id FROM pick), 9223372036854775807) \
+             AND ({new_dl} OR {new_ml} OR {new_tl}) \
+           ORDER BY s.id FOR UPDATE OF s), \
+         refused AS (UPDATE ps_private_access_store s SET \
+             usage = COALESCE(s.usage, '{{}}'::jsonb) || jsonb_build_object('notified', \
+               COALESCE(s.usage->'notified', '{{}}'::jsonb) {fdl} {fml} {ftl}) \
+           FROM rpick r CROSS JOIN p WHERE s.id = r.id \
+           RETURNING r.id::int8 AS id, NULL::text AS encrypted_api_key, NULL::text AS encrypted_aes_key, \
+             r.group_id::int8 AS g, r.ai_model_id::int8 AS am, r.external_api_id::int8 AS ea, r.d0::float8 AS du, \
+             r.m0::float8 AS mu, r.t0::float8 AS tu, r.ld::float8 AS ld, r.lm::float8 AS lm, r.lt::float8 AS lt, \
+             false AS e_dt, false AS e_mt, r.e_dl, r.e_ml, r.e_tl) \
+         SELECT x.*, p.day, p.month, p.day_start, p.month_start \
+           FROM (SELECT * FROM upd UNION ALL SELECT * FROM refused) x CROSS JOIN p",
+        fdt = flag("ev.e_dt", EventKind::DailyThreshold, "p.day"),
+        fmt = flag("ev.e_mt", EventKind::MonthlyThreshold, "p.month"),
+        fdl = flag("r.e_dl", EventKind::DailyLimit, "p.day"),
+        fml = flag("r.e_ml", EventKind::MonthlyLimit, "p.month"),
+        ftl = flag("r.e_tl", EventKind::TotalLimit, "'total'"),
+    )
+}
+
+/// `usage` with `$2` taken off each documented counter (undoing one increment).
+const UNDO_SQL: &str = "UPDATE ps_private_access_store SET usage = COALESCE(usage, '{}'::jsonb) || jsonb_build_object(\
+    'dailyUse', COALESCE((usage->>'dailyUse')::numeric, 0) - $2::float8::numeric, \
+    'monthlyUse', COALESCE((usage->>'monthlyUse')::numeric, 0) - $2::float8::numeric, \
+    'totalUse', COALESCE((usage->>'totalUse')::numeric, 0) - $2::float8::numeric) WHERE id = $1";
+
+pub struct PgStore {
+    pool: PgPool,
+    budget: BudgetSettings,
+}
+
+/// A row of `COLUMNS` followed by the 4 period columns.
 fn record(row: &PgRow) -> Result<KeyRecord> {
+    let period = period_at(row, 13)?;
+    let usage: serde_json::Value =
+        serde_json::from_str(row.try_get::<&str, _>(8)?).unwrap_or_default();
     Ok(KeyRecord {
         id: row.try_get(0)?,
         group_id: row.try_get(1)?,
@@ -45,7 +182,7 @@ fn record(row: &PgRow) -> Result<KeyRecord> {
         encrypted_aes_key: row.try_get(6)?,
         configuration: serde_json::from_str(row.try_get::<&str, _>(7)?)
             .unwrap_or(serde_json::Value::Null),
-        usage: Usage::from_json(row.try_get(8)?),
+        usage: budget::effective_usage(&usage, &period),
         created_at: row.try_get(9)?,
         updated_at: row.try_get(10)?,
         last_used_at: row.try_get(11)?,
@@ -54,7 +191,11 @@ fn record(row: &PgRow) -> Result<KeyRecord> {
 }
 
 impl PgStore {
-    pub async fn connect(opts: PgConnectOptions, pool: &PoolSettings) -> Result<PgStore> {
+    pub async fn connect(
+        opts: PgConnectOptions,
+        pool: &PoolSettings,
+        budget: BudgetSettings,
+    ) -> Result<PgStore> {
         let target = DbTarget::Postgres(Box::new(opts.clone())).describe();
         let unavailable = |e: sqlx::Error| Error::DbUnavailable {
             target: target.clone(),
@@ -68,9 +209,13 @@ impl PgStore {
             .connect_with(opts)
             .await
             .map_err(unavailable)?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, budget };
         store.migrate().await?;
         Ok(store)
+    }
+
+    fn tz(&self) -> &'static str {
+        self.budget.timezone.name()
     }
 
     /// Create the table when it is missing. An existing table (PolicySynth's) is left as is.
@@ -93,13 +238,43 @@ impl PgStore {
     }
 }
 
+fn events_of(row: &PgRow) -> Result<Vec<BudgetEvent>> {
+    let period = period_at(row, 17)?;
+    let (du, mu, tu): (f64, f64, f64) = (row.try_get(6)?, row.try_get(7)?, row.try_get(8)?);
+    let (ld, lm, lt): (Option<f64>, Option<f64>, Option<f64>) =
+        (row.try_get(9)?, row.try_get(10)?, row.try_get(11)?);
+    let mut events = Vec::new();
+    for (i, kind, used, lim) in [
+        (12, EventKind::DailyThreshold, du, ld),
+        (13, EventKind::MonthlyThreshold, mu, lm),
+        (14, EventKind::DailyLimit, du, ld),
+        (15, EventKind::MonthlyLimit, mu, lm),
+        (16, EventKind::TotalLimit, tu, lt),
+    ] {
+        if row.try_get::<bool, _>(i)? {
+            events.push(BudgetEvent {
+                key_id: row.try_get(0)?,
+                group_id: row.try_get(3)?,
+                ai_model_id: row.try_get(4)?,
+                external_api_id: row.try_get(5)?,
+                kind,
+                used,
+                limit: lim.unwrap_or_default(),
+                period_start: kind.period_start(&period),
+            });
+        }
+    }
+    Ok(events)
+}
+
 impl Store for PgStore {
     async fn insert(&self, key: &NewKey) -> Result<KeyRecord> {
         let sql = format!(
             "INSERT INTO ps_private_access_store (group_id, user_id, ai_model_id, external_api_id, configuration, \
              usage, encrypted_api_key, encrypted_aes_key, created_at, updated_at, is_active) \
              VALUES ($1, $2, $3, $4, $5::jsonb, '{{\"dailyUse\":0,\"monthlyUse\":0,\"totalUse\":0}}'::jsonb, $6, $7, \
-             now(), now(), true) RETURNING {COLUMNS}"
+             now(), now(), true) RETURNING {COLUMNS}, {}",
+            period_columns("$8")
         );
         let row = sqlx::query(AssertSqlSafe(sql.as_str()))
             .bind(key.group_id)
@@ -109,68 +284,60 @@ impl Store for PgStore {
             .bind(key.configuration.to_string())
             .bind(&key.encrypted_api_key)
             .bind(&key.encrypted_aes_key)
+            .bind(self.tz())
             .fetch_one(&self.pool)
             .await?;
         record(&row)
     }
 
     async fn list(&self, group_id: i64, filter: &KeyFilter) -> Result<Vec<KeyRecord>> {
-        let (cond, binds) = filter_sql(filter, '$', 2);
+        let (cond, binds) = filter_sql(filter, '$', 3);
         let sql = format!(
-            "SELECT {COLUMNS} FROM ps_private_access_store WHERE group_id = $1{cond} \
-             ORDER BY COALESCE(is_active, true) DESC, id ASC"
+            "SELECT {COLUMNS}, {} FROM ps_private_access_store WHERE group_id = $1{cond} \
+             ORDER BY COALESCE(is_active, true) DESC, id ASC",
+            period_columns("$2")
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql.as_str())).bind(group_id);
+        let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(group_id)
+            .bind(self.tz());
         for b in binds {
             q = q.bind(b);
         }
         q.fetch_all(&self.pool).await?.iter().map(record).collect()
     }
 
-    async fn increment(
-        &self,
-        group_id: i64,
-        filter: &KeyFilter,
-        amount: f64,
-    ) -> Result<Option<Picked>> {
-        // One statement, one round trip: lock the first matching active row (re-checked after
-        // any lock wait, so a key deactivated meanwhile is skipped), count, return ciphertext.
-        let (cond, binds) = filter_sql(filter, '$', 3);
-        let sql = format!(
-            "WITH picked AS (SELECT id FROM ps_private_access_store \
-               WHERE group_id = $1 AND is_active IS NOT FALSE{cond} ORDER BY id LIMIT 1 FOR UPDATE) \
-             UPDATE ps_private_access_store AS s SET usage = {usage}, last_used_at = now(), updated_at = now() \
-             FROM picked WHERE s.id = picked.id \
-             RETURNING s.id::int8, s.encrypted_api_key, s.encrypted_aes_key",
-            usage = add_to_counters("$2").replace("usage", "s.usage")
-        );
-        with_retry(|| {
+    async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
+        let (cond, binds) = filter_sql(filter, '$', 5);
+        let sql = increment_sql(&cond);
+        let rows = with_retry(|| {
             let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
                 .bind(group_id)
-                .bind(amount);
+                .bind(amount)
+                .bind(self.tz())
+                .bind(self.budget.enforce);
             for b in &binds {
                 q = q.bind(*b);
             }
-            q.fetch_optional(&self.pool)
+            q.fetch_all(&self.pool)
         })
-        .await?
-        .map(|row| {
-            Ok(Picked {
-                id: row.try_get(0)?,
-                encrypted_api_key: row.try_get(1)?,
-                encrypted_aes_key: row.try_get(2)?,
-            })
-        })
-        .transpose()
+        .await?;
+        let mut out = Increment::default();
+        for row in &rows {
+            if let Some(api) = row.try_get::<Option<String>, _>(1)? {
+                out.picked = Some(Picked {
+                    id: row.try_get(0)?,
+                    encrypted_api_key: api,
+                    encrypted_aes_key: row.try_get(2)?,
+                });
+            }
+            out.events.extend(events_of(row)?);
+        }
+        Ok(out)
     }
 
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
-        let sql = format!(
-            "UPDATE ps_private_access_store SET usage = {} WHERE id = $1",
-            add_to_counters("$2").replace("+ $2", "- $2")
-        );
         with_retry(|| {
-            sqlx::query(AssertSqlSafe(sql.as_str()))
+            sqlx::query(UNDO_SQL)
                 .bind(picked.id)
                 .bind(amount)
                 .execute(&self.pool)
@@ -191,15 +358,51 @@ impl Store for PgStore {
     }
 
     async fn usage(&self, id: i64) -> Result<Option<Usage>> {
-        let text: Option<String> =
-            sqlx::query_scalar("SELECT usage::text FROM ps_private_access_store WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(text.as_deref().map(Usage::from_json))
+        Ok(self
+            .budget_row(id)
+            .await?
+            .map(|(_, usage, _, period)| budget::effective_usage(&usage, &period)))
+    }
+
+    async fn budget_status(&self, id: i64) -> Result<Option<BudgetStatus>> {
+        Ok(self
+            .budget_row(id)
+            .await?
+            .map(|(active, usage, config, period)| {
+                budget::status(id, active, self.budget.enforce, &usage, &config, &period)
+            }))
     }
 
     async fn close(&self) {
         self.pool.close().await
+    }
+}
+
+impl PgStore {
+    async fn budget_row(
+        &self,
+        id: i64,
+    ) -> Result<Option<(bool, serde_json::Value, serde_json::Value, Period)>> {
+        let sql = format!(
+            "SELECT COALESCE(is_active, true), usage::text, configuration::text, {} FROM ps_private_access_store WHERE id = $1",
+            period_columns("$2")
+        );
+        let Some(row) = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(id)
+            .bind(self.tz())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let json = |i: usize| -> Result<serde_json::Value> {
+            Ok(serde_json::from_str(row.try_get::<&str, _>(i)?).unwrap_or_default())
+        };
+        Ok(Some((
+            row.try_get(0)?,
+            json(1)?,
+            json(2)?,
+            period_at(&row, 3)?,
+        )))
     }
 }

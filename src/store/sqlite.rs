@@ -1,5 +1,7 @@
 //! SQLite, the embedded default: all SQL of this backend. WAL mode and a busy timeout let
-//! several processes share one file; every write is one statement, hence atomic.
+//! several processes share one file. The increment runs [`budget::decide`] inside a
+//! `BEGIN IMMEDIATE` transaction: SQLite's single writer lock makes it atomic across
+//! processes, and the database file's machine clock is the one clock.
 
 use std::path::Path;
 
@@ -9,8 +11,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{filter_sql, Store};
-use crate::config::PoolSettings;
+use super::{filter_sql, Increment, Store};
+use crate::budget::{self, BudgetStatus, Candidate, Period};
+use crate::config::{BudgetSettings, PoolSettings};
 use crate::error::{Error, Result};
 use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Usage};
 
@@ -45,7 +48,11 @@ fn timestamp(text: Option<String>) -> Option<DateTime<Utc>> {
         })
 }
 
-fn record(row: &SqliteRow) -> Result<KeyRecord> {
+fn json(row: &SqliteRow, i: usize) -> Result<serde_json::Value> {
+    Ok(serde_json::from_str(row.try_get::<&str, _>(i)?).unwrap_or_default())
+}
+
+fn record(row: &SqliteRow, period: &Period) -> Result<KeyRecord> {
     Ok(KeyRecord {
         id: row.try_get(0)?,
         group_id: row.try_get(1)?,
@@ -56,7 +63,7 @@ fn record(row: &SqliteRow) -> Result<KeyRecord> {
         encrypted_aes_key: row.try_get(6)?,
         configuration: serde_json::from_str(row.try_get::<&str, _>(7)?)
             .unwrap_or(serde_json::Value::Null),
-        usage: Usage::from_json(row.try_get(8)?),
+        usage: budget::effective_usage(&json(row, 8)?, period),
         created_at: timestamp(row.try_get(9)?),
         updated_at: timestamp(row.try_get(10)?),
         last_used_at: timestamp(row.try_get(11)?),
@@ -66,10 +73,19 @@ fn record(row: &SqliteRow) -> Result<KeyRecord> {
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    budget: BudgetSettings,
 }
 
 impl SqliteStore {
-    pub async fn connect(path: &Path, pool: &PoolSettings) -> Result<SqliteStore> {
+    fn period(&self) -> Period {
+        Period::at(Utc::now(), self.budget.timezone)
+    }
+
+    pub async fn connect(
+        path: &Path,
+        pool: &PoolSettings,
+        budget: BudgetSettings,
+    ) -> Result<SqliteStore> {
         let unavailable = |e: sqlx::Error| Error::DbUnavailable {
             target: format!("sqlite:{}", path.display()),
             reason: e.to_string(),
@@ -90,7 +106,7 @@ impl SqliteStore {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, budget })
     }
 }
 
@@ -112,7 +128,7 @@ impl Store for SqliteStore {
             .bind(&key.encrypted_aes_key)
             .fetch_one(&self.pool)
             .await?;
-        record(&row)
+        record(&row, &self.period())
     }
 
     async fn list(&self, group_id: i64, filter: &KeyFilter) -> Result<Vec<KeyRecord>> {
@@ -125,39 +141,72 @@ impl Store for SqliteStore {
         for b in binds {
             q = q.bind(b);
         }
-        q.fetch_all(&self.pool).await?.iter().map(record).collect()
+        let period = self.period();
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| record(r, &period))
+            .collect()
     }
 
-    async fn increment(
-        &self,
-        group_id: i64,
-        filter: &KeyFilter,
-        amount: f64,
-    ) -> Result<Option<Picked>> {
-        let (cond, binds) = filter_sql(filter, '?', 3);
+    async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
+        let (cond, binds) = filter_sql(filter, '?', 2);
         let sql = format!(
-            "UPDATE ps_private_access_store SET usage = {usage}, last_used_at = {NOW}, updated_at = {NOW} \
-             WHERE id = (SELECT id FROM ps_private_access_store WHERE group_id = ?1 AND is_active IS NOT FALSE{cond} \
-               ORDER BY id LIMIT 1) \
-             RETURNING id, encrypted_api_key, encrypted_aes_key",
-            usage = add_to_counters('+', "?2")
+            "SELECT id, group_id, ai_model_id, external_api_id, usage, configuration FROM ps_private_access_store \
+             WHERE group_id = ?1 AND is_active IS NOT FALSE{cond} ORDER BY id"
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
-            .bind(group_id)
-            .bind(amount);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut q = sqlx::query(AssertSqlSafe(sql.as_str())).bind(group_id);
         for b in binds {
             q = q.bind(b);
         }
-        q.fetch_optional(&self.pool)
+        let candidates = q
+            .fetch_all(&mut *tx)
             .await?
-            .map(|row| {
-                Ok(Picked {
-                    id: row.try_get(0)?,
-                    encrypted_api_key: row.try_get(1)?,
-                    encrypted_aes_key: row.try_get(2)?,
+            .iter()
+            .map(|r| {
+                Ok(Candidate {
+                    id: r.try_get(0)?,
+                    group_id: r.try_get(1)?,
+                    ai_model_id: r.try_get(2)?,
+                    external_api_id: r.try_get(3)?,
+                    usage: json(r, 4)?,
+                    configuration: json(r, 5)?,
                 })
             })
-            .transpose()
+            .collect::<Result<Vec<_>>>()?;
+        let decision = budget::decide(&candidates, amount, &self.period(), self.budget.enforce);
+        let mut picked = None;
+        for w in &decision.writes {
+            let usage = w.usage.to_string();
+            if Some(w.id) == decision.granted {
+                let sql = format!(
+                    "UPDATE ps_private_access_store SET usage = ?2, last_used_at = {NOW}, updated_at = {NOW} \
+                     WHERE id = ?1 RETURNING encrypted_api_key, encrypted_aes_key"
+                );
+                let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(w.id)
+                    .bind(usage)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                picked = Some(Picked {
+                    id: w.id,
+                    encrypted_api_key: row.try_get(0)?,
+                    encrypted_aes_key: row.try_get(1)?,
+                });
+            } else {
+                sqlx::query("UPDATE ps_private_access_store SET usage = ?2 WHERE id = ?1")
+                    .bind(w.id)
+                    .bind(usage)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Increment {
+            picked,
+            events: decision.events,
+        })
     }
 
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
@@ -186,15 +235,42 @@ impl Store for SqliteStore {
     }
 
     async fn usage(&self, id: i64) -> Result<Option<Usage>> {
-        let text: Option<String> =
-            sqlx::query_scalar("SELECT usage FROM ps_private_access_store WHERE id = ?1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(text.as_deref().map(Usage::from_json))
+        Ok(self
+            .budget_row(id)
+            .await?
+            .map(|(_, usage, _)| budget::effective_usage(&usage, &self.period())))
+    }
+
+    async fn budget_status(&self, id: i64) -> Result<Option<BudgetStatus>> {
+        Ok(self.budget_row(id).await?.map(|(active, usage, config)| {
+            budget::status(
+                id,
+                active,
+                self.budget.enforce,
+                &usage,
+                &config,
+                &self.period(),
+            )
+        }))
     }
 
     async fn close(&self) {
         self.pool.close().await
+    }
+}
+
+impl SqliteStore {
+    async fn budget_row(
+        &self,
+        id: i64,
+    ) -> Result<Option<(bool, serde_json::Value, serde_json::Value)>> {
+        let row = sqlx::query(
+            "SELECT COALESCE(is_active, 1), usage, configuration FROM ps_private_access_store WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, json(&r, 1)?, json(&r, 2)?)))
+            .transpose()
     }
 }

@@ -1,0 +1,168 @@
+// Budgets that hold (both backends): exact totals under 4-process load, each event kind
+// exactly once across processes, failover, null with a status that says why, listeners,
+// and the count-only switch. Day/month rollover is covered by tests/budget.rs (cargo test),
+// which moves the period bookkeeping into the past on both backends.
+'use strict'
+const { spawn } = require('node:child_process')
+const path = require('node:path')
+const util = require('node:util')
+const { PsPrivateAccessStore } = require('..')
+const { BACKENDS } = require('./support/db.cjs')
+const original = require('./support/original-crypto.cjs')
+
+// jest hands each test file a copy of process.env that native code cannot see: keys go
+// through configure() (the children get them through their real environment).
+const keys = original.generateKeys()
+const KEYS = { publicKey: keys.publicKey, privateKey: keys.privateKey }
+const CHILD_ENV = { ...process.env, RSA_API_ENCRYPTION_PUBLIC_KEY: keys.publicKey, RSA_API_ENCRYPTION_PRIVATE_KEY: keys.privateKey }
+
+const config = (maxBudget, thresholds = { daily: 0.8, monthly: 0.9 }) => ({ maxBudget, emailNotificationBudgetThresholds: thresholds })
+
+async function addKey(groupId, plaintext, maxBudget, thresholds) {
+  const sealed = PsPrivateAccessStore.encryptApiKey(plaintext)
+  return PsPrivateAccessStore.addPreEncryptedKey(groupId, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, config(maxBudget, thresholds))
+}
+
+function runChild(databaseUrl, groupId, calls, expectedKey) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'support/budget-hammer.cjs'), databaseUrl, String(groupId), String(calls), expectedKey], {
+    env: CHILD_ENV,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (err += d))
+  const done = new Promise((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`child exited ${code}: ${err}`)))),
+  )
+  return { child, done }
+}
+
+describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
+  let db
+  beforeAll(async () => {
+    db = await fresh('budgets')
+    PsPrivateAccessStore.configure({ ...KEYS, databaseUrl: db.url })
+  })
+  afterAll(async () => {
+    await PsPrivateAccessStore.close()
+    await db.drop()
+  })
+
+  describe('incrementUsageAndGetApiKey under 4-process load', () => {
+    test('perDay = 100: exactly 100 units granted, then null; each event kind once across processes', async () => {
+      const key = await addKey(100, 'sk-hammered', { perDay: 100, petMonth: 100, total: 100 }, { daily: 0.5, monthly: 0.9 })
+      const children = Array.from({ length: 4 }, () => runChild(db.url, 100, 50, 'sk-hammered'))
+      await new Promise((r) => setTimeout(r, 1500)) // let the children load and connect
+      for (const { child } of children) child.stdin.write('go\n')
+      const results = await Promise.all(children.map((c) => c.done))
+
+      expect(results.reduce((n, r) => n + r.granted, 0)).toBe(100)
+      expect(results.reduce((n, r) => n + r.nulls, 0)).toBe(100)
+      const usage = await PsPrivateAccessStore.getUsage(key.id)
+      expect(usage).toEqual({ dailyUse: 100, monthlyUse: 100, totalUse: 100 })
+
+      const events = results.flatMap((r) => r.events)
+      const byKind = Object.fromEntries(['dailyThreshold', 'monthlyThreshold', 'dailyLimit', 'monthlyLimit', 'totalLimit'].map((k) => [k, events.filter((e) => e.kind === k)]))
+      for (const [kind, list] of Object.entries(byKind)) {
+        expect([kind, list.length]).toEqual([kind, 1])
+        expect(list[0].keyId).toBe(key.id)
+        expect(list[0].limit).toBe(100)
+      }
+      expect(byKind.dailyThreshold[0].used).toBe(50)
+      expect(byKind.monthlyThreshold[0].used).toBe(90)
+      expect(byKind.dailyLimit[0].used).toBe(100)
+      expect(events).toHaveLength(5)
+    })
+  })
+
+  describe('failover and status', () => {
+    test('a refused key counts nothing and the call moves to the next key by id', async () => {
+      const a = await addKey(200, 'sk-a', { perDay: 2, petMonth: null, total: null })
+      const b = await addKey(200, 'sk-b', { perDay: null, petMonth: null, total: null })
+      expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(200, { incrementAmount: 2 })).toBe('sk-a')
+      expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(200, { incrementAmount: 1 })).toBe('sk-b')
+      expect((await PsPrivateAccessStore.getUsage(a.id)).dailyUse).toBe(2)
+      expect((await PsPrivateAccessStore.getUsage(b.id)).dailyUse).toBe(1)
+      // A smaller amount that fits still goes to the first key.
+      await PsPrivateAccessStore.setKeyStatus(b.id, false)
+      expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(200, { incrementAmount: 0 })).toBe('sk-a')
+    })
+
+    test('null when no key has room, and getBudgetStatus says why', async () => {
+      const k = await addKey(300, 'sk-small', { perDay: 5, petMonth: 50, total: null })
+      expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(300, { incrementAmount: 5 })).toBe('sk-small')
+      expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(300, { incrementAmount: 1 })).toBeNull()
+      const s = await PsPrivateAccessStore.getBudgetStatus(k.id)
+      expect(s).toMatchObject({
+        id: k.id,
+        isActive: true,
+        enforced: true,
+        daily: { used: 5, limit: 5, remaining: 0 },
+        monthly: { used: 5, limit: 50, remaining: 45 },
+        total: { used: 5, limit: null, remaining: null, periodStart: null },
+      })
+      expect(util.types.isDate(s.daily.periodStart)).toBe(true)
+      const dayStart = new Date()
+      dayStart.setUTCHours(0, 0, 0, 0)
+      expect(s.daily.periodStart.getTime()).toBe(dayStart.getTime())
+      // "No key" looks different: inactive.
+      await PsPrivateAccessStore.setKeyStatus(k.id, false)
+      expect((await PsPrivateAccessStore.getBudgetStatus(k.id)).isActive).toBe(false)
+      expect(await PsPrivateAccessStore.getBudgetStatus(987654)).toBeNull()
+      await expect(PsPrivateAccessStore.getBudgetStatus(-1)).rejects.toThrow('PSPAS_INVALID_ARGUMENT: id must be a non-negative safe integer')
+    })
+  })
+
+  describe('onBudgetEvent', () => {
+    test('delivers events to listeners until unsubscribed; a throwing listener does not break the call', async () => {
+      const k = await addKey(400, 'sk-events', { perDay: 10, petMonth: null, total: null }, { daily: 0.5, monthly: null })
+      const seen = []
+      const unsubscribe = PsPrivateAccessStore.onBudgetEvent((e) => seen.push(e))
+      const unsubscribeThrower = PsPrivateAccessStore.onBudgetEvent(() => {
+        throw new Error('listener bug')
+      })
+      expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(400, { incrementAmount: 6 })).toBe('sk-events')
+      expect(seen).toHaveLength(1)
+      expect(seen[0]).toMatchObject({ keyId: k.id, groupId: 400, aiModelId: 3, externalApiId: null, kind: 'dailyThreshold', used: 6, limit: 10 })
+      expect(util.types.isDate(seen[0].periodStart)).toBe(true)
+      unsubscribe()
+      unsubscribeThrower()
+      expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(400, { incrementAmount: 6 })).toBeNull()
+      expect(seen).toHaveLength(1)
+      expect(() => PsPrivateAccessStore.onBudgetEvent('nope')).toThrow('PSPAS_INVALID_ARGUMENT: listener must be a function')
+    })
+  })
+
+  describe('configure', () => {
+    test('enforceBudgets: false keeps the original count-only behaviour', async () => {
+      const k = await addKey(500, 'sk-loose', { perDay: 1, petMonth: 1, total: 1 })
+      PsPrivateAccessStore.configure({ ...KEYS, databaseUrl: db.url, enforceBudgets: false })
+      try {
+        expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(500, { incrementAmount: 5 })).toBe('sk-loose')
+        expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(500, { incrementAmount: 5 })).toBe('sk-loose')
+        expect(await PsPrivateAccessStore.getUsage(k.id)).toEqual({ dailyUse: 10, monthlyUse: 10, totalUse: 10 })
+        expect((await PsPrivateAccessStore.getBudgetStatus(k.id)).enforced).toBe(false)
+      } finally {
+        PsPrivateAccessStore.configure({ ...KEYS, databaseUrl: db.url })
+      }
+      expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(500)).toBeNull()
+    })
+
+    test('a bad timezone or switch is a coded error', () => {
+      expect(() => PsPrivateAccessStore.configure({ databaseUrl: db.url, timezone: 'Mars/Olympus' })).toThrow(/^PSPAS_CONFIG: timezone must be an IANA name/)
+      expect(() => PsPrivateAccessStore.configure({ databaseUrl: db.url, enforceBudgets: 'yes' })).toThrow('PSPAS_CONFIG')
+      PsPrivateAccessStore.configure({ ...KEYS, databaseUrl: db.url })
+    })
+
+    test('malformed limits are rejected when the key is added, nothing written', async () => {
+      const sealed = PsPrivateAccessStore.encryptApiKey('sk-x')
+      for (const maxBudget of [{ perDay: -1 }, { petMonth: '10' }, { total: Infinity }]) {
+        await expect(
+          PsPrivateAccessStore.addPreEncryptedKey(600, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, config(maxBudget)),
+        ).rejects.toThrow('PSPAS_INVALID_CONFIGURATION')
+      }
+      expect(await PsPrivateAccessStore.getApiKeys(600)).toHaveLength(0)
+    })
+  })
+})

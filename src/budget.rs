@@ -1,0 +1,500 @@
+//! Budgets: periods, limits, the grant/refuse decision and the events it produces.
+//!
+//! Bookkeeping lives beside the documented counters inside the `usage` JSON, so existing
+//! tables need no schema change:
+//!
+//! ```json
+//! {"dailyUse": 12, "monthlyUse": 340, "totalUse": 5000,
+//!  "periodDay": "2026-11-24", "periodMonth": "2026-11",
+//!  "notified": {"dailyThreshold": "2026-11-24", "monthlyLimit": "2026-11", "totalLimit": "total"}}
+//! ```
+//!
+//! - `dailyUse` counts the current day and `monthlyUse` the current month of the configured
+//!   timezone (UTC by default). A counter whose `periodDay` / `periodMonth` is not the current
+//!   one reads as 0 and restarts at the next increment (rows written before this bookkeeping
+//!   existed have none, so their never-reset counters restart too).
+//! - `maxBudget.perDay`, `.petMonth`, `.total`: a missing or `null` limit is no limit; a number
+//!   ≥ 0 is a limit. A call is granted only if, after adding its amount, every counter is within
+//!   its limit. A refused key counts nothing; the call moves on to the next key.
+//! - `notified` records, per event kind, the period for which its event was emitted, which
+//!   makes each event exactly-once per key, period and kind.
+//!
+//! The PostgreSQL backend states these same rules in SQL inside its single increment
+//! statement; the SQLite backend runs [`decide`] inside a write transaction. The shared
+//! integration tests hold both to the same behaviour.
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::model::Usage;
+
+/// Validate an IANA timezone name.
+pub fn parse_timezone(name: &str) -> Result<Tz> {
+    name.parse::<Tz>().map_err(|_| {
+        Error::Config(format!(
+            "timezone must be an IANA name such as UTC or Europe/Paris, got {name:?}"
+        ))
+    })
+}
+
+/// The current day and month of a timezone, and the instants they started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    pub day: String,
+    pub month: String,
+    pub day_start: DateTime<Utc>,
+    pub month_start: DateTime<Utc>,
+}
+
+impl Period {
+    /// The period containing `now` in `tz`.
+    pub fn at(now: DateTime<Utc>, tz: Tz) -> Period {
+        let local = now.with_timezone(&tz).date_naive();
+        let first = NaiveDate::from_ymd_opt(local.year(), local.month(), 1).unwrap_or(local);
+        let start = |d: NaiveDate| {
+            let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+            tz.from_local_datetime(&midnight)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(now)
+        };
+        Period {
+            day: local.format("%Y-%m-%d").to_string(),
+            month: local.format("%Y-%m").to_string(),
+            day_start: start(local),
+            month_start: start(first),
+        }
+    }
+}
+
+fn num(v: Option<&Value>) -> Option<f64> {
+    match v {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The counters as they stand in `period`: a counter of another period reads 0.
+pub fn effective_usage(usage: &Value, period: &Period) -> Usage {
+    let same = |key: &str, current: &str| usage.get(key).and_then(Value::as_str) == Some(current);
+    let count = |key: &str| num(usage.get(key)).unwrap_or(0.0);
+    Usage {
+        daily_use: if same("periodDay", &period.day) {
+            count("dailyUse")
+        } else {
+            0.0
+        },
+        monthly_use: if same("periodMonth", &period.month) {
+            count("monthlyUse")
+        } else {
+            0.0
+        },
+        total_use: count("totalUse"),
+    }
+}
+
+/// Limits and notification thresholds read from a stored configuration. Anything that is not
+/// a number means "none" (the shape is checked when a key is added; old rows may hold anything).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Limits {
+    pub per_day: Option<f64>,
+    pub per_month: Option<f64>,
+    pub total: Option<f64>,
+    pub daily_threshold: Option<f64>,
+    pub monthly_threshold: Option<f64>,
+}
+
+impl Limits {
+    pub fn from_configuration(c: &Value) -> Limits {
+        let strict = |v: Option<&Value>| v.and_then(Value::as_f64);
+        let b = c.get("maxBudget");
+        let t = c.get("emailNotificationBudgetThresholds");
+        Limits {
+            per_day: strict(b.and_then(|b| b.get("perDay"))),
+            per_month: strict(b.and_then(|b| b.get("petMonth"))),
+            total: strict(b.and_then(|b| b.get("total"))),
+            daily_threshold: strict(t.and_then(|t| t.get("daily"))),
+            monthly_threshold: strict(t.and_then(|t| t.get("monthly"))),
+        }
+    }
+}
+
+/// The kinds of budget event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    DailyThreshold,
+    MonthlyThreshold,
+    DailyLimit,
+    MonthlyLimit,
+    TotalLimit,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::DailyThreshold => "dailyThreshold",
+            EventKind::MonthlyThreshold => "monthlyThreshold",
+            EventKind::DailyLimit => "dailyLimit",
+            EventKind::MonthlyLimit => "monthlyLimit",
+            EventKind::TotalLimit => "totalLimit",
+        }
+    }
+    /// The `notified` value that marks this kind as emitted for `period`.
+    pub fn period_key(self, period: &Period) -> String {
+        match self {
+            EventKind::DailyThreshold | EventKind::DailyLimit => period.day.clone(),
+            EventKind::MonthlyThreshold | EventKind::MonthlyLimit => period.month.clone(),
+            EventKind::TotalLimit => "total".into(),
+        }
+    }
+    pub fn period_start(self, period: &Period) -> Option<DateTime<Utc>> {
+        match self {
+            EventKind::DailyThreshold | EventKind::DailyLimit => Some(period.day_start),
+            EventKind::MonthlyThreshold | EventKind::MonthlyLimit => Some(period.month_start),
+            EventKind::TotalLimit => None,
+        }
+    }
+}
+
+/// A budget event, emitted exactly once per key, period and kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetEvent {
+    pub key_id: i64,
+    pub group_id: i64,
+    pub ai_model_id: Option<i64>,
+    pub external_api_id: Option<i64>,
+    pub kind: EventKind,
+    /// The counter after the granted call (threshold), or before the refused one (limit).
+    pub used: f64,
+    /// The budget limit of that counter.
+    pub limit: f64,
+    /// Start of the day or month; `None` for the total budget.
+    pub period_start: Option<DateTime<Utc>>,
+}
+
+/// One candidate key as the decision sees it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: i64,
+    pub group_id: i64,
+    pub ai_model_id: Option<i64>,
+    pub external_api_id: Option<i64>,
+    pub usage: Value,
+    pub configuration: Value,
+}
+
+fn notified(usage: &Value, kind: EventKind, period: &Period) -> bool {
+    usage
+        .get("notified")
+        .and_then(|n| n.get(kind.as_str()))
+        .and_then(Value::as_str)
+        == Some(&kind.period_key(period))
+}
+
+/// What to write for one key.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub id: i64,
+    pub usage: Value,
+}
+
+/// The outcome of [`decide`]: the granted key (if any), the rows to write and the events.
+#[derive(Debug, Default)]
+pub struct Decision {
+    pub granted: Option<i64>,
+    pub writes: Vec<Write>,
+    pub events: Vec<BudgetEvent>,
+}
+
+fn event(c: &Candidate, kind: EventKind, used: f64, limit: f64, period: &Period) -> BudgetEvent {
+    BudgetEvent {
+        key_id: c.id,
+        group_id: c.group_id,
+        ai_model_id: c.ai_model_id,
+        external_api_id: c.external_api_id,
+        kind,
+        used,
+        limit,
+        period_start: kind.period_start(period),
+    }
+}
+
+fn mark(usage: &mut Value, kind: EventKind, period: &Period) {
+    if !usage.is_object() {
+        *usage = Value::Object(Default::default());
+    }
+    if let Value::Object(map) = usage {
+        let n = map
+            .entry("notified")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !n.is_object() {
+            *n = Value::Object(Default::default());
+        }
+        if let Value::Object(n) = n {
+            n.insert(kind.as_str().into(), Value::String(kind.period_key(period)));
+        }
+    }
+}
+
+/// Decide a call over the candidates (the group's active matching keys, in id order): grant
+/// the first with room for `amount`, count it, and flag first refusals and threshold
+/// crossings. With `enforce` off every key has room (the original's count-only behaviour).
+pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: bool) -> Decision {
+    let mut d = Decision::default();
+    for c in candidates {
+        let u = effective_usage(&c.usage, period);
+        let l = Limits::from_configuration(&c.configuration);
+        let over =
+            |used: f64, limit: Option<f64>| enforce && limit.is_some_and(|lim| used + amount > lim);
+        let overs = [
+            (EventKind::DailyLimit, u.daily_use, l.per_day),
+            (EventKind::MonthlyLimit, u.monthly_use, l.per_month),
+            (EventKind::TotalLimit, u.total_use, l.total),
+        ];
+        if overs.iter().any(|(_, used, lim)| over(*used, *lim)) {
+            let mut usage = c.usage.clone();
+            let mut flagged = false;
+            for (kind, used, lim) in overs {
+                if over(used, lim) && !notified(&c.usage, kind, period) {
+                    d.events
+                        .push(event(c, kind, used, lim.unwrap_or_default(), period));
+                    mark(&mut usage, kind, period);
+                    flagged = true;
+                }
+            }
+            if flagged {
+                d.writes.push(Write { id: c.id, usage });
+            }
+            continue;
+        }
+        let (daily, monthly, total) = (
+            u.daily_use + amount,
+            u.monthly_use + amount,
+            u.total_use + amount,
+        );
+        let mut usage = c.usage.clone();
+        if !usage.is_object() {
+            usage = Value::Object(Default::default());
+        }
+        if let Value::Object(map) = &mut usage {
+            map.insert("dailyUse".into(), daily.into());
+            map.insert("monthlyUse".into(), monthly.into());
+            map.insert("totalUse".into(), total.into());
+            map.insert("periodDay".into(), period.day.clone().into());
+            map.insert("periodMonth".into(), period.month.clone().into());
+        }
+        for (kind, used, lim, thr) in [
+            (
+                EventKind::DailyThreshold,
+                daily,
+                l.per_day,
+                l.daily_threshold,
+            ),
+            (
+                EventKind::MonthlyThreshold,
+                monthly,
+                l.per_month,
+                l.monthly_threshold,
+            ),
+        ] {
+            if let (Some(lim), Some(thr)) = (lim, thr) {
+                if used >= thr * lim && !notified(&c.usage, kind, period) {
+                    d.events.push(event(c, kind, used, lim, period));
+                    mark(&mut usage, kind, period);
+                }
+            }
+        }
+        d.writes.push(Write { id: c.id, usage });
+        d.granted = Some(c.id);
+        break;
+    }
+    d
+}
+
+/// One period of [`BudgetStatus`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodStatus {
+    pub used: f64,
+    pub limit: Option<f64>,
+    pub remaining: Option<f64>,
+    pub period_start: Option<DateTime<Utc>>,
+}
+
+/// Why a key may be refused: its counters against its limits now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetStatus {
+    pub id: i64,
+    pub is_active: bool,
+    pub enforced: bool,
+    pub daily: PeriodStatus,
+    pub monthly: PeriodStatus,
+    pub total: PeriodStatus,
+}
+
+pub fn status(
+    id: i64,
+    is_active: bool,
+    enforced: bool,
+    usage: &Value,
+    configuration: &Value,
+    period: &Period,
+) -> BudgetStatus {
+    let u = effective_usage(usage, period);
+    let l = Limits::from_configuration(configuration);
+    let p = |used: f64, limit: Option<f64>, start| PeriodStatus {
+        used,
+        limit,
+        remaining: limit.map(|lim| (lim - used).max(0.0)),
+        period_start: start,
+    };
+    BudgetStatus {
+        id,
+        is_active,
+        enforced,
+        daily: p(u.daily_use, l.per_day, Some(period.day_start)),
+        monthly: p(u.monthly_use, l.per_month, Some(period.month_start)),
+        total: p(u.total_use, l.total, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn period() -> Period {
+        Period::at("2026-11-24T23:30:00Z".parse().unwrap(), Tz::UTC)
+    }
+
+    fn cand(id: i64, usage: Value, per_day: Value) -> Candidate {
+        Candidate {
+            id,
+            group_id: 1,
+            ai_model_id: Some(3),
+            external_api_id: None,
+            usage,
+            configuration: json!({"maxBudget": {"perDay": per_day, "petMonth": null}, "emailNotificationBudgetThresholds": {"daily": 0.5}}),
+        }
+    }
+
+    #[test]
+    fn periods_follow_the_timezone() {
+        let now: DateTime<Utc> = "2026-11-30T23:30:00Z".parse().unwrap();
+        let utc = Period::at(now, Tz::UTC);
+        assert_eq!(
+            (utc.day.as_str(), utc.month.as_str()),
+            ("2026-11-30", "2026-11")
+        );
+        let paris = Period::at(now, parse_timezone("Europe/Paris").unwrap());
+        assert_eq!(
+            (paris.day.as_str(), paris.month.as_str()),
+            ("2026-12-01", "2026-12")
+        );
+        assert_eq!(
+            paris.day_start,
+            "2026-11-30T23:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(paris.month_start, paris.day_start);
+        assert_eq!(
+            parse_timezone("Mars/Olympus").unwrap_err().code(),
+            "PSPAS_CONFIG"
+        );
+    }
+
+    #[test]
+    fn counters_of_another_period_read_zero() {
+        let p = period();
+        let u = json!({"dailyUse": 5, "monthlyUse": 7, "totalUse": 9, "periodDay": "2026-11-23", "periodMonth": "2026-11"});
+        assert_eq!(
+            effective_usage(&u, &p),
+            Usage {
+                daily_use: 0.0,
+                monthly_use: 7.0,
+                total_use: 9.0
+            }
+        );
+        let legacy = json!({"dailyUse": 5, "monthlyUse": 7, "totalUse": 9});
+        assert_eq!(
+            effective_usage(&legacy, &p),
+            Usage {
+                daily_use: 0.0,
+                monthly_use: 0.0,
+                total_use: 9.0
+            }
+        );
+    }
+
+    #[test]
+    fn exact_boundary_then_refusal_then_failover() {
+        let p = period();
+        let a = cand(
+            1,
+            json!({"dailyUse": 9, "periodDay": "2026-11-24"}),
+            json!(10),
+        );
+        let b = cand(2, json!({}), json!(null));
+        let d = decide(&[a.clone(), b.clone()], 1.0, &p, true);
+        assert_eq!(
+            d.granted,
+            Some(1),
+            "landing exactly on the limit is granted"
+        );
+        assert_eq!(d.writes[0].usage["dailyUse"], json!(10.0));
+        let kinds: Vec<_> = d.events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, vec![EventKind::DailyThreshold]);
+
+        let a_full = cand(1, d.writes[0].usage.clone(), json!(10));
+        let d = decide(&[a_full.clone(), b.clone()], 1.0, &p, true);
+        assert_eq!(d.granted, Some(2), "over the limit: the next key serves");
+        assert_eq!(
+            d.events
+                .iter()
+                .map(|e| (e.key_id, e.kind))
+                .collect::<Vec<_>>(),
+            vec![(1, EventKind::DailyLimit)]
+        );
+        assert_eq!(
+            d.writes.iter().find(|w| w.id == 1).unwrap().usage["dailyUse"],
+            json!(10.0),
+            "refused counts nothing"
+        );
+
+        let a_flagged = cand(1, d.writes[0].usage.clone(), json!(10));
+        let d = decide(std::slice::from_ref(&a_flagged), 1.0, &p, true);
+        assert_eq!(
+            (d.granted, d.events.len(), d.writes.len()),
+            (None, 0, 0),
+            "the limit event is emitted once"
+        );
+
+        let d = decide(&[a_flagged], 1.0, &p, false);
+        assert_eq!(d.granted, Some(1), "enforcement off: count only");
+    }
+
+    #[test]
+    fn zero_limit_allows_nothing_and_status_reports_why() {
+        let p = period();
+        let c = cand(1, json!({}), json!(0));
+        assert_eq!(
+            decide(std::slice::from_ref(&c), 1.0, &p, true).granted,
+            None
+        );
+        let s = status(
+            1,
+            true,
+            true,
+            &json!({"dailyUse": 3, "periodDay": "2026-11-24", "totalUse": 3}),
+            &c.configuration,
+            &p,
+        );
+        assert_eq!(
+            (s.daily.used, s.daily.limit, s.daily.remaining),
+            (3.0, Some(0.0), Some(0.0))
+        );
+        assert_eq!((s.monthly.limit, s.monthly.remaining), (None, None));
+        assert_eq!(s.daily.period_start, Some(p.day_start));
+    }
+}
