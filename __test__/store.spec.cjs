@@ -1,0 +1,247 @@
+// Every documented method on both backends, a fresh database per suite. Bad input rejects
+// with a coded message and writes nothing.
+'use strict'
+const util = require('node:util')
+const { PsPrivateAccessStore: S } = require('..')
+const { BACKENDS } = require('./support/db.cjs')
+const original = require('./support/original-crypto.cjs')
+
+const keys = original.generateKeys()
+const KEYS = { publicKey: keys.publicKey, privateKey: keys.privateKey }
+const CONFIG = { maxBudget: { perDay: 1000, petMonth: 20000, total: 100000 }, emailNotificationBudgetThresholds: { daily: 0.8, monthly: 0.9 } }
+
+describe.each(BACKENDS)('%s', (_name, fresh) => {
+  let db
+  let seq = 0
+  const group = () => 1000 + ++seq // each test its own group
+  const add = (groupId, plaintext, aiModelId = 3, externalApiId = undefined) => {
+    const { encryptedApiKey, encryptedAesKey } = S.encryptApiKey(plaintext)
+    return S.addPreEncryptedKey(groupId, 7, aiModelId, externalApiId, encryptedApiKey, encryptedAesKey, CONFIG)
+  }
+
+  beforeAll(async () => {
+    db = await fresh('store')
+    S.configure({ ...KEYS, databaseUrl: db.url })
+  })
+  afterAll(async () => {
+    await S.close()
+    await db.drop()
+  })
+
+  describe('addPreEncryptedKey', () => {
+    test('stores the ciphertext and returns the record with the documented attributes', async () => {
+      const g = group()
+      const sealed = original.encryptApiKey('sk-stored', keys.publicKey)
+      const rec = await S.addPreEncryptedKey(g, 7, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, CONFIG)
+      expect(rec).toBeInstanceOf(S)
+      expect(rec.toJSON()).toMatchObject({
+        group_id: g,
+        user_id: 7,
+        ai_model_id: 3,
+        external_api_id: null,
+        encrypted_api_key: sealed.encryptedApiKey,
+        encrypted_aes_key: sealed.encryptedAesKey,
+        configuration: CONFIG,
+        usage: { dailyUse: 0, monthlyUse: 0, totalUse: 0 },
+        last_used_at: null,
+        is_active: true,
+      })
+      expect(Number.isInteger(rec.id) && rec.id > 0).toBe(true)
+      expect(util.types.isDate(rec.created_at) && util.types.isDate(rec.updated_at)).toBe(true)
+      expect(Math.abs(rec.created_at.getTime() - Date.now())).toBeLessThan(60000)
+      expect(rec.configuration.maxBudget.petMonth).toBe(20000)
+      expect(rec.Group).toBeUndefined()
+      expect(rec.User).toBeUndefined()
+      expect(JSON.stringify(rec)).not.toContain('sk-stored')
+    })
+
+    const sealed = () => S.encryptApiKey('sk-bad-input')
+    const cases = [
+      ['a negative groupId', (s) => [-1, 7, 3, undefined, s.encryptedApiKey, s.encryptedAesKey, CONFIG], 'PSPAS_INVALID_ARGUMENT: groupId must be a non-negative safe integer'],
+      ['a fractional userId', (s) => [1, 7.5, 3, undefined, s.encryptedApiKey, s.encryptedAesKey, CONFIG], 'PSPAS_INVALID_ARGUMENT: userId must be a non-negative safe integer'],
+      ['an unsafe aiModelId', (s) => [1, 7, 2 ** 53, undefined, s.encryptedApiKey, s.encryptedAesKey, CONFIG], 'PSPAS_INVALID_ARGUMENT: aiModelId must be a non-negative safe integer'],
+      ['an id too large for INTEGER', (s) => [2 ** 31, 7, 3, undefined, s.encryptedApiKey, s.encryptedAesKey, CONFIG], 'PSPAS_INVALID_ARGUMENT: groupId must be at most 2147483647'],
+      ['a string groupId', (s) => ['1', 7, 3, undefined, s.encryptedApiKey, s.encryptedAesKey, CONFIG], 'PSPAS_INVALID_ARGUMENT: groupId must be a number'],
+      ['NaN externalApiId', (s) => [1, 7, undefined, NaN, s.encryptedApiKey, s.encryptedAesKey, CONFIG], 'PSPAS_INVALID_ARGUMENT: externalApiId must be a non-negative safe integer'],
+      ['a non-hex ciphertext', (s) => [1, 7, 3, undefined, 'zz:yy:xx', s.encryptedAesKey, CONFIG], 'PSPAS_INVALID_FORMAT: Invalid encrypted key format'],
+      ['two parts', (s) => [1, 7, 3, undefined, s.encryptedApiKey.split(':').slice(0, 2).join(':'), s.encryptedAesKey, CONFIG], 'PSPAS_INVALID_FORMAT: Invalid encrypted key format'],
+      ['an empty third part', (s) => [1, 7, 3, undefined, s.encryptedApiKey.split(':').slice(0, 2).join(':') + ':', s.encryptedAesKey, CONFIG], 'PSPAS_INVALID_FORMAT: Invalid encrypted key format'],
+      ['non-canonical base64', (s) => [1, 7, 3, undefined, s.encryptedApiKey, s.encryptedAesKey.replace(/=+$/, ''), CONFIG], 'PSPAS_INVALID_FORMAT: Invalid encrypted key format'],
+      ['an empty AES key', (s) => [1, 7, 3, undefined, s.encryptedApiKey, '', CONFIG], 'PSPAS_INVALID_FORMAT: Invalid encrypted key format'],
+      ['a numeric ciphertext', (s) => [1, 7, 3, undefined, 12, s.encryptedAesKey, CONFIG], 'PSPAS_INVALID_ARGUMENT: encryptedApiKey must be a string'],
+      ['a configuration that is not an object', (s) => [1, 7, 3, undefined, s.encryptedApiKey, s.encryptedAesKey, 'cheap'], 'PSPAS_INVALID_CONFIGURATION: Invalid configuration: configuration must be an object'],
+      ['a negative limit', (s) => [1, 7, 3, undefined, s.encryptedApiKey, s.encryptedAesKey, { maxBudget: { perDay: -5 } }], 'PSPAS_INVALID_CONFIGURATION: Invalid configuration: maxBudget.perDay must be a number >= 0 or null'],
+      ['a string limit', (s) => [1, 7, 3, undefined, s.encryptedApiKey, s.encryptedAesKey, { maxBudget: { total: '10' } }], 'PSPAS_INVALID_CONFIGURATION: Invalid configuration: maxBudget.total must be a number >= 0 or null'],
+    ]
+    test.each(cases)('rejects %s and writes nothing', async (_what, args, message) => {
+      const before = await S.getApiKeys(1)
+      const p = S.addPreEncryptedKey(...args(sealed()))
+      expect(util.types.isPromise(p)).toBe(true)
+      await expect(p).rejects.toThrow(message)
+      const groupArg = args(sealed())[0]
+      expect(await S.getApiKeys(1)).toHaveLength(before.length)
+      if (Number.isSafeInteger(groupArg) && groupArg >= 0) expect(await S.getApiKeys(groupArg)).toHaveLength(0)
+    })
+  })
+
+  describe('getApiKeys', () => {
+    test('filters like Sequelize (undefined: none, null: IS NULL) and orders is_active DESC, id ASC', async () => {
+      const g = group()
+      const a = await add(g, 'sk-a', 3)
+      const b = await add(g, 'sk-b', null, 9)
+      const c = await add(g, 'sk-c', 3, 9)
+      await add(group(), 'sk-other', 3)
+      await S.setKeyStatus(a.id, false)
+      const ids = (rows) => rows.map((r) => r.id)
+      expect(ids(await S.getApiKeys(g))).toEqual([b.id, c.id, a.id])
+      expect(ids(await S.getApiKeys(g, {}))).toEqual([b.id, c.id, a.id])
+      expect(ids(await S.getApiKeys(g, { aiModelId: undefined, externalApiId: undefined, isActive: undefined }))).toEqual([b.id, c.id, a.id])
+      expect(ids(await S.getApiKeys(g, { aiModelId: 3 }))).toEqual([c.id, a.id])
+      expect(ids(await S.getApiKeys(g, { aiModelId: null }))).toEqual([b.id])
+      expect(ids(await S.getApiKeys(g, { externalApiId: null }))).toEqual([a.id])
+      expect(ids(await S.getApiKeys(g, { aiModelId: 3, externalApiId: 9 }))).toEqual([c.id])
+      expect(ids(await S.getApiKeys(g, { isActive: true }))).toEqual([b.id, c.id])
+      expect(ids(await S.getApiKeys(g, { isActive: false }))).toEqual([a.id])
+      expect(await S.getApiKeys(g + 100000)).toEqual([])
+      const rows = await S.getApiKeys(g)
+      for (const r of rows) {
+        expect(r.encrypted_api_key).toMatch(/^[0-9a-f]{32}:[0-9a-f]{32}:[0-9a-f]+$/)
+        expect(JSON.stringify(r)).not.toMatch(/sk-[abc]/)
+      }
+    })
+
+    test('bad input rejects with a coded message', async () => {
+      await expect(S.getApiKeys('1')).rejects.toThrow('PSPAS_INVALID_ARGUMENT: groupId must be a number')
+      await expect(S.getApiKeys(1, 'x')).rejects.toThrow('PSPAS_INVALID_ARGUMENT: options must be an object')
+      await expect(S.getApiKeys(1, { aiModelId: '3' })).rejects.toThrow('PSPAS_INVALID_ARGUMENT: aiModelId must be a number')
+      await expect(S.getApiKeys(1, { isActive: 1 })).rejects.toThrow('PSPAS_INVALID_ARGUMENT: isActive must be a boolean')
+    })
+  })
+
+  describe('incrementUsageAndGetApiKey', () => {
+    test('returns the first active matching key by id, decrypted, and counts the amount', async () => {
+      const g = group()
+      const a = await add(g, 'sk-first', 3)
+      const b = await add(g, 'sk-second', 3)
+      expect(await S.incrementUsageAndGetApiKey(g, { aiModelId: 3 })).toBe('sk-first')
+      expect(await S.incrementUsageAndGetApiKey(g, { aiModelId: 3, incrementAmount: 5 })).toBe('sk-first')
+      expect(await S.incrementUsageAndGetApiKey(g, { aiModelId: 3, incrementAmount: 0.25 })).toBe('sk-first')
+      expect(await S.getUsage(a.id)).toEqual({ dailyUse: 6.25, monthlyUse: 6.25, totalUse: 6.25 })
+      expect(await S.getUsage(b.id)).toEqual({ dailyUse: 0, monthlyUse: 0, totalUse: 0 })
+      const [rec] = (await S.getApiKeys(g)).filter((r) => r.id === a.id)
+      expect(util.types.isDate(rec.last_used_at)).toBe(true)
+      expect(await S.incrementUsageAndGetApiKey(g, { aiModelId: 4 })).toBeNull()
+      expect(await S.incrementUsageAndGetApiKey(g, { aiModelId: null })).toBeNull()
+      expect(await S.incrementUsageAndGetApiKey(g + 100000)).toBeNull()
+      // isActive is accepted and ignored: inactive keys are never served.
+      await S.setKeyStatus(a.id, false)
+      expect(await S.incrementUsageAndGetApiKey(g, { isActive: false })).toBe('sk-second')
+    })
+
+    test('bad amounts and ids reject and count nothing', async () => {
+      const g = group()
+      const k = await add(g, 'sk-amounts')
+      for (const [opts, message] of [
+        [{ incrementAmount: NaN }, 'PSPAS_INVALID_ARGUMENT: incrementAmount must be a finite number >= 0'],
+        [{ incrementAmount: -1 }, 'PSPAS_INVALID_ARGUMENT: incrementAmount must be a finite number >= 0'],
+        [{ incrementAmount: Infinity }, 'PSPAS_INVALID_ARGUMENT: incrementAmount must be a finite number >= 0'],
+        [{ incrementAmount: '5' }, 'PSPAS_INVALID_ARGUMENT: incrementAmount must be a number'],
+      ]) {
+        await expect(S.incrementUsageAndGetApiKey(g, opts)).rejects.toThrow(message)
+      }
+      await expect(S.incrementUsageAndGetApiKey(-3)).rejects.toThrow('PSPAS_INVALID_ARGUMENT: groupId must be a non-negative safe integer')
+      await expect(S.incrementUsageAndGetApiKey(1.5)).rejects.toThrow('PSPAS_INVALID_ARGUMENT: groupId must be a non-negative safe integer')
+      expect(await S.getUsage(k.id)).toEqual({ dailyUse: 0, monthlyUse: 0, totalUse: 0 })
+    })
+
+    test('an undecryptable key rejects and counts no usage', async () => {
+      const g = group()
+      const foreign = original.generateKeys()
+      const sealed = original.encryptApiKey('sk-foreign', foreign.publicKey)
+      const k = await S.addPreEncryptedKey(g, 7, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, CONFIG)
+      await expect(S.incrementUsageAndGetApiKey(g, { incrementAmount: 4 })).rejects.toThrow(
+        'PSPAS_DECRYPT_FAILED: Failed to decrypt API key: wrong RSA private key or tampered ciphertext',
+      )
+      expect(await S.getUsage(k.id)).toEqual({ dailyUse: 0, monthlyUse: 0, totalUse: 0 })
+    })
+
+    test('a missing private key rejects with the original sentence and counts nothing', async () => {
+      if (process.env.RSA_API_ENCRYPTION_PRIVATE_KEY) return // only meaningful without one in the environment
+      const g = group()
+      const k = await add(g, 'sk-nokey')
+      S.configure({ publicKey: keys.publicKey, databaseUrl: db.url })
+      try {
+        await expect(S.incrementUsageAndGetApiKey(g)).rejects.toThrow(
+          'PSPAS_MISSING_PRIVATE_KEY: RSA_API_ENCRYPTION_PRIVATE_KEY is not set in the environment variables',
+        )
+        // With no matching key there is nothing to decrypt: null, as in the original.
+        expect(await S.incrementUsageAndGetApiKey(g + 100000)).toBeNull()
+      } finally {
+        S.configure({ ...KEYS, databaseUrl: db.url })
+      }
+      expect(await S.getUsage(k.id)).toEqual({ dailyUse: 0, monthlyUse: 0, totalUse: 0 })
+    })
+  })
+
+  describe('setKeyStatus', () => {
+    test('reports whether a row changed; a deactivated key is never served', async () => {
+      const g = group()
+      const k = await add(g, 'sk-status')
+      expect(await S.setKeyStatus(k.id, false)).toBe(true)
+      expect(await S.incrementUsageAndGetApiKey(g)).toBeNull()
+      expect(await S.setKeyStatus(k.id, true)).toBe(true)
+      expect(await S.incrementUsageAndGetApiKey(g)).toBe('sk-status')
+      expect(await S.setKeyStatus(99999999, false)).toBe(false)
+      await expect(S.setKeyStatus(k.id, 'no')).rejects.toThrow('PSPAS_INVALID_ARGUMENT: isActive must be a boolean')
+      await expect(S.setKeyStatus('1', true)).rejects.toThrow('PSPAS_INVALID_ARGUMENT: id must be a number')
+      expect((await S.getApiKeys(g))[0].is_active).toBe(true)
+    })
+  })
+
+  describe('getUsage', () => {
+    test('returns the counters, or null for an unknown id', async () => {
+      const k = await add(group(), 'sk-usage')
+      expect(await S.getUsage(k.id)).toEqual({ dailyUse: 0, monthlyUse: 0, totalUse: 0 })
+      expect(await S.getUsage(99999999)).toBeNull()
+      await expect(S.getUsage(undefined)).rejects.toThrow('PSPAS_INVALID_ARGUMENT: id must be a number')
+    })
+  })
+
+  describe.each(['findAll', 'findOne', 'findByPk'])('%s', (method) => {
+    test('rejects as the original does', async () => {
+      const p = S[method]({ where: { group_id: 1 } })
+      expect(util.types.isPromise(p)).toBe(true)
+      await expect(p).rejects.toThrow(`PSPAS_NOT_ALLOWED: Use of ${method} is not allowed. Use incrementUsageAndGetApiKey instead.`)
+    })
+  })
+})
+
+// The warning goes to the console of Node's main realm, which jest's sandboxed console does
+// not intercept; a child process shows it as a PolicySynth process sees it.
+describe('findAll / findOne / findByPk warning', () => {
+  test('console.warn receives the original sentence before the rejection', () => {
+    const script = `
+      const { PsPrivateAccessStore } = require(${JSON.stringify(require('node:path').resolve(__dirname, '..'))})
+      const warned = []
+      console.warn = (m) => warned.push(m)
+      Promise.allSettled(['findAll', 'findOne', 'findByPk'].map((m) => PsPrivateAccessStore[m]()))
+        .then((r) => process.stdout.write(JSON.stringify({ warned, reasons: r.map((x) => x.reason.message) })))`
+    const out = JSON.parse(require('node:child_process').execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }))
+    expect(out.warned).toEqual(['findAll', 'findOne', 'findByPk'].map((m) => `Warning: Attempted to use unsecured method ${m}. Use incrementUsageAndGetApiKey instead.`))
+    expect(out.reasons).toEqual(['findAll', 'findOne', 'findByPk'].map((m) => `PSPAS_NOT_ALLOWED: Use of ${m} is not allowed. Use incrementUsageAndGetApiKey instead.`))
+  })
+})
+
+describe('an unreachable database', () => {
+  test('rejects naming the host, never the password', async () => {
+    S.configure({ ...KEYS, databaseUrl: 'postgres://agent:hunter2-secret@127.0.0.1:1/nowhere', acquireTimeoutMs: 2000 })
+    try {
+      const err = await S.getUsage(1).catch((e) => e)
+      expect(err.message).toMatch(/^PSPAS_DB_UNAVAILABLE: Cannot connect to the database at postgres:\/\/127\.0\.0\.1:1\/nowhere: /)
+      expect(err.message).not.toContain('hunter2')
+    } finally {
+      S.configure()
+      await S.close()
+    }
+  })
+})
