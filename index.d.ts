@@ -202,6 +202,16 @@ export interface PsPrivateAccessStoreOptions {
    * the original's count-only behaviour.
    */
   enforceBudgets?: boolean
+  /**
+   * Cache unwrapped AES data keys in memory (default `PSPAS_KEY_CACHE`, else `true`): the
+   * RSA private operation then runs once per stored key instead of once per call. Entries
+   * are zeroized on eviction. `false` keeps no data key beyond a call.
+   */
+  keyCache?: boolean
+  /** At most this many cached data keys (default `PSPAS_KEY_CACHE_MAX_ENTRIES`, 1000). */
+  keyCacheMaxEntries?: number
+  /** A cached data key lives at most this long (default `PSPAS_KEY_CACHE_MAX_AGE_MS`, 600000). */
+  keyCacheMaxAgeMs?: number
 }
 
 /** Usage counters of a key. */

@@ -223,6 +223,14 @@ pub struct PsPrivateAccessStoreOptions {
     /// Refuse calls over budget (default `PSPAS_ENFORCE_BUDGETS`, else `true`); `false` keeps
     /// the original's count-only behaviour.
     pub enforce_budgets: Option<bool>,
+    /// Cache unwrapped AES data keys in memory (default `PSPAS_KEY_CACHE`, else `true`): the
+    /// RSA private operation then runs once per stored key instead of once per call. Entries
+    /// are zeroized on eviction. `false` keeps no data key beyond a call.
+    pub key_cache: Option<bool>,
+    /// At most this many cached data keys (default `PSPAS_KEY_CACHE_MAX_ENTRIES`, 1000).
+    pub key_cache_max_entries: Option<u32>,
+    /// A cached data key lives at most this long (default `PSPAS_KEY_CACHE_MAX_AGE_MS`, 600000).
+    pub key_cache_max_age_ms: Option<u32>,
 }
 
 /// Minimal shape of the associated PolicySynth group.
@@ -864,6 +872,15 @@ fn settings_from(options: Option<Unknown>) -> CoreResult<Settings> {
             }
         }
     };
+    let flag = |k: &str| -> CoreResult<Option<bool>> {
+        match field(&o, k)? {
+            None => Ok(None),
+            Some(u) if u.get_type().map_err(napi_fail)? == ValueType::Null => Ok(None),
+            Some(u) => boolean(u, k)
+                .map(Some)
+                .map_err(|e| CoreError::Config(e.to_string())),
+        }
+    };
     Ok(Settings {
         database_url: text("databaseUrl")?.map(SecretString::new),
         sqlite_path: text("sqlitePath")?.map(Into::into),
@@ -877,12 +894,9 @@ fn settings_from(options: Option<Unknown>) -> CoreResult<Settings> {
             Some(tz) => Some(budget::parse_timezone(&tz).map(|_| tz)?),
             None => None,
         },
-        enforce_budgets: match field(&o, "enforceBudgets")? {
-            None => None,
-            Some(u) if u.get_type().map_err(napi_fail)? == ValueType::Null => None,
-            Some(u) => {
-                Some(boolean(u, "enforceBudgets").map_err(|e| CoreError::Config(e.to_string()))?)
-            }
-        },
+        enforce_budgets: flag("enforceBudgets")?,
+        key_cache: flag("keyCache")?,
+        key_cache_max_entries: count("keyCacheMaxEntries")?,
+        key_cache_max_age_ms: count("keyCacheMaxAgeMs")?,
     })
 }

@@ -42,6 +42,46 @@ pub struct Settings {
     pub timezone: Option<String>,
     /// Refuse calls over budget (default `PSPAS_ENFORCE_BUDGETS`, else on).
     pub enforce_budgets: Option<bool>,
+    /// Cache unwrapped AES data keys (default `PSPAS_KEY_CACHE`, else on).
+    pub key_cache: Option<bool>,
+    pub key_cache_max_entries: Option<u64>,
+    pub key_cache_max_age_ms: Option<u64>,
+}
+
+fn switch(name: &str, explicit: Option<bool>, env: &dyn Env, default: bool) -> Result<bool> {
+    if let Some(b) = explicit {
+        return Ok(b);
+    }
+    match env.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["false", "0", "off", "no"].contains(&v.as_str()) => Ok(false),
+        Some(v) if ["true", "1", "on", "yes"].contains(&v.as_str()) => Ok(true),
+        Some(_) => Err(Error::Config(format!("{name} must be true or false"))),
+    }
+}
+
+/// Data-key cache: `configure()` first, then `PSPAS_KEY_CACHE` (on),
+/// `PSPAS_KEY_CACHE_MAX_ENTRIES` (1000), `PSPAS_KEY_CACHE_MAX_AGE_MS` (600000).
+pub fn key_cache_settings(
+    settings: &Settings,
+    env: &dyn Env,
+) -> Result<crate::keycache::KeyCacheSettings> {
+    let d = crate::keycache::KeyCacheSettings::default();
+    Ok(crate::keycache::KeyCacheSettings {
+        enabled: switch("PSPAS_KEY_CACHE", settings.key_cache, env, d.enabled)?,
+        max_entries: num(
+            env,
+            "PSPAS_KEY_CACHE_MAX_ENTRIES",
+            settings.key_cache_max_entries,
+            d.max_entries as u64,
+        )? as usize,
+        max_age: Duration::from_millis(num(
+            env,
+            "PSPAS_KEY_CACHE_MAX_AGE_MS",
+            settings.key_cache_max_age_ms,
+            d.max_age.as_millis() as u64,
+        )?),
+    })
 }
 
 /// How budgets are judged.

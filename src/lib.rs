@@ -10,6 +10,7 @@ pub mod budget;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod keycache;
 pub mod model;
 pub mod rsa_keys;
 pub mod secret;

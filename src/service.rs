@@ -7,6 +7,7 @@ use crate::budget::{BudgetEvent, BudgetStatus};
 use crate::config::{self, ProcessEnv, Settings};
 use crate::envelope::{self, SealedKey};
 use crate::error::{Error, Result};
+use crate::keycache::{self, KeyCache, KeyCacheSettings};
 use crate::model::{self, KeyFilter, KeyRecord, NewKey, Usage};
 use crate::rsa_keys;
 use crate::secret::SecretString;
@@ -16,15 +17,30 @@ use crate::store::{AnyStore, Increment, Store};
 pub struct Service {
     settings: Settings,
     store: tokio::sync::RwLock<Option<Arc<AnyStore>>>,
+    cache: KeyCache,
+    /// A bad cache setting in the environment, reported by every call that opens a key.
+    cache_error: Option<String>,
 }
 
 static CURRENT: RwLock<Option<Arc<Service>>> = RwLock::new(None);
 
 impl Service {
     pub fn new(settings: Settings) -> Service {
+        let (cache, cache_error) = match config::key_cache_settings(&settings, &ProcessEnv) {
+            Ok(c) => (KeyCache::new(c), None),
+            Err(e) => (
+                KeyCache::new(KeyCacheSettings {
+                    enabled: false,
+                    ..Default::default()
+                }),
+                Some(e.to_string()),
+            ),
+        };
         Service {
             settings,
             store: tokio::sync::RwLock::new(None),
+            cache,
+            cache_error,
         }
     }
 
@@ -90,7 +106,34 @@ impl Service {
         encrypted_aes_key: &str,
     ) -> Result<SecretString> {
         let pem = self.private_key_pem()?;
-        open(&pem, encrypted_api_key, encrypted_aes_key)
+        self.open(&pem, encrypted_api_key, encrypted_aes_key)
+    }
+
+    /// Open a sealed key: the cached data key when there is one, else RSA unwrap (then cached).
+    pub fn open(
+        &self,
+        pem: &SecretString,
+        encrypted_api_key: &str,
+        encrypted_aes_key: &str,
+    ) -> Result<SecretString> {
+        if let Some(e) = &self.cache_error {
+            return Err(Error::Config(e.clone()));
+        }
+        let ct = envelope::parse_encrypted_api_key(encrypted_api_key)?;
+        let entry = keycache::cache_key(pem.expose(), encrypted_aes_key);
+        if let Some(key) = self.cache.get(&entry) {
+            return envelope::open_with_key(&key, &ct);
+        }
+        let key =
+            envelope::unwrap_aes_key(&*rsa_keys::private_key(pem.expose())?, encrypted_aes_key)?;
+        let plaintext = envelope::open_with_key(&key, &ct)?;
+        self.cache.insert(entry, key);
+        Ok(plaintext)
+    }
+
+    /// The data-key cache (diagnostics and tests).
+    pub fn key_cache(&self) -> &KeyCache {
+        &self.cache
     }
 
     pub async fn add_pre_encrypted_key(&self, key: NewKey) -> Result<KeyRecord> {
@@ -120,7 +163,7 @@ impl Service {
             return Ok((None, events));
         };
         let opened = private_pem
-            .and_then(|pem| open(&pem, &picked.encrypted_api_key, &picked.encrypted_aes_key));
+            .and_then(|pem| self.open(&pem, &picked.encrypted_api_key, &picked.encrypted_aes_key));
         match opened {
             Ok(key) => Ok((Some(key), events)),
             Err(e) => {
@@ -141,13 +184,4 @@ impl Service {
     pub async fn get_usage(&self, id: i64) -> Result<Option<Usage>> {
         self.store().await?.usage(id).await
     }
-}
-
-fn open(
-    pem: &SecretString,
-    encrypted_api_key: &str,
-    encrypted_aes_key: &str,
-) -> Result<SecretString> {
-    let key = rsa_keys::private_key(pem.expose())?;
-    envelope::open(&key, encrypted_api_key, encrypted_aes_key)
 }

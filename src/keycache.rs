@@ -1,0 +1,200 @@
+//! A cache of unwrapped AES data keys, so the RSA private operation (milliseconds) runs once
+//! per stored key instead of once per call. Modelled on the AWS Encryption SDK's data-key
+//! caching: every entry is bounded in age, the cache in entries, and the trade-off is
+//! explicit: plaintext data keys stay in process memory (zeroized when evicted) for at most
+//! `max_age`. It can be switched off.
+//!
+//! Safety of what it serves:
+//! - The entry key is SHA-256 over the private key's digest and the wrapped key's text: a
+//!   rotated row (new wrapped key) misses, and so does every row once the configured private
+//!   key changes; a "foreign" wrapped key never matches an entry made for another.
+//! - Entries are made only after a full open succeeded (RSA unwrap and GCM verification).
+//! - The cache never picks a row: every call still selects an active row in the database, so a
+//!   deactivated key is never served from it. A cached data key opens only ciphertexts sealed
+//!   with it; GCM still authenticates each one.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rsa::sha2::{Digest, Sha256};
+
+use crate::secret::AesKey;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyCacheSettings {
+    pub enabled: bool,
+    pub max_entries: usize,
+    pub max_age: Duration,
+}
+
+impl Default for KeyCacheSettings {
+    fn default() -> Self {
+        KeyCacheSettings {
+            enabled: true,
+            max_entries: 1000,
+            max_age: Duration::from_secs(600),
+        }
+    }
+}
+
+pub type CacheKey = [u8; 32];
+
+/// The entry key for a wrapped AES key opened with a given private key PEM.
+pub fn cache_key(private_pem: &str, encrypted_aes_key: &str) -> CacheKey {
+    let pem_digest = Sha256::digest(private_pem.as_bytes());
+    let mut h = Sha256::new();
+    h.update(pem_digest);
+    h.update(encrypted_aes_key.as_bytes());
+    h.finalize().into()
+}
+
+struct Inner {
+    map: HashMap<CacheKey, (Arc<AesKey>, Instant)>,
+    order: VecDeque<(CacheKey, Instant)>,
+}
+
+pub struct KeyCache {
+    settings: KeyCacheSettings,
+    inner: Mutex<Inner>,
+}
+
+impl KeyCache {
+    pub fn new(settings: KeyCacheSettings) -> KeyCache {
+        KeyCache {
+            settings,
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                order: VecDeque::new(),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &KeyCacheSettings {
+        &self.settings
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A live entry, or `None` (expired entries are dropped, hence zeroized, on the way).
+    pub fn get(&self, key: &CacheKey) -> Option<Arc<AesKey>> {
+        if !self.enabled() {
+            return None;
+        }
+        let mut inner = self.lock();
+        let now = Instant::now();
+        Self::expire(&mut inner, now, self.settings.max_age);
+        inner.map.get(key).map(|(k, _)| k.clone())
+    }
+
+    pub fn insert(&self, key: CacheKey, value: AesKey) {
+        if !self.enabled() {
+            return;
+        }
+        let mut inner = self.lock();
+        let now = Instant::now();
+        Self::expire(&mut inner, now, self.settings.max_age);
+        if inner.map.insert(key, (Arc::new(value), now)).is_none() {
+            inner.order.push_back((key, now));
+        }
+        while inner.map.len() > self.settings.max_entries {
+            let Some((oldest, _)) = inner.order.pop_front() else {
+                break;
+            };
+            inner.map.remove(&oldest);
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.settings.enabled && self.settings.max_entries > 0 && !self.settings.max_age.is_zero()
+    }
+
+    fn expire(inner: &mut Inner, now: Instant, max_age: Duration) {
+        while let Some((k, at)) = inner.order.front().copied() {
+            if now.duration_since(at) < max_age {
+                break;
+            }
+            inner.order.pop_front();
+            inner.map.remove(&k);
+        }
+    }
+
+    /// Live entries (for tests and diagnostics).
+    pub fn len(&self) -> usize {
+        let mut inner = self.lock();
+        Self::expire(&mut inner, Instant::now(), self.settings.max_age);
+        inner.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drop every entry (zeroizing those no call holds).
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.map.clear();
+        inner.order.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(n: u8) -> CacheKey {
+        [n; 32]
+    }
+
+    #[test]
+    fn bounded_in_entries_oldest_first() {
+        let c = KeyCache::new(KeyCacheSettings {
+            enabled: true,
+            max_entries: 3,
+            max_age: Duration::from_secs(60),
+        });
+        for n in 0..5 {
+            c.insert(k(n), AesKey::from_bytes([n; 32]));
+        }
+        assert_eq!(c.len(), 3);
+        assert!(c.get(&k(0)).is_none() && c.get(&k(1)).is_none());
+        assert_eq!(c.get(&k(4)).unwrap().expose(), &[4u8; 32]);
+    }
+
+    #[test]
+    fn bounded_in_age() {
+        let c = KeyCache::new(KeyCacheSettings {
+            enabled: true,
+            max_entries: 10,
+            max_age: Duration::from_millis(50),
+        });
+        c.insert(k(1), AesKey::from_bytes([1; 32]));
+        assert!(c.get(&k(1)).is_some());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(c.get(&k(1)).is_none());
+        assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn switched_off_keeps_nothing() {
+        let c = KeyCache::new(KeyCacheSettings {
+            enabled: false,
+            ..KeyCacheSettings::default()
+        });
+        c.insert(k(1), AesKey::from_bytes([1; 32]));
+        assert!(c.get(&k(1)).is_none());
+        assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn entry_keys_separate_private_keys_and_wrapped_keys() {
+        assert_ne!(cache_key("pem-a", "wrapped"), cache_key("pem-b", "wrapped"));
+        assert_ne!(
+            cache_key("pem-a", "wrapped-1"),
+            cache_key("pem-a", "wrapped-2")
+        );
+        assert_eq!(cache_key("pem-a", "wrapped"), cache_key("pem-a", "wrapped"));
+    }
+}
