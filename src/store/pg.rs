@@ -70,8 +70,13 @@ fn not_notified(s: &str, kind: EventKind, period_value: &str) -> String {
     )
 }
 
-/// The increment statement for a filter clause whose placeholders start at `$5`.
-/// `$1` group, `$2` amount, `$3` timezone, `$4` enforce.
+/// The increment statement for a filter: `$1` group, `$2` amount, `$3` timezone, `$4`
+/// enforce, then the filter's values from `$5`. Public so the benchmark's database-limit loop
+/// issues exactly this statement (see `benches/increment-pg.sql` and `tests/bench_sql.rs`).
+pub fn increment_statement(filter: &KeyFilter) -> String {
+    increment_sql(&filter_sql(filter, '$', 5).0)
+}
+
 fn increment_sql(cond: &str) -> String {
     let (d, m, t) = (daily("s"), monthly("s"), total("s"));
     let (ld, lm, lt) = (

@@ -1,0 +1,35 @@
+// The benchmark's short smoke run, so it never rots. It asserts that every scenario and
+// variant ran without errors and printed its ratios, never a speed.
+'use strict'
+const { execFileSync } = require('node:child_process')
+const path = require('node:path')
+
+describe('npm run bench -- --smoke', () => {
+  test('runs every scenario on both backends and prints the table with ratios', () => {
+    const out = execFileSync(process.execPath, [path.join(__dirname, '../benches/bench.mjs'), '--smoke'], {
+      encoding: 'utf8',
+      timeout: 180000,
+      env: process.env,
+    })
+    const rows = out.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| scenario') && !l.startsWith('| operation'))
+    const scenarios = ['hot key, 1 in flight', 'hot key, 8 in flight', 'hot key, 32 in flight', 'hot key, 4 processes × 32', '1,000 groups, random, 32']
+    for (const s of scenarios) {
+      for (const v of ['package', 'baseline', 'limit']) {
+        const row = rows.find((l) => l.startsWith(`| ${s} | ${v} |`))
+        expect([s, v, row === undefined]).toEqual([s, v, false])
+        const cells = row.split('|').map((c) => c.trim())
+        expect(Number(cells[3])).toBeGreaterThan(0) // calls/s
+        expect(cells[8]).toBe('0') // errors
+        if (v === 'package') {
+          expect(cells[9]).toMatch(/^\d+\.\d\d×$/)
+          expect(cells[10]).toMatch(/^\d+\.\d\d×$/)
+        }
+      }
+      const sqlite = rows.find((l) => l.startsWith(`| ${s} | `) && l.split('|').length === 9)
+      expect([s, sqlite === undefined]).toEqual([s, false])
+    }
+    for (const op of ['encryptApiKey', 'decryptApiKey, first use (no cache)', 'decryptApiKey, cached data key']) {
+      expect(rows.some((l) => l.startsWith(`| ${op} |`))).toBe(true)
+    }
+  })
+})

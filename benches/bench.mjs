@@ -1,0 +1,303 @@
+// npm run bench [-- --seconds 4 --runs 3 | --smoke]
+//
+// Side by side, against the local PostgreSQL (and the package alone against SQLite):
+//   (a) package   this package's incrementUsageAndGetApiKey
+//   (b) baseline  the Sequelize original's algorithm: sequelize + pg + node:crypto, a
+//                 transaction, findAll … FOR UPDATE, save, RSA decryption with the PEM on the
+//                 main thread on every call
+//   (c) limit     the package's own increment statement (benches/increment-pg.sql) issued by
+//                 a minimal pg loop, no decryption: what nothing above the database can beat
+// Scenarios: one hot key at 1, 8 and 32 calls in flight; 4 processes × 32; 1,000 groups with
+// random picks at 32. Closed loops; every variant has its own keys; pools of 10 connections;
+// variants interleaved run by run, VACUUM before each run, 20 warm-up calls per run.
+// Reported per scenario: calls/s, p50/p99 latency, event-loop delay p99/max, peak RSS, and the
+// ratios package/baseline and package/limit; medians of --runs runs. Then encryptApiKey and
+// decryptApiKey per call against node:crypto doing the original's work.
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir, cpus } from 'node:os'
+import { join } from 'node:path'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+
+const require = createRequire(import.meta.url)
+const { PsPrivateAccessStore: S } = require('../index.js')
+const original = require('../__test__/support/original-crypto.cjs')
+const pg = require('pg')
+const { Sequelize, DataTypes } = require('sequelize')
+
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+const INCREMENT_SQL = readFileSync(join(HERE, 'increment-pg.sql'), 'utf8')
+const ADMIN_URL = process.env.PSPAS_TEST_PG_URL || 'postgres://root@127.0.0.1:5432/test'
+const POOL = 10
+const GROUPS = 1000
+const BASE = { hot: { package: 1, baseline: 2, limit: 3 }, spread: { package: 10000, baseline: 20000, limit: 30000 } }
+
+const args = process.argv.slice(2)
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? Number(args[i + 1]) : dflt
+}
+const SMOKE = args.includes('--smoke')
+const SECONDS = opt('seconds', SMOKE ? 0.3 : 4)
+const RUNS = opt('runs', SMOKE ? 1 : 3)
+
+// ---------------------------------------------------------------- variants (one per process)
+function makeVariant(kind, databaseUrl, keys) {
+  if (kind === 'package') {
+    S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL })
+    return { call: (g) => S.incrementUsageAndGetApiKey(g, { aiModelId: 1 }), close: () => S.close() }
+  }
+  if (kind === 'limit') {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: POOL })
+    pool.on('error', () => {}) // idle clients closed by the server after the run
+    const q = { name: 'pspas_increment', text: INCREMENT_SQL }
+    return { call: (g) => pool.query({ ...q, values: [g, 1, 'UTC', true, 1] }), close: () => pool.end() }
+  }
+  // baseline: the original model's code shape
+  const sequelize = new Sequelize(databaseUrl, { logging: false, pool: { max: POOL, min: 0 } })
+  const Model = sequelize.define(
+    'PsPrivateAccessStore',
+    {
+      id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+      group_id: DataTypes.INTEGER,
+      user_id: DataTypes.INTEGER,
+      ai_model_id: DataTypes.INTEGER,
+      external_api_id: DataTypes.INTEGER,
+      configuration: DataTypes.JSONB,
+      usage: DataTypes.JSONB,
+      encrypted_api_key: DataTypes.TEXT,
+      encrypted_aes_key: DataTypes.TEXT,
+      last_used_at: DataTypes.DATE,
+      is_active: DataTypes.BOOLEAN,
+    },
+    { tableName: 'ps_private_access_store', timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at' },
+  )
+  const call = (groupId, incrementAmount = 1) =>
+    sequelize.transaction(async (transaction) => {
+      const rows = await Model.findAll({
+        where: { group_id: groupId, ai_model_id: 1, is_active: true },
+        order: [['id', 'ASC']],
+        lock: transaction.LOCK.UPDATE,
+        transaction,
+      })
+      if (rows.length === 0) return null
+      const key = rows[0]
+      const u = key.usage
+      key.usage = { dailyUse: (u.dailyUse || 0) + incrementAmount, monthlyUse: (u.monthlyUse || 0) + incrementAmount, totalUse: (u.totalUse || 0) + incrementAmount }
+      key.last_used_at = new Date()
+      await key.save({ transaction })
+      return original.decryptApiKey(key.encrypted_api_key, key.encrypted_aes_key, keys.privateKey)
+    })
+  return { call, close: () => sequelize.close() }
+}
+
+function pct(sorted, p) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN
+}
+
+async function closedLoop(variant, pickGroup, concurrency, seconds) {
+  const lat = []
+  const eld = monitorEventLoopDelay({ resolution: 1 })
+  eld.enable()
+  const end = performance.now() + seconds * 1000
+  let errors = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now()
+        try {
+          await variant.call(pickGroup())
+        } catch {
+          errors++
+        }
+        lat.push(performance.now() - t)
+      }
+    }),
+  )
+  eld.disable()
+  return { calls: lat.length, lat, seconds, eldP99: eld.percentile(99) / 1e6, eldMax: eld.max / 1e6, rss: process.resourceUsage().maxRSS / 1024, errors }
+}
+
+// ---------------------------------------------------------------- child mode (4 processes)
+if (args[0] === '--child') {
+  const [, kind, databaseUrl, concurrency, seconds] = args
+  const keys = JSON.parse(process.env.PSPAS_BENCH_KEYS)
+  const variant = makeVariant(kind, databaseUrl, keys)
+  await variant.call(BASE.hot[kind]) // warm up the pool
+  await new Promise((r) => process.stdin.once('data', r))
+  const r = await closedLoop(variant, () => BASE.hot[kind], Number(concurrency), Number(seconds))
+  process.stdout.write(JSON.stringify(r))
+  await variant.close()
+  process.exit(0)
+}
+
+async function inChildren(kind, databaseUrl, keys, procs, concurrency, seconds) {
+  const children = Array.from({ length: procs }, () => {
+    const c = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', kind, databaseUrl, String(concurrency), String(seconds)], {
+      env: { ...process.env, PSPAS_BENCH_KEYS: JSON.stringify(keys) },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    let out = ''
+    c.stdout.on('data', (d) => (out += d))
+    return { c, done: new Promise((res, rej) => c.on('exit', (code) => (code === 0 ? res(JSON.parse(out)) : rej(new Error(`child ${code}`))))) }
+  })
+  await new Promise((r) => setTimeout(r, 1500))
+  children.forEach(({ c }) => c.stdin.write('go\n'))
+  const rs = await Promise.all(children.map((x) => x.done))
+  return {
+    calls: rs.reduce((n, r) => n + r.calls, 0),
+    lat: rs.flatMap((r) => r.lat),
+    seconds,
+    eldP99: Math.max(...rs.map((r) => r.eldP99)),
+    eldMax: Math.max(...rs.map((r) => r.eldMax)),
+    rss: Math.max(...rs.map((r) => r.rss)),
+    errors: rs.reduce((n, r) => n + r.errors, 0),
+  }
+}
+
+function summarize(runs) {
+  const med = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const per = runs.map((r) => {
+    const sorted = r.lat.slice().sort((a, b) => a - b)
+    return { cps: r.calls / r.seconds, p50: pct(sorted, 50), p99: pct(sorted, 99), eldP99: r.eldP99, eldMax: r.eldMax, rss: r.rss, errors: r.errors }
+  })
+  return Object.fromEntries(Object.keys(per[0]).map((k) => [k, med(per.map((p) => p[k]))]))
+}
+
+// ---------------------------------------------------------------- setup
+async function setupPostgres(keys) {
+  const name = `pspas_bench_${process.pid}`
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const u = new URL(ADMIN_URL)
+  u.pathname = `/${name}`
+  const url = u.toString()
+  await seed(url, keys)
+  const vacuum = async () => {
+    const c = new pg.Client({ connectionString: url })
+    await c.connect()
+    await c.query('VACUUM ps_private_access_store')
+    await c.end()
+  }
+  return { url, vacuum, drop: async () => { const c = new pg.Client({ connectionString: ADMIN_URL }); await c.connect(); await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); await c.end() } }
+}
+
+async function seed(url, keys) {
+  S.configure({ databaseUrl: url, publicKey: keys.publicKey, privateKey: keys.privateKey })
+  const noLimits = { maxBudget: { perDay: null, petMonth: null, total: null }, emailNotificationBudgetThresholds: { daily: 0.8, monthly: 0.9 } }
+  const add = (g) => {
+    const s = S.encryptApiKey(`sk-bench-${g}`)
+    return S.addPreEncryptedKey(g, 1, 1, undefined, s.encryptedApiKey, s.encryptedAesKey, noLimits)
+  }
+  for (const kind of Object.keys(BASE.hot)) await add(BASE.hot[kind])
+  for (const kind of Object.keys(BASE.spread)) for (let i = 0; i < GROUPS; i++) await add(BASE.spread[kind] + i)
+  await S.close()
+}
+
+// ---------------------------------------------------------------- scenarios
+const SCENARIOS = [
+  { name: 'hot key, 1 in flight', c: 1, procs: 1, spread: false },
+  { name: 'hot key, 8 in flight', c: 8, procs: 1, spread: false },
+  { name: 'hot key, 32 in flight', c: 32, procs: 1, spread: false },
+  { name: 'hot key, 4 processes × 32', c: 32, procs: 4, spread: false },
+  { name: '1,000 groups, random, 32', c: 32, procs: 1, spread: true },
+]
+
+// One run of one variant. PostgreSQL is vacuumed first (as pgbench runs are), so that the dead
+// versions of a hot row left by the previous run do not handicap the next variant.
+async function oneRun(kind, url, keys, sc, vacuum) {
+  if (vacuum) await vacuum()
+  if (sc.procs > 1) return inChildren(kind, url, keys, sc.procs, sc.c, SECONDS)
+  const v = makeVariant(kind, url, keys)
+  const base = sc.spread ? BASE.spread[kind] : BASE.hot[kind]
+  const pick = sc.spread ? () => base + Math.floor(Math.random() * GROUPS) : () => base
+  // Connect and warm up. The 1,000-group scenario touches every group once first: it measures
+  // the steady state of a serving process, whose data-key cache holds its keys (the cold cost,
+  // one RSA unwrap per key per cache lifetime, is reported by the crypto table).
+  if (sc.spread) for (let g = 0; g < GROUPS; g++) await v.call(base + g)
+  else for (let i = 0; i < 20; i++) await v.call(pick())
+  const r = await closedLoop(v, pick, sc.c, SECONDS)
+  await v.close()
+  return r
+}
+
+// Variants interleaved run by run (a, b, c, a, b, c, …): drift on this noisy machine then
+// falls on all of them alike. Medians of RUNS.
+async function measureAll(kinds, url, keys, sc, vacuum) {
+  const runs = Object.fromEntries(kinds.map((k) => [k, []]))
+  for (let i = 0; i < RUNS; i++) for (const k of kinds) runs[k].push(await oneRun(k, url, keys, sc, vacuum))
+  return Object.fromEntries(kinds.map((k) => [k, summarize(runs[k])]))
+}
+
+const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–')
+
+function cryptoBench(keys) {
+  const N = SMOKE ? 50 : 2000
+  const time = (fn) => {
+    const reps = []
+    for (let r = 0; r < 5; r++) {
+      const t = performance.now()
+      for (let i = 0; i < N; i++) fn(i)
+      reps.push(((performance.now() - t) * 1000) / N)
+    }
+    return reps.sort((a, b) => a - b)[2]
+  }
+  const sealed = original.encryptApiKey('sk-crypto-bench-0123456789', keys.publicKey)
+  const rows = []
+  S.configure({ publicKey: keys.publicKey, privateKey: keys.privateKey })
+  rows.push(['encryptApiKey', time(() => original.encryptApiKey('sk-crypto-bench-0123456789', keys.publicKey)), time(() => S.encryptApiKey('sk-crypto-bench-0123456789'))])
+  const nodeDecrypt = time(() => original.decryptApiKey(sealed.encryptedApiKey, sealed.encryptedAesKey, keys.privateKey))
+  S.configure({ publicKey: keys.publicKey, privateKey: keys.privateKey, keyCache: false })
+  rows.push(['decryptApiKey, first use (no cache)', nodeDecrypt, time(() => S.decryptApiKey(sealed.encryptedApiKey, sealed.encryptedAesKey))])
+  S.configure({ publicKey: keys.publicKey, privateKey: keys.privateKey })
+  rows.push(['decryptApiKey, cached data key', nodeDecrypt, time(() => S.decryptApiKey(sealed.encryptedApiKey, sealed.encryptedAesKey))])
+  console.log(`\n### Crypto per call (median of 5 × ${N}, µs; node:crypto does the original's work, PEM passed per call)\n`)
+  console.log('| operation | node:crypto µs | package µs | package/node time |')
+  console.log('|---|---|---|---|')
+  for (const [name, node, pkg] of rows) console.log(`| ${name} | ${f(node, 1)} | ${f(pkg, 1)} | ${f(pkg / node, 2)} |`)
+}
+
+async function main() {
+  const keys = original.generateKeys(2048)
+  console.log(`# npm run bench ${args.join(' ')}`.trim())
+  console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0].model}, ${SECONDS} s per run, median of ${RUNS} run(s), pools of ${POOL}, RSA-2048`)
+  const pgdb = await setupPostgres(keys)
+  try {
+    console.log('\n### PostgreSQL (local)\n')
+    console.log('| scenario | variant | calls/s | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors | package/baseline | package/limit |')
+    console.log('|---|---|---|---|---|---|---|---|---|---|')
+    for (const sc of SCENARIOS) {
+      const r = await measureAll(['package', 'baseline', 'limit'], pgdb.url, keys, sc, pgdb.vacuum)
+      for (const kind of ['package', 'baseline', 'limit']) {
+        const x = r[kind]
+        const ratios = kind === 'package' ? `${f(x.cps / r.baseline.cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}×` : ' | '
+        console.log(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} | ${ratios} |`)
+      }
+    }
+  } finally {
+    await pgdb.drop()
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pspas-bench-'))
+  try {
+    const url = `sqlite:${join(dir, 'bench.sqlite')}`
+    await seed(url, keys)
+    console.log('\n### SQLite (embedded default; package only: Node 20 has no built-in SQLite driver for a limit loop, and the baseline would need the sqlite3 native package)\n')
+    console.log('| scenario | calls/s | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors |')
+    console.log('|---|---|---|---|---|---|---|')
+    for (const sc of SCENARIOS) {
+      const x = (await measureAll(['package'], url, keys, sc, null)).package
+      console.log(`| ${sc.name} | ${f(x.cps)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} |`)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  cryptoBench(keys)
+}
+
+await main()
+process.exit(0)
