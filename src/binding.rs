@@ -900,3 +900,23 @@ fn settings_from(options: Option<Unknown>) -> CoreResult<Settings> {
         key_cache_max_age_ms: count("keyCacheMaxAgeMs")?,
     })
 }
+
+/// The runtime of the async methods: `PSPAS_WORKER_THREADS` workers (default 1). The work per
+/// call is a database round trip and microseconds of AES once the data key is cached, so one
+/// worker spares the cross-thread wake-ups that dominated the profile (see BENCHMARKS.md); more
+/// workers help only when many first-use RSA unwraps run at once. If the runtime cannot be
+/// built, napi's default runtime is used.
+#[napi_derive::module_init]
+fn init_runtime() {
+    let workers = std::env::var("PSPAS_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    if let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.unwrap_or(1))
+        .enable_all()
+        .build()
+    {
+        napi::bindgen_prelude::create_custom_tokio_runtime(rt);
+    }
+}

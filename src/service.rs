@@ -131,6 +131,38 @@ impl Service {
         Ok(plaintext)
     }
 
+    /// As [`Service::open`], for the async methods: a cache hit opens inline (microseconds);
+    /// a miss does its RSA unwrap on the blocking pool, so it never stalls the runtime's
+    /// worker, which other calls' database I/O runs on.
+    pub async fn open_async(
+        &self,
+        pem: &SecretString,
+        encrypted_api_key: &str,
+        encrypted_aes_key: &str,
+    ) -> Result<SecretString> {
+        if let Some(e) = &self.cache_error {
+            return Err(Error::Config(e.clone()));
+        }
+        let ct = envelope::parse_encrypted_api_key(encrypted_api_key)?;
+        let entry = keycache::cache_key(pem.expose(), encrypted_aes_key);
+        if let Some(key) = self.cache.get(&entry) {
+            return envelope::open_with_key(&key, &ct);
+        }
+        let (pem, wrapped) = (
+            SecretString::new(pem.expose().to_owned()),
+            encrypted_aes_key.to_owned(),
+        );
+        let (key, plaintext) = tokio::task::spawn_blocking(move || {
+            let key = envelope::unwrap_aes_key(&*rsa_keys::private_key(pem.expose())?, &wrapped)?;
+            let plaintext = envelope::open_with_key(&key, &ct)?;
+            Ok::<_, Error>((key, plaintext))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("decryption task failed: {e}")))??;
+        self.cache.insert(entry, key);
+        Ok(plaintext)
+    }
+
     /// The data-key cache (diagnostics and tests).
     pub fn key_cache(&self) -> &KeyCache {
         &self.cache
@@ -162,8 +194,13 @@ impl Service {
         let Some(picked) = picked else {
             return Ok((None, events));
         };
-        let opened = private_pem
-            .and_then(|pem| self.open(&pem, &picked.encrypted_api_key, &picked.encrypted_aes_key));
+        let opened = match private_pem {
+            Ok(pem) => {
+                self.open_async(&pem, &picked.encrypted_api_key, &picked.encrypted_aes_key)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         match opened {
             Ok(key) => Ok((Some(key), events)),
             Err(e) => {
