@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
 use crate::model::{self, KeyFilter, KeyRecord, NewKey, Usage};
 use crate::rsa_keys;
-use crate::secret::SecretString;
+use crate::secret::{AesKey, SecretString};
 use crate::store::{AnyStore, Increment, Store};
 
 /// One configured instance: settings plus a lazily opened store.
@@ -116,17 +116,11 @@ impl Service {
         encrypted_api_key: &str,
         encrypted_aes_key: &str,
     ) -> Result<SecretString> {
-        if let Some(e) = &self.cache_error {
-            return Err(Error::Config(e.clone()));
-        }
-        let ct = envelope::parse_encrypted_api_key(encrypted_api_key)?;
-        let entry = keycache::cache_key(pem.expose(), encrypted_aes_key);
-        if let Some(key) = self.cache.get(&entry) {
-            return envelope::open_with_key(&key, &ct);
-        }
-        let key =
-            envelope::unwrap_aes_key(&*rsa_keys::private_key(pem.expose())?, encrypted_aes_key)?;
-        let plaintext = envelope::open_with_key(&key, &ct)?;
+        let (ct, entry) = match self.open_cached(pem, encrypted_api_key, encrypted_aes_key)? {
+            Lookup::Hit(plaintext) => return Ok(plaintext),
+            Lookup::Miss(ct, entry) => (ct, entry),
+        };
+        let (key, plaintext) = unwrap_and_open(pem, encrypted_aes_key, &ct)?;
         self.cache.insert(entry, key);
         Ok(plaintext)
     }
@@ -140,27 +134,38 @@ impl Service {
         encrypted_api_key: &str,
         encrypted_aes_key: &str,
     ) -> Result<SecretString> {
+        let (ct, entry) = match self.open_cached(pem, encrypted_api_key, encrypted_aes_key)? {
+            Lookup::Hit(plaintext) => return Ok(plaintext),
+            Lookup::Miss(ct, entry) => (ct, entry),
+        };
+        let (pem, wrapped) = (
+            SecretString::new(pem.expose().to_owned()),
+            encrypted_aes_key.to_owned(),
+        );
+        let (key, plaintext) =
+            tokio::task::spawn_blocking(move || unwrap_and_open(&pem, &wrapped, &ct))
+                .await
+                .map_err(|e| Error::Internal(format!("decryption task failed: {e}")))??;
+        self.cache.insert(entry, key);
+        Ok(plaintext)
+    }
+
+    /// The part of opening both paths share: settings check, parse, cache lookup.
+    fn open_cached(
+        &self,
+        pem: &SecretString,
+        encrypted_api_key: &str,
+        encrypted_aes_key: &str,
+    ) -> Result<Lookup> {
         if let Some(e) = &self.cache_error {
             return Err(Error::Config(e.clone()));
         }
         let ct = envelope::parse_encrypted_api_key(encrypted_api_key)?;
         let entry = keycache::cache_key(pem.expose(), encrypted_aes_key);
-        if let Some(key) = self.cache.get(&entry) {
-            return envelope::open_with_key(&key, &ct);
-        }
-        let (pem, wrapped) = (
-            SecretString::new(pem.expose().to_owned()),
-            encrypted_aes_key.to_owned(),
-        );
-        let (key, plaintext) = tokio::task::spawn_blocking(move || {
-            let key = envelope::unwrap_aes_key(&*rsa_keys::private_key(pem.expose())?, &wrapped)?;
-            let plaintext = envelope::open_with_key(&key, &ct)?;
-            Ok::<_, Error>((key, plaintext))
+        Ok(match self.cache.get(&entry) {
+            Some(key) => Lookup::Hit(envelope::open_with_key(&key, &ct)?),
+            None => Lookup::Miss(ct, entry),
         })
-        .await
-        .map_err(|e| Error::Internal(format!("decryption task failed: {e}")))??;
-        self.cache.insert(entry, key);
-        Ok(plaintext)
     }
 
     /// The data-key cache (diagnostics and tests).
@@ -221,4 +226,21 @@ impl Service {
     pub async fn get_usage(&self, id: i64) -> Result<Option<Usage>> {
         self.store().await?.usage(id).await
     }
+}
+
+enum Lookup {
+    Hit(SecretString),
+    Miss(envelope::Ciphertext, keycache::CacheKey),
+}
+
+/// RSA-unwrap the data key and open the ciphertext with it; the key is returned for caching
+/// only because the open succeeded (GCM verified).
+fn unwrap_and_open(
+    pem: &SecretString,
+    encrypted_aes_key: &str,
+    ct: &envelope::Ciphertext,
+) -> Result<(AesKey, SecretString)> {
+    let key = envelope::unwrap_aes_key(&*rsa_keys::private_key(pem.expose())?, encrypted_aes_key)?;
+    let plaintext = envelope::open_with_key(&key, ct)?;
+    Ok((key, plaintext))
 }
