@@ -8,39 +8,24 @@ use std::sync::Arc;
 use chrono::Utc;
 use policysynth_private_access_store::budget::{EventKind, Period};
 use policysynth_private_access_store::config::Settings;
-use policysynth_private_access_store::envelope::seal;
 use policysynth_private_access_store::model::{IdFilter, KeyFilter, NewKey};
-use policysynth_private_access_store::rsa_keys::public_key;
 use policysynth_private_access_store::secret::SecretString;
 use policysynth_private_access_store::service::Service;
 use serde_json::{json, Value};
 use sqlx::{AssertSqlSafe, Connection};
 
-fn golden() -> Value {
-    serde_json::from_str(include_str!("fixtures/golden.json")).expect("golden.json")
-}
-
-fn private() -> policysynth_private_access_store::Result<SecretString> {
-    Ok(SecretString::new(
-        golden()["keys"]["privatePkcs8"]
-            .as_str()
-            .expect("key")
-            .to_owned(),
-    ))
-}
+mod common;
+use common::{private, PgDb};
 
 fn key(group: i64, plaintext: &str, max_budget: Value) -> NewKey {
-    let pk = public_key(golden()["keys"]["publicSpki"].as_str().expect("key")).expect("public key");
-    let sealed = seal(&pk, plaintext).expect("seal");
-    NewKey {
-        group_id: group,
-        user_id: 1,
-        ai_model_id: Some(3),
-        external_api_id: None,
-        encrypted_api_key: sealed.encrypted_api_key,
-        encrypted_aes_key: sealed.encrypted_aes_key,
-        configuration: json!({"maxBudget": max_budget, "emailNotificationBudgetThresholds": {"daily": 0.8, "monthly": 0.9}}),
-    }
+    let mut k = common::new_key(
+        group,
+        Some(3),
+        plaintext,
+        json!({"maxBudget": max_budget, "emailNotificationBudgetThresholds": {"daily": 0.8, "monthly": 0.9}}),
+    );
+    k.user_id = 1;
+    k
 }
 
 /// Raw access to the backend, to move a key's period bookkeeping into the past.
@@ -330,22 +315,7 @@ async fn sqlite_budgets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_budgets() {
-    let admin = std::env::var("PSPAS_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-    let name = format!(
-        "pspas_budget_{}_{}",
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    let mut c = sqlx::PgConnection::connect(&admin).await.expect("admin");
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut c)
-        .await
-        .expect("create");
-    let url = format!("{}/{name}", admin.rsplit_once('/').expect("path").0);
-    exercise(&url, Raw::Pg(url.clone())).await;
-    sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-        .execute(&mut c)
-        .await
-        .expect("drop");
+    let db = PgDb::fresh("budget").await;
+    exercise(&db.url, Raw::Pg(db.url.clone())).await;
+    db.drop().await;
 }

@@ -5,44 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use policysynth_private_access_store::config::Settings;
-use policysynth_private_access_store::envelope::seal;
 use policysynth_private_access_store::model::{KeyFilter, NewKey};
-use policysynth_private_access_store::rsa_keys::public_key;
 use policysynth_private_access_store::secret::SecretString;
 use policysynth_private_access_store::service::Service;
-use serde_json::{json, Value};
-use sqlx::{AssertSqlSafe, Connection};
+use serde_json::json;
+use sqlx::Connection;
 
-fn golden() -> Value {
-    serde_json::from_str(include_str!("fixtures/golden.json")).expect("golden.json")
-}
-fn golden_key(name: &str) -> String {
-    golden()["keys"][name].as_str().expect("key").to_owned()
-}
-fn private() -> policysynth_private_access_store::Result<SecretString> {
-    Ok(SecretString::new(golden_key("privatePkcs8")))
-}
-
-fn sealed(plaintext: &str) -> (String, String) {
-    let s = seal(
-        &public_key(&golden_key("publicSpki")).expect("pk"),
-        plaintext,
-    )
-    .expect("seal");
-    (s.encrypted_api_key, s.encrypted_aes_key)
-}
+mod common;
+use common::{private, sealed, PgDb};
 
 fn new_key(group: i64, plaintext: &str) -> NewKey {
-    let (api, aes) = sealed(plaintext);
-    NewKey {
-        group_id: group,
-        user_id: 1,
-        ai_model_id: None,
-        external_api_id: None,
-        encrypted_api_key: api,
-        encrypted_aes_key: aes,
-        configuration: json!({}),
-    }
+    common::new_key(group, None, plaintext, json!({}))
 }
 
 fn service(url: &str, entries: u64, age_ms: u64) -> Arc<Service> {
@@ -193,19 +166,8 @@ async fn sqlite_cache() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_cache() {
-    let admin = std::env::var("PSPAS_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-    let name = format!(
-        "pspas_cache_{}_{}",
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    let mut c = sqlx::PgConnection::connect(&admin).await.expect("admin");
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut c)
-        .await
-        .expect("create");
-    let url = format!("{}/{name}", admin.rsplit_once('/').expect("path").0);
+    let db = PgDb::fresh("cache").await;
+    let url = db.url.clone();
     let raw = url.clone();
     exercise(&url, async |id, api, aes| {
         let mut c = sqlx::PgConnection::connect(&raw).await.expect("pg");
@@ -213,8 +175,5 @@ async fn postgres_cache() {
             .bind(id).bind(api).bind(aes).execute(&mut c).await.expect("rotate");
     })
     .await;
-    sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-        .execute(&mut c)
-        .await
-        .expect("drop");
+    db.drop().await;
 }

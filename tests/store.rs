@@ -5,35 +5,22 @@
 use std::sync::Arc;
 
 use policysynth_private_access_store::config::Settings;
-use policysynth_private_access_store::envelope::seal;
 use policysynth_private_access_store::model::{ActiveFilter, IdFilter, KeyFilter, NewKey};
-use policysynth_private_access_store::rsa_keys::public_key;
 use policysynth_private_access_store::secret::SecretString;
 use policysynth_private_access_store::service::Service;
-use serde_json::{json, Value};
-use sqlx::Connection;
+use serde_json::json;
 
-fn golden() -> Value {
-    serde_json::from_str(include_str!("fixtures/golden.json")).expect("golden.json")
-}
-
-fn pem(name: &str) -> SecretString {
-    SecretString::new(golden()["keys"][name].as_str().expect("key").to_owned())
-}
+mod common;
+use common::{golden, private, PgDb};
 
 fn new_key(group: i64, model: Option<i64>, plaintext: &str) -> NewKey {
-    let pk = public_key(pem("publicSpki").expose()).expect("public key");
-    let sealed = seal(&pk, plaintext).expect("seal");
-    NewKey {
-        group_id: group,
-        user_id: 2,
-        ai_model_id: model,
-        external_api_id: None,
-        encrypted_api_key: sealed.encrypted_api_key,
-        encrypted_aes_key: sealed.encrypted_aes_key,
-        configuration: json!({"maxBudget": {"perDay": 1000, "petMonth": 20000, "total": 100000},
+    common::new_key(
+        group,
+        model,
+        plaintext,
+        json!({"maxBudget": {"perDay": 1000, "petMonth": 20000, "total": 100000},
             "emailNotificationBudgetThresholds": {"daily": 0.8, "monthly": 0.9}}),
-    }
+    )
 }
 
 fn service(url: String) -> Arc<Service> {
@@ -41,46 +28,6 @@ fn service(url: String) -> Arc<Service> {
         database_url: Some(SecretString::new(url)),
         ..Settings::default()
     }))
-}
-
-async fn fresh_pg() -> (String, String) {
-    let admin = std::env::var("PSPAS_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-    let name = format!(
-        "pspas_cargo_{}_{}",
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    let mut c = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("admin connection");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut c)
-        .await
-        .expect("create db");
-    let url = format!(
-        "{}/{name}",
-        admin.rsplit_once('/').expect("url has a path").0
-    );
-    (url, name)
-}
-
-async fn drop_pg(name: &str) {
-    let admin = std::env::var("PSPAS_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-    let mut c = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("admin connection");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut c)
-    .await
-    .expect("drop");
-}
-
-fn private() -> policysynth_private_access_store::Result<SecretString> {
-    Ok(pem("privatePkcs8"))
 }
 
 /// The behaviour both backends must share.
@@ -290,7 +237,8 @@ async fn sqlite_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres() {
-    let (url, name) = fresh_pg().await;
+    let db = PgDb::fresh("cargo").await;
+    let url = db.url.clone();
     // Several processes starting at once: concurrent first use creates the table once.
     let opens: Vec<_> = (0..4)
         .map(|_| {
@@ -302,7 +250,7 @@ async fn postgres() {
         o.await.expect("task").expect("open");
     }
     exercise(service(url)).await;
-    drop_pg(&name).await;
+    db.drop().await;
 }
 
 #[tokio::test]
