@@ -3,11 +3,11 @@
 // and the count-only switch. Day/month rollover is covered by tests/budget.rs (cargo test),
 // which moves the period bookkeeping into the past on both backends.
 'use strict'
-const { spawn } = require('node:child_process')
 const path = require('node:path')
 const util = require('node:util')
 const { PsPrivateAccessStore } = require('..')
 const { BACKENDS } = require('./support/db.cjs')
+const { startChild, runTogether } = require('./support/child.cjs')
 const original = require('./support/original-crypto.cjs')
 
 // jest hands each test file a copy of process.env that native code cannot see: keys go
@@ -23,20 +23,8 @@ async function addKey(groupId, plaintext, maxBudget, thresholds) {
   return PsPrivateAccessStore.addPreEncryptedKey(groupId, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, config(maxBudget, thresholds))
 }
 
-function runChild(databaseUrl, groupId, calls, expectedKey) {
-  const child = spawn(process.execPath, [path.join(__dirname, 'support/budget-hammer.cjs'), databaseUrl, String(groupId), String(calls), expectedKey], {
-    env: CHILD_ENV,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (err += d))
-  const done = new Promise((resolve, reject) =>
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`child exited ${code}: ${err}`)))),
-  )
-  return { child, done }
-}
+const hammer = (databaseUrl, groupId, calls, expectedKey) =>
+  startChild(path.join(__dirname, 'support/budget-hammer.cjs'), [databaseUrl, groupId, calls, expectedKey], CHILD_ENV)
 
 describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
   let db
@@ -52,10 +40,7 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
   describe('incrementUsageAndGetApiKey under 4-process load', () => {
     test('perDay = 100: exactly 100 units granted, then null; each event kind once across processes', async () => {
       const key = await addKey(100, 'sk-hammered', { perDay: 100, petMonth: 100, total: 100 }, { daily: 0.5, monthly: 0.9 })
-      const children = Array.from({ length: 4 }, () => runChild(db.url, 100, 50, 'sk-hammered'))
-      await new Promise((r) => setTimeout(r, 1500)) // let the children load and connect
-      for (const { child } of children) child.stdin.write('go\n')
-      const results = await Promise.all(children.map((c) => c.done))
+      const results = await runTogether(4, () => hammer(db.url, 100, 50, 'sk-hammered'))
 
       expect(results.reduce((n, r) => n + r.granted, 0)).toBe(100)
       expect(results.reduce((n, r) => n + r.nulls, 0)).toBe(100)

@@ -2,30 +2,18 @@
 // exactly 800, on both backends; and once setKeyStatus(id, false) has resolved, the key is never
 // served again, even while other processes are hammering it.
 'use strict'
-const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { PsPrivateAccessStore: S } = require('..')
 const { BACKENDS } = require('./support/db.cjs')
+const { startChild, runTogether } = require('./support/child.cjs')
 const original = require('./support/original-crypto.cjs')
 
 const keys = original.generateKeys()
 const CHILD_ENV = { ...process.env, RSA_API_ENCRYPTION_PUBLIC_KEY: keys.publicKey, RSA_API_ENCRYPTION_PRIVATE_KEY: keys.privateKey }
 const BIG = { maxBudget: { perDay: null, petMonth: null, total: null }, emailNotificationBudgetThresholds: { daily: 0.8, monthly: 0.9 } }
 
-function hammer(databaseUrl, groupId, calls, expected, rounds = 1) {
-  const child = spawn(process.execPath, [path.join(__dirname, 'support/hammer.cjs'), databaseUrl, String(groupId), String(calls), expected, String(rounds)], {
-    env: CHILD_ENV,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (err += d))
-  const done = new Promise((resolve, reject) =>
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`child exited ${code}: ${err}`)))),
-  )
-  return { go: () => child.stdin.write('go\n'), done }
-}
+const hammer = (databaseUrl, groupId, calls, expected, rounds = 1) =>
+  startChild(path.join(__dirname, 'support/hammer.cjs'), [databaseUrl, groupId, calls, expected, rounds], CHILD_ENV)
 
 describe.each(BACKENDS)('%s', (_name, fresh) => {
   let db
@@ -42,10 +30,7 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
     test('4 processes × 200 concurrent increments: totalUse is exactly 800', async () => {
       const sealed = S.encryptApiKey('sk-concurrent')
       const key = await S.addPreEncryptedKey(1, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, BIG)
-      const procs = Array.from({ length: 4 }, () => hammer(db.url, 1, 200, 'sk-concurrent'))
-      await new Promise((r) => setTimeout(r, 1500))
-      procs.forEach((p) => p.go())
-      const results = await Promise.all(procs.map((p) => p.done))
+      const results = await runTogether(4, () => hammer(db.url, 1, 200, 'sk-concurrent'))
       expect(results.map((r) => r.served)).toEqual([200, 200, 200, 200])
       expect(await S.getUsage(key.id)).toEqual({ dailyUse: 800, monthlyUse: 800, totalUse: 800 })
     })
