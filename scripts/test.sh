@@ -18,9 +18,9 @@ echo "== cargo test (core: crypto vectors, validation, SQL on SQLite and Postgre
 cargo test --release --target "$host"
 
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  echo "== generated index.js / index.d.ts match the committed ones"
-  if ! git diff --exit-code -- index.js index.d.ts; then
-    echo "index.js or index.d.ts differs from what napi build generates: run 'npm run build' and commit them" >&2
+  echo "== generated files (native.js, native.d.ts, dist/) match the committed ones"
+  if ! git diff --exit-code -- native.js native.d.ts dist/ || [ -n "$(git status --porcelain -- native.js native.d.ts dist/)" ]; then
+    echo "native.js, native.d.ts or dist/ differ from what 'npm run build' generates (napi build + tsc): run it and commit them" >&2
     exit 1
   fi
 fi

@@ -301,7 +301,7 @@ pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: b
             ),
         ] {
             if let (Some(lim), Some(thr)) = (lim, thr) {
-                if used >= thr * lim && !notified(&c.usage, kind, period) {
+                if used >= threshold_amount(thr, lim) && !notified(&c.usage, kind, period) {
                     d.events.push(event(c, kind, used, lim, period));
                     mark(&mut usage, kind, period);
                 }
@@ -312,6 +312,18 @@ pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: b
         break;
     }
     d
+}
+
+/// The counter value at which a notification threshold fires. PolicySynth documents both
+/// forms: a fraction of the limit (`daily: 0.8` next to `perDay: 1000`) and an absolute amount
+/// (`daily: 800` next to `perDay: 1000`). A threshold of at most 1 is a fraction; above 1 it is
+/// an amount in the counter's units. (So an absolute threshold of exactly 1 unit reads as 100%.)
+pub fn threshold_amount(threshold: f64, limit: f64) -> f64 {
+    if threshold <= 1.0 {
+        threshold * limit
+    } else {
+        threshold
+    }
 }
 
 /// One period of [`BudgetStatus`].

@@ -149,9 +149,17 @@ impl DbTarget {
     }
 }
 
-/// An environment reader, so that resolution is testable without touching the process env.
-pub trait Env {
+/// An environment reader: the process environment, or a snapshot of the caller's (the JS
+/// layer reads the caller realm's `process.env`, which under jest is not the process's).
+pub trait Env: Send + Sync {
     fn get(&self, name: &str) -> Option<String>;
+    /// The operating-system user, PostgreSQL's last default for the role (as libpq and pg).
+    fn os_user(&self) -> Option<String> {
+        std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .filter(|v| !v.is_empty())
+    }
 }
 
 /// The process environment, read at call time. Empty values count as unset.
@@ -160,6 +168,22 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {
         std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+/// A snapshot of an environment (the caller's `process.env`), plus the OS user name.
+#[derive(Default)]
+pub struct EnvMap {
+    pub vars: std::collections::HashMap<String, String>,
+    pub os_user: Option<String>,
+}
+
+impl Env for EnvMap {
+    fn get(&self, name: &str) -> Option<String> {
+        self.vars.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+    fn os_user(&self) -> Option<String> {
+        self.os_user.clone().filter(|v| !v.is_empty())
     }
 }
 
@@ -254,7 +278,11 @@ pub fn database_target(settings: &Settings, env: &dyn Env) -> Result<DbTarget> {
             .port(port)
             .database(&db)
             .ssl_mode(PgSslMode::Disable);
-        if let Some(user) = first("PSQL_DB_USER", "YP_DEV_DATABASE_USERNAME") {
+        // The role as libpq and node-pg pick it: the variable, then PGUSER, then the OS user.
+        if let Some(user) = first("PSQL_DB_USER", "YP_DEV_DATABASE_USERNAME")
+            .or_else(|| env.get("PGUSER"))
+            .or_else(|| env.os_user())
+        {
             opts = opts.username(&user);
         }
         if let Some(pass) = first("PSQL_DB_PASS", "YP_DEV_DATABASE_PASSWORD") {
@@ -379,6 +407,22 @@ mod tests {
         assert!(
             database_target(&Settings::default(), &env(&[("DATABASE_URL", "mysql://x")])).is_err()
         );
+    }
+
+    #[test]
+    fn postgres_role_defaults_as_libpq() {
+        let role = |e: &dyn Env| match database_target(&Settings::default(), e).unwrap() {
+            DbTarget::Postgres(o) => o.get_username().to_string(),
+            DbTarget::Sqlite(_) => unreachable!(),
+        };
+        let mut e = EnvMap::default();
+        e.vars.insert("PSQL_DB_NAME".into(), "app".into());
+        e.os_user = Some("osuser".into());
+        assert_eq!(role(&e), "osuser");
+        e.vars.insert("PGUSER".into(), "pguser".into());
+        assert_eq!(role(&e), "pguser");
+        e.vars.insert("PSQL_DB_USER".into(), "dbuser".into());
+        assert_eq!(role(&e), "dbuser");
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub struct Ciphertext {
 
 /// Non-empty, even length, only hex digits (either case).
 pub fn is_valid_hex(s: &str) -> bool {
-    !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit())
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Canonical standard base64: decoding and re-encoding gives the same string (the original's
@@ -63,9 +63,14 @@ pub fn is_valid_base64(s: &str) -> bool {
     }
 }
 
-/// Three `:`-separated parts, each valid hex; the IV 12 or 16 bytes and the tag 16 bytes.
+/// The original's format check: exactly three `:`-separated parts, each non-empty hex (any
+/// length). Whether the parts can be opened is decided only when opening.
 pub fn is_valid_encrypted_format(s: &str) -> bool {
-    parse_encrypted_api_key(s).is_ok()
+    let mut n = 0;
+    s.split(':').all(|part| {
+        n += 1;
+        is_valid_hex(part)
+    }) && n == 3
 }
 
 /// Parse `iv:tag:ciphertext`; any deviation is `InvalidFormat`.
@@ -76,7 +81,8 @@ pub fn parse_encrypted_api_key(s: &str) -> Result<Ciphertext> {
     else {
         return Err(Error::InvalidFormat);
     };
-    if !(is_valid_hex(iv) && is_valid_hex(tag) && is_valid_hex(body)) {
+    let even = |p: &str| is_valid_hex(p) && p.len().is_multiple_of(2);
+    if !(even(iv) && even(tag) && even(body)) {
         return Err(Error::InvalidFormat);
     }
     let iv = hex::decode(iv).map_err(|_| Error::InvalidFormat)?;
@@ -99,11 +105,16 @@ pub fn decode_encrypted_aes_key(s: &str) -> Result<Vec<u8>> {
     STANDARD.decode(s).map_err(|_| Error::InvalidFormat)
 }
 
-/// What `addPreEncryptedKey` accepts.
+/// What `addPreEncryptedKey` accepts: exactly the original's format-only check (three
+/// non-empty hex parts, canonical base64 — the empty string included). A pair that passes but
+/// can never be opened (PolicySynth's own unit test stores `"aa:bb:cc"` with `"AQIDBA=="`) is
+/// stored, and fails when a call tries to open it, counting nothing.
 pub fn validate_sealed(encrypted_api_key: &str, encrypted_aes_key: &str) -> Result<()> {
-    parse_encrypted_api_key(encrypted_api_key)?;
-    decode_encrypted_aes_key(encrypted_aes_key)?;
-    Ok(())
+    if is_valid_encrypted_format(encrypted_api_key) && is_valid_base64(encrypted_aes_key) {
+        Ok(())
+    } else {
+        Err(Error::InvalidFormat)
+    }
 }
 
 type Gcm16 = AesGcm<Aes256, U16>;
@@ -200,7 +211,8 @@ mod tests {
         assert!(is_valid_hex("00ff"));
         assert!(is_valid_hex("00FF"));
         assert!(!is_valid_hex(""));
-        assert!(!is_valid_hex("abc"));
+        assert!(is_valid_hex("abc"), "the original's regex accepts odd lengths");
+        assert!(!is_valid_hex("-1"));
         assert!(!is_valid_hex("zz"));
         assert!(is_valid_base64("aGVsbG8="));
         assert!(
@@ -223,25 +235,33 @@ mod tests {
     fn encrypted_format_rules() {
         let iv = "00".repeat(16);
         let tag = "11".repeat(16);
+        // The stored-format check is the original's: three non-empty hex parts, any length.
         assert!(is_valid_encrypted_format(&format!("{iv}:{tag}:abcd")));
-        assert!(is_valid_encrypted_format(&format!(
-            "{}:{tag}:ABCD",
-            "00".repeat(12)
-        )));
-        assert!(
-            !is_valid_encrypted_format(&format!("{iv}:{tag}:")),
-            "empty ciphertext"
-        );
-        assert!(
-            !is_valid_encrypted_format(&format!("{iv}:{}:abcd", "11".repeat(15))),
-            "short tag"
-        );
-        assert!(
-            !is_valid_encrypted_format(&format!("{}:{tag}:abcd", "00".repeat(8))),
-            "odd IV size"
-        );
+        assert!(is_valid_encrypted_format("aa:bb:cc"));
+        assert!(is_valid_encrypted_format("a:B:c"));
+        assert!(!is_valid_encrypted_format(&format!("{iv}:{tag}:")));
         assert!(!is_valid_encrypted_format(&format!("{iv}:{tag}:abcd:ef")));
         assert!(!is_valid_encrypted_format(&format!("{iv}:{tag}")));
         assert!(!is_valid_encrypted_format("not-hex:at:all"));
+        assert!(validate_sealed("aa:bb:cc", "AQIDBA==").is_ok());
+        assert!(validate_sealed("aa:bb:cc", "").is_ok(), "btoa(atob('')) === ''");
+        assert!(matches!(
+            validate_sealed("aa:bb:cc", "AQIDBA"),
+            Err(Error::InvalidFormat)
+        ));
+        // Opening is strict: full 16-byte tag, 12- or 16-byte IV, whole bytes.
+        assert!(parse_encrypted_api_key(&format!("{iv}:{tag}:abcd")).is_ok());
+        assert!(parse_encrypted_api_key(&format!("{}:{tag}:ABCD", "00".repeat(12))).is_ok());
+        for bad in [
+            "aa:bb:cc".to_string(),
+            format!("{iv}:{}:abcd", "11".repeat(15)),
+            format!("{}:{tag}:abcd", "00".repeat(8)),
+            format!("{iv}:{tag}:abc"),
+        ] {
+            assert!(matches!(
+                parse_encrypted_api_key(&bad),
+                Err(Error::InvalidFormat)
+            ));
+        }
     }
 }

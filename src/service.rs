@@ -1,10 +1,11 @@
 //! The operations of `PsPrivateAccessStore`, free of any Node type: the binding converts
 //! arguments, this module validates them and does the work, so `cargo test` covers it all.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::budget::{BudgetEvent, BudgetStatus};
-use crate::config::{self, ProcessEnv, Settings};
+use crate::config::{self, Env, ProcessEnv, Settings};
 use crate::envelope::{self, SealedKey};
 use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
@@ -13,20 +14,30 @@ use crate::rsa_keys;
 use crate::secret::{AesKey, SecretString};
 use crate::store::{AnyStore, Increment, Store};
 
-/// One configured instance: settings plus a lazily opened store.
+/// One configured instance: settings and the environment they fall back to, plus a lazily
+/// opened store.
 pub struct Service {
     settings: Settings,
+    env: Box<dyn Env>,
     store: tokio::sync::RwLock<Option<Arc<AnyStore>>>,
     cache: KeyCache,
     /// A bad cache setting in the environment, reported by every call that opens a key.
     cache_error: Option<String>,
 }
 
-static CURRENT: RwLock<Option<Arc<Service>>> = RwLock::new(None);
+/// Services shared by every caller that names the same set-up, keyed by a digest of it (see
+/// [`Service::shared`]).
+static SHARED: Mutex<Option<HashMap<[u8; 32], Arc<Service>>>> = Mutex::new(None);
 
 impl Service {
+    /// A service whose unset settings come from the process environment.
     pub fn new(settings: Settings) -> Service {
-        let (cache, cache_error) = match config::key_cache_settings(&settings, &ProcessEnv) {
+        Service::with_env(settings, Box::new(ProcessEnv))
+    }
+
+    /// A service whose unset settings come from `env` (for example the caller's `process.env`).
+    pub fn with_env(settings: Settings, env: Box<dyn Env>) -> Service {
+        let (cache, cache_error) = match config::key_cache_settings(&settings, &*env) {
             Ok(c) => (KeyCache::new(c), None),
             Err(e) => (
                 KeyCache::new(KeyCacheSettings {
@@ -38,28 +49,30 @@ impl Service {
         };
         Service {
             settings,
+            env,
             store: tokio::sync::RwLock::new(None),
             cache,
             cache_error,
         }
     }
 
-    /// The process-wide instance: the last `configure()`d one, else one from the environment.
-    pub fn global() -> Arc<Service> {
-        if let Some(s) = CURRENT.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            return s.clone();
-        }
-        let mut slot = CURRENT.write().unwrap_or_else(|p| p.into_inner());
-        slot.get_or_insert_with(|| Arc::new(Service::new(Settings::default())))
+    /// The service for one set-up, shared by every caller in the process that names the same
+    /// one (`key` is a digest of the options and environment it was made from): two jest files
+    /// naming the same database share a pool; files naming different ones never do.
+    pub fn shared(key: [u8; 32], make: impl FnOnce() -> Service) -> Arc<Service> {
+        let mut map = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        map.get_or_insert_with(HashMap::new)
+            .entry(key)
+            .or_insert_with(|| Arc::new(make()))
             .clone()
     }
 
-    /// Replace the process-wide instance; returns the previous one so the caller can close it.
-    pub fn configure(settings: Settings) -> Option<Arc<Service>> {
-        CURRENT
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(Arc::new(Service::new(settings)))
+    /// Forget a shared service (after closing it); holders of it keep a working instance that
+    /// reconnects on next use.
+    pub fn unshare(key: &[u8; 32]) {
+        if let Some(map) = SHARED.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            map.remove(key);
+        }
     }
 
     /// The store, connecting (and creating the table if missing) on first use.
@@ -71,9 +84,9 @@ impl Service {
         if let Some(s) = slot.as_ref() {
             return Ok(s.clone());
         }
-        let target = config::database_target(&self.settings, &ProcessEnv)?;
-        let pool = config::pool_settings(&self.settings, &ProcessEnv)?;
-        let budget = config::budget_settings(&self.settings, &ProcessEnv)?;
+        let target = config::database_target(&self.settings, &*self.env)?;
+        let pool = config::pool_settings(&self.settings, &*self.env)?;
+        let budget = config::budget_settings(&self.settings, &*self.env)?;
         let store = Arc::new(AnyStore::connect(target, &pool, budget).await?);
         *slot = Some(store.clone());
         Ok(store)
@@ -89,15 +102,12 @@ impl Service {
 
     /// The private key PEM as of now (configured, else the environment).
     pub fn private_key_pem(&self) -> Result<SecretString> {
-        config::private_key_pem(&self.settings, &ProcessEnv)
+        config::private_key_pem(&self.settings, &*self.env)
     }
 
     pub fn encrypt_api_key(&self, api_key: &str) -> Result<SealedKey> {
-        let pem = config::public_key_pem(&self.settings, &ProcessEnv)?;
-        if api_key.is_empty() {
-            return Err(Error::EmptyApiKey);
-        }
-        envelope::seal(&*rsa_keys::public_key(pem.expose())?, api_key)
+        let pem = config::public_key_pem(&self.settings, &*self.env)?;
+        encrypt_with(&pem, api_key)
     }
 
     pub fn decrypt_api_key(
@@ -200,10 +210,14 @@ impl Service {
             return Ok((None, events));
         };
         let opened = match private_pem {
-            Ok(pem) => {
-                self.open_async(&pem, &picked.encrypted_api_key, &picked.encrypted_aes_key)
-                    .await
-            }
+            Ok(pem) => self
+                .open_async(&pem, &picked.encrypted_api_key, &picked.encrypted_aes_key)
+                .await
+                // A stored pair that passed the format-only check but is no envelope.
+                .map_err(|e| match e {
+                    Error::InvalidFormat => Error::DecryptFailed,
+                    e => e,
+                }),
             Err(e) => Err(e),
         };
         match opened {
@@ -226,6 +240,14 @@ impl Service {
     pub async fn get_usage(&self, id: i64) -> Result<Option<Usage>> {
         self.store().await?.usage(id).await
     }
+}
+
+/// Seal an API key with a public key PEM (an empty key is refused before any RSA work).
+pub fn encrypt_with(public_pem: &SecretString, api_key: &str) -> Result<SealedKey> {
+    if api_key.is_empty() {
+        return Err(Error::EmptyApiKey);
+    }
+    envelope::seal(&*rsa_keys::public_key(public_pem.expose())?, api_key)
 }
 
 enum Lookup {

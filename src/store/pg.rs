@@ -140,9 +140,9 @@ fn increment_sql(cond: &str) -> String {
            WHERE s.group_id = $1 AND s.is_active IS NOT FALSE{cond} AND (NOT p.enforce OR {room}) \
            ORDER BY s.id LIMIT 1 FOR UPDATE OF s), \
          ev AS (SELECT pick.*, \
-             (pick.ld IS NOT NULL AND pick.td IS NOT NULL AND pick.d0 + p.amt >= pick.td * pick.ld \
+             (pick.ld IS NOT NULL AND pick.td IS NOT NULL AND pick.d0 + p.amt >= (CASE WHEN pick.td <= 1 THEN pick.td * pick.ld ELSE pick.td END) \
                AND (pick.notified->>'dailyThreshold') IS DISTINCT FROM p.day) AS e_dt, \
-             (pick.lm IS NOT NULL AND pick.tm IS NOT NULL AND pick.m0 + p.amt >= pick.tm * pick.lm \
+             (pick.lm IS NOT NULL AND pick.tm IS NOT NULL AND pick.m0 + p.amt >= (CASE WHEN pick.tm <= 1 THEN pick.tm * pick.lm ELSE pick.tm END) \
                AND (pick.notified->>'monthlyThreshold') IS DISTINCT FROM p.month) AS e_mt \
            FROM pick CROSS JOIN p), \
          upd AS (UPDATE ps_private_access_store s SET \

@@ -835,4 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.PsPrivateAccessStore = nativeBinding.PsPrivateAccessStore
+module.exports.NativeStore = nativeBinding.NativeStore
+module.exports.blockedMethod = nativeBinding.blockedMethod
+module.exports.isValidBase64 = nativeBinding.isValidBase64
+module.exports.isValidEncryptedFormat = nativeBinding.isValidEncryptedFormat
+module.exports.isValidHex = nativeBinding.isValidHex
+module.exports.seal = nativeBinding.seal

@@ -1,0 +1,63 @@
+//! The synchronous envelope functions, as the original (which ran them on the JS thread).
+//! The PEMs are passed in by the JS layer, read from the caller's `process.env` at call time.
+
+use napi_derive::napi;
+
+use super::to_js;
+use crate::error::Error;
+use crate::secret::SecretString;
+use crate::{envelope, service};
+
+/// The two stored strings of a sealed API key.
+#[napi(object)]
+pub struct NativeSealed {
+    pub encrypted_api_key: String,
+    pub encrypted_aes_key: String,
+}
+
+/// Seal `apiKey` under `publicKeyPem` (SPKI or PKCS#1; PEMs written on one line, as in
+/// `.env` files, are accepted). `null`: the variable is not set (the original's error).
+#[napi(catch_unwind)]
+pub fn seal(public_key_pem: Option<String>, api_key: String) -> napi::Result<NativeSealed> {
+    let api_key = SecretString::new(api_key);
+    let pem = public_key_pem
+        .map(SecretString::new)
+        .ok_or(Error::MissingPublicKey)
+        .map_err(to_js)?;
+    let sealed = service::encrypt_with(&pem, api_key.expose()).map_err(to_js)?;
+    Ok(NativeSealed {
+        encrypted_api_key: sealed.encrypted_api_key,
+        encrypted_aes_key: sealed.encrypted_aes_key,
+    })
+}
+
+/// The original's format check of a stored `encrypted_api_key`: three non-empty hex parts.
+#[napi(catch_unwind)]
+pub fn is_valid_encrypted_format(value: String) -> bool {
+    envelope::is_valid_encrypted_format(&value)
+}
+
+/// Non-empty hexadecimal, as the original's `/^[0-9A-Fa-f]+$/`.
+#[napi(catch_unwind)]
+pub fn is_valid_hex(value: String) -> bool {
+    envelope::is_valid_hex(&value)
+}
+
+/// Canonical standard base64 (re-encoding gives the same string; `""` passes, as in the
+/// original).
+#[napi(catch_unwind)]
+pub fn is_valid_base64(value: String) -> bool {
+    envelope::is_valid_base64(&value)
+}
+
+/// Throws the original's rejection for a blocked Sequelize finder (`findAll`, `findOne`,
+/// `findByPk`); the JS layer warns on the caller's console first.
+#[napi(catch_unwind)]
+pub fn blocked_method(name: String) -> napi::Result<()> {
+    let name = match name.as_str() {
+        "findAll" => "findAll",
+        "findOne" => "findOne",
+        _ => "findByPk",
+    };
+    Err(to_js(Error::NotAllowed(name)))
+}

@@ -1,0 +1,63 @@
+//! The Node binding: every `#[napi]` item, and nothing else touches napi.
+//!
+//! This layer is deliberately thin. The package's public entry is the JavaScript layer
+//! (`ts/index.ts`, compiled to `index.js`), which runs in the caller's realm: it reads the
+//! caller's `process.env`, checks argument types, builds records, `Date`s and `Error`s and keeps
+//! the budget-event listeners. It calls the items here with typed values only:
+//!
+//! - [`store`]: `NativeStore`, one handle per database set-up, with the async operations;
+//! - [`crypto`]: the synchronous envelope functions and format checks;
+//! - [`options`]: `configure()` options and the caller's environment → core settings;
+//! - [`records`]: what crosses back (records, usage, status, events) as JSON text, so the
+//!   JS layer parses it into objects of the caller's realm.
+//!
+//! Errors cross as `"<PSPAS_CODE>: <message>"` (one conversion, [`to_js`]); the JS layer turns
+//! that into an `Error` of the caller's realm with `err.code` set and the original's sentence
+//! as `err.message`.
+
+#![allow(clippy::new_without_default)]
+
+mod crypto;
+mod options;
+mod records;
+mod store;
+
+use napi::bindgen_prelude::*;
+
+use crate::error::Error as CoreError;
+
+pub(crate) type CoreResult<T> = std::result::Result<T, CoreError>;
+
+/// The one conversion of a core error to napi: the stable code leads the message.
+pub(crate) fn to_js(e: CoreError) -> napi::Error {
+    napi::Error::new(Status::GenericFailure, e.coded_message())
+}
+
+/// Start `fut` on the runtime and hand back its promise; errors are converted by [`to_js`].
+pub(crate) fn promise<'e, T, F>(env: &'e Env, fut: F) -> Result<PromiseRaw<'e, T>>
+where
+    T: ToNapiValue + Send + 'static,
+    F: std::future::Future<Output = CoreResult<T>> + Send + 'static,
+{
+    env.spawn_future(async move { fut.await.map_err(to_js) })
+}
+
+/// The runtime of the async methods: `PSPAS_WORKER_THREADS` workers (default 1). The work per
+/// call is a database round trip and microseconds of AES once the data key is cached, so one
+/// worker spares the cross-thread wake-ups that dominated the profile (see BENCHMARKS.md); more
+/// workers help only when many first-use RSA unwraps run at once. If the runtime cannot be
+/// built, napi's default runtime is used.
+#[napi_derive::module_init]
+fn init_runtime() {
+    let workers = std::env::var("PSPAS_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    if let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.unwrap_or(1))
+        .enable_all()
+        .build()
+    {
+        napi::bindgen_prelude::create_custom_tokio_runtime(rt);
+    }
+}

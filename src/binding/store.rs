@@ -1,0 +1,271 @@
+//! `NativeStore`: one handle per database set-up, made by the JS layer from the caller's
+//! options and `process.env`. Handles naming the same set-up share one service (pool, key
+//! cache) in the process; different set-ups never share one. The async operations run on the
+//! runtime; ids and amounts are validated by the core, inside the promise, so a bad value
+//! rejects instead of throwing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use super::options::{self, NativeOptions};
+use super::{promise, records, to_js, CoreResult};
+use crate::config::{self, Settings};
+use crate::error::Error as CoreError;
+use crate::model::{self, ActiveFilter, IdFilter, KeyFilter, NewKey};
+use crate::secret::SecretString;
+use crate::service::Service;
+
+/// Filters as Sequelize read them: absent/`undefined` adds none, `null` is SQL `NULL`.
+#[napi(object)]
+pub struct NativeFilter {
+    pub ai_model_id: Option<Either<f64, Null>>,
+    pub external_api_id: Option<Either<f64, Null>>,
+    pub is_active: Option<Either<bool, Null>>,
+}
+
+fn id_filter(name: &str, v: &Option<Either<f64, Null>>) -> CoreResult<IdFilter> {
+    Ok(match v {
+        None => IdFilter::Any,
+        Some(Either::B(Null)) => IdFilter::Null,
+        Some(Either::A(n)) => IdFilter::Eq(model::id(name, *n)?),
+    })
+}
+
+impl NativeFilter {
+    fn to_core(&self, with_active: bool) -> CoreResult<KeyFilter> {
+        Ok(KeyFilter {
+            ai_model_id: id_filter("aiModelId", &self.ai_model_id)?,
+            external_api_id: id_filter("externalApiId", &self.external_api_id)?,
+            is_active: match (&self.is_active, with_active) {
+                (_, false) | (None, _) => ActiveFilter::Any,
+                (Some(Either::B(Null)), true) => ActiveFilter::Null,
+                (Some(Either::A(b)), true) => ActiveFilter::Is(*b),
+            },
+        })
+    }
+}
+
+/// A decrypted API key on its way to JavaScript; zeroized once the JS string exists.
+pub struct PlainApiKey(SecretString);
+
+impl ToNapiValue for PlainApiKey {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        unsafe { <&str as ToNapiValue>::to_napi_value(env, val.0.expose()) }
+    }
+}
+
+/// The outcome of an increment: `{ apiKey: string | null, events: string | null }`, the
+/// events as JSON text (rare; `null` on the common path).
+pub struct Incremented {
+    api_key: Option<PlainApiKey>,
+    events: Option<String>,
+}
+
+impl ToNapiValue for Incremented {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        let env = Env::from_raw(env);
+        let mut o = Object::new(&env)?;
+        o.set("apiKey", val.api_key)?;
+        o.set("events", val.events)?;
+        unsafe { Object::to_napi_value(env.raw(), o) }
+    }
+}
+
+/// A database set-up: a handle on the service shared by every caller that names it.
+#[napi]
+pub struct NativeStore {
+    service: Arc<Service>,
+    key: [u8; 32],
+}
+
+#[napi]
+impl NativeStore {
+    /// Check `configure()` option values (pool numbers, timezone, database URL) without
+    /// opening anything; throws the coded error naming the option.
+    #[napi(catch_unwind)]
+    pub fn check_options(options: NativeOptions) -> Result<()> {
+        let settings = Settings::try_from(&options).map_err(to_js)?;
+        if settings.database_url.is_some() {
+            config::database_target(&settings, &config::EnvMap::default()).map_err(to_js)?;
+        }
+        Ok(())
+    }
+
+    /// The handle for the set-up named by `options` and the caller's environment `env`
+    /// (`osUser`: PostgreSQL's last default role). Nothing is opened until first use.
+    #[napi(factory, catch_unwind)]
+    pub fn open(
+        options: NativeOptions,
+        env: HashMap<String, String>,
+        os_user: Option<String>,
+    ) -> Result<NativeStore> {
+        let settings = Settings::try_from(&options).map_err(to_js)?;
+        let env = options::env_map(env, os_user);
+        let key = options::fingerprint(&options, &env);
+        let service = Service::shared(key, || Service::with_env(settings, Box::new(env)));
+        Ok(NativeStore { service, key })
+    }
+
+    /// Open a sealed key with `privateKeyPem` (the data-key cache of this set-up first).
+    /// `null`: the variable is not set (the original's error).
+    #[napi(catch_unwind, ts_return_type = "string")]
+    pub fn decrypt(
+        &self,
+        private_key_pem: Option<String>,
+        encrypted_api_key: String,
+        encrypted_aes_key: String,
+    ) -> Result<PlainApiKey> {
+        let pem = private_key_pem
+            .map(SecretString::new)
+            .ok_or(CoreError::MissingPrivateKey)
+            .map_err(to_js)?;
+        self.service
+            .open(&pem, &encrypted_api_key, &encrypted_aes_key)
+            .map(PlainApiKey)
+            .map_err(to_js)
+    }
+
+    /// Insert a key (format and configuration checked first; nothing written on rejection).
+    /// `configurationJson` is the caller's `JSON.stringify(configuration)`. Resolves to the
+    /// record as JSON.
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn add<'e>(
+        &self,
+        env: &'e Env,
+        group_id: f64,
+        user_id: f64,
+        ai_model_id: Option<f64>,
+        external_api_id: Option<f64>,
+        encrypted_api_key: String,
+        encrypted_aes_key: String,
+        configuration_json: String,
+    ) -> Result<PromiseRaw<'e, String>> {
+        let service = self.service.clone();
+        promise(env, async move {
+            let key = NewKey {
+                group_id: model::stored_id("groupId", group_id)?,
+                user_id: model::stored_id("userId", user_id)?,
+                ai_model_id: ai_model_id
+                    .map(|v| model::stored_id("aiModelId", v))
+                    .transpose()?,
+                external_api_id: external_api_id
+                    .map(|v| model::stored_id("externalApiId", v))
+                    .transpose()?,
+                encrypted_api_key,
+                encrypted_aes_key,
+                configuration: serde_json::from_str(&configuration_json).map_err(|_| {
+                    CoreError::InvalidConfiguration("configuration must be JSON".into())
+                })?,
+            };
+            Ok(records::record(&service.add_pre_encrypted_key(key).await?))
+        })
+    }
+
+    /// The group's keys as a JSON array of records, `is_active DESC, id ASC`.
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    pub fn list<'e>(
+        &self,
+        env: &'e Env,
+        group_id: f64,
+        filter: NativeFilter,
+    ) -> Result<PromiseRaw<'e, String>> {
+        let service = self.service.clone();
+        let filter = filter.to_core(true);
+        promise(env, async move {
+            let group_id = model::id("groupId", group_id)?;
+            Ok(records::records(
+                &service.get_api_keys(group_id, filter?).await?,
+            ))
+        })
+    }
+
+    /// Count `amount` on the group's first active matching key with room and open it with
+    /// `privateKeyPem` (`null`: the variable is not set, which fails only if a key is picked).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<{ apiKey: string | null; events: string | null }>"
+    )]
+    pub fn increment<'e>(
+        &self,
+        env: &'e Env,
+        group_id: f64,
+        filter: NativeFilter,
+        amount: f64,
+        private_key_pem: Option<String>,
+    ) -> Result<PromiseRaw<'e, Incremented>> {
+        let service = self.service.clone();
+        let filter = filter.to_core(false);
+        let pem = private_key_pem
+            .map(SecretString::new)
+            .ok_or(CoreError::MissingPrivateKey);
+        promise(env, async move {
+            let group_id = model::id("groupId", group_id)?;
+            let amount = model::amount(amount)?;
+            let (key, events) = service
+                .increment_usage_and_get_api_key(group_id, filter?, amount, pem)
+                .await?;
+            Ok(Incremented {
+                api_key: key.map(PlainApiKey),
+                events: records::events(&events),
+            })
+        })
+    }
+
+    /// Set `is_active`; `true` if a row was updated.
+    #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
+    pub fn set_active<'e>(
+        &self,
+        env: &'e Env,
+        id: f64,
+        active: bool,
+    ) -> Result<PromiseRaw<'e, bool>> {
+        let service = self.service.clone();
+        promise(env, async move {
+            service.set_key_status(model::id("id", id)?, active).await
+        })
+    }
+
+    /// The usage of the current period as JSON, or `null` for an unknown id.
+    #[napi(catch_unwind, ts_return_type = "Promise<string | null>")]
+    pub fn usage<'e>(&self, env: &'e Env, id: f64) -> Result<PromiseRaw<'e, Option<String>>> {
+        let service = self.service.clone();
+        promise(env, async move {
+            Ok(service
+                .get_usage(model::id("id", id)?)
+                .await?
+                .map(records::usage))
+        })
+    }
+
+    /// The budget status as JSON, or `null` for an unknown id.
+    #[napi(catch_unwind, ts_return_type = "Promise<string | null>")]
+    pub fn budget_status<'e>(
+        &self,
+        env: &'e Env,
+        id: f64,
+    ) -> Result<PromiseRaw<'e, Option<String>>> {
+        let service = self.service.clone();
+        promise(env, async move {
+            Ok(service
+                .get_budget_status(model::id("id", id)?)
+                .await?
+                .map(records::status))
+        })
+    }
+
+    /// Close this set-up's pool and stop sharing it; the next call through any handle on it
+    /// reconnects.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn close<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, ()>> {
+        Service::unshare(&self.key);
+        let service = self.service.clone();
+        promise(env, async move {
+            service.close().await;
+            Ok(())
+        })
+    }
+}
