@@ -3,6 +3,7 @@
 // and the count-only switch. Day/month rollover is covered by tests/budget.rs (cargo test),
 // which moves the period bookkeeping into the past on both backends.
 'use strict'
+const { coded } = require('./support/errors.cjs')
 const path = require('node:path')
 const util = require('node:util')
 const { PsPrivateAccessStore } = require('..')
@@ -95,7 +96,7 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
       await PsPrivateAccessStore.setKeyStatus(k.id, false)
       expect((await PsPrivateAccessStore.getBudgetStatus(k.id)).isActive).toBe(false)
       expect(await PsPrivateAccessStore.getBudgetStatus(987654)).toBeNull()
-      await expect(PsPrivateAccessStore.getBudgetStatus(-1)).rejects.toThrow('PSPAS_INVALID_ARGUMENT: id must be a non-negative safe integer')
+      await expect(PsPrivateAccessStore.getBudgetStatus(-1)).rejects.toThrow(coded('PSPAS_INVALID_ARGUMENT', 'id must be a non-negative safe integer'))
     })
   })
 
@@ -115,7 +116,7 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
       unsubscribeThrower()
       expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(400, { incrementAmount: 6 })).toBeNull()
       expect(seen).toHaveLength(1)
-      expect(() => PsPrivateAccessStore.onBudgetEvent('nope')).toThrow('PSPAS_INVALID_ARGUMENT: listener must be a function')
+      expect(() => PsPrivateAccessStore.onBudgetEvent('nope')).toThrow(coded('PSPAS_INVALID_ARGUMENT', 'listener must be a function'))
     })
   })
 
@@ -135,8 +136,8 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
     })
 
     test('a bad timezone or switch is a coded error', () => {
-      expect(() => PsPrivateAccessStore.configure({ databaseUrl: db.url, timezone: 'Mars/Olympus' })).toThrow(/^PSPAS_CONFIG: timezone must be an IANA name/)
-      expect(() => PsPrivateAccessStore.configure({ databaseUrl: db.url, enforceBudgets: 'yes' })).toThrow('PSPAS_CONFIG')
+      expect(() => PsPrivateAccessStore.configure({ databaseUrl: db.url, timezone: 'Mars/Olympus' })).toThrow(coded('PSPAS_CONFIG', /^timezone must be an IANA name/))
+      expect(() => PsPrivateAccessStore.configure({ databaseUrl: db.url, enforceBudgets: 'yes' })).toThrow(coded('PSPAS_CONFIG'))
       PsPrivateAccessStore.configure({ ...KEYS, databaseUrl: db.url })
     })
 
@@ -145,7 +146,7 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
       for (const maxBudget of [{ perDay: -1 }, { petMonth: '10' }, { total: Infinity }]) {
         await expect(
           PsPrivateAccessStore.addPreEncryptedKey(600, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, config(maxBudget)),
-        ).rejects.toThrow('PSPAS_INVALID_CONFIGURATION')
+        ).rejects.toThrow(coded('PSPAS_INVALID_CONFIGURATION'))
       }
       expect(await PsPrivateAccessStore.getApiKeys(600)).toHaveLength(0)
     })

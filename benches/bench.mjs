@@ -22,7 +22,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
-const { PsPrivateAccessStore: S } = require('../index.js')
+const { PsPrivateAccessStore: S } = require('..')
 const original = require('../__test__/support/original-crypto.cjs')
 const pg = require('pg')
 const { Sequelize, DataTypes } = require('sequelize')
