@@ -1,12 +1,14 @@
 // The package as a PolicySynth project gets it: `npm pack`, installed from the tarball into a
 // fresh TypeScript project (ESM, Node 20), the documentation's Example compiled with
-// `tsc --strict` (only the import path changed) and run on PostgreSQL and on SQLite.
+// `tsc --strict` (only the import path changed) and run on PostgreSQL and on SQLite; and jest
+// suites written the way PolicySynth writes them (variables assigned on process.env inside the
+// test file, console spies, toBeInstanceOf) run there with the project's own jest.
 'use strict'
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { freshPostgres, freshSqlite } = require('./support/db.cjs')
+const { freshPostgres, freshSqlite, withClient } = require('./support/db.cjs')
 const { generateKeys } = require('./support/original-crypto.cjs')
 
 const ROOT = path.resolve(__dirname, '..')
@@ -53,12 +55,13 @@ describe('packed tarball', () => {
     expect(EXAMPLE.trim()).toBe(original.trim())
   })
 
-  test('ships the binary, the loader and the typings, nothing else of the repository', () => {
-    const files = fs.readdirSync(path.join(project, 'node_modules/@policysynth/private-access-store')).sort()
-    expect(files).toEqual(expect.arrayContaining(['index.d.ts', 'index.js', 'package.json']))
+  test('ships the binary, the loader, the JS entry and the typings, nothing else of the repository', () => {
+    const dir = path.join(project, 'node_modules/@policysynth/private-access-store')
+    const files = fs.readdirSync(dir).sort()
+    expect(files).toEqual(expect.arrayContaining(['dist', 'native.d.ts', 'native.js', 'package.json']))
+    expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual(['index.d.ts', 'index.js'])
     expect(files.some((f) => f.endsWith('.node'))).toBe(true)
-    expect(files).not.toContain('src')
-    expect(files).not.toContain('__test__')
+    for (const f of ['src', 'lib', '__test__', 'tests', 'target', 'Cargo.toml', 'benches']) expect(files).not.toContain(f)
   })
 
   test('the Example compiles under tsc --strict', () => {
@@ -109,6 +112,38 @@ describe('packed tarball', () => {
       expect(out).toContain('Usage: { dailyUse: 5, monthlyUse: 5, totalUse: 5 }')
     } finally {
       await db.drop()
+    }
+  })
+
+  test('PolicySynth-style jest suites pass there, on PostgreSQL and SQLite, two files --runInBand each in its own database', async () => {
+    const [a, b, lite] = [await freshPostgres('consumer_a'), await freshPostgres('consumer_b'), await freshSqlite('consumer')]
+    try {
+      const tests = path.join(project, '__tests__')
+      fs.mkdirSync(tests, { recursive: true })
+      // The test files in __tests__/, their shared body beside them in the project.
+      for (const f of fs.readdirSync(path.join(__dirname, 'fixtures/consumer'))) {
+        const to = f.endsWith('.test.cjs') ? path.join(tests, f) : path.join(project, f)
+        fs.copyFileSync(path.join(__dirname, 'fixtures/consumer', f), to)
+      }
+      // The real environment names no database and no keys: only the test files do.
+      const env = { ...process.env, CONSUMER_PG_DATABASE_A: a.name, CONSUMER_PG_DATABASE_B: b.name, CONSUMER_SQLITE_FILE: lite.file }
+      for (const v of ['DATABASE_URL', 'PSQL_DB_NAME', 'PSQL_DB_USER', 'DB_HOST', 'DB_PORT', 'PSPAS_SQLITE_PATH', 'RSA_API_ENCRYPTION_PUBLIC_KEY', 'RSA_API_ENCRYPTION_PRIVATE_KEY', 'NODE_ENV']) delete env[v]
+      // jest 30 (this repository's copy, the consumer's default configuration), in one process.
+      const jest = path.join(ROOT, 'node_modules/.bin/jest')
+      const run = spawnSync(jest, ['--runInBand', '--ci', '--config', '{}', '--rootDir', project], { cwd: project, env, encoding: 'utf8', timeout: 120000 })
+      const report = `${run.stdout}\n${run.stderr}`
+      if (run.status !== 0) throw new Error(`consumer jest failed:\n${report}`)
+      // Three files (two PostgreSQL databases, one SQLite file), six tests each, all run.
+      expect(report).toMatch(/Test Suites:\s+3 passed, 3 total/)
+      expect(report).toMatch(/Tests:\s+18 passed, 18 total/)
+      // Each file's rows are in its own database and nowhere else.
+      const groups = async (db) => (await db.query('SELECT DISTINCT group_id FROM ps_private_access_store ORDER BY 1')).rows.map((r) => r.group_id)
+      expect(await groups(a)).toEqual([101])
+      expect(await groups(b)).toEqual([202])
+      expect(fs.existsSync(lite.file)).toBe(true)
+      expect(fs.existsSync(path.join(project, 'ps_private_access_store.sqlite'))).toBe(false)
+    } finally {
+      await Promise.all([a.drop(), b.drop(), lite.drop()])
     }
   })
 })
