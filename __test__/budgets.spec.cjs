@@ -5,16 +5,14 @@
 'use strict'
 const { coded } = require('./support/errors.cjs')
 const path = require('node:path')
-const util = require('node:util')
 const { PsPrivateAccessStore } = require('..')
 const { BACKENDS } = require('./support/db.cjs')
 const { startChild, runTogether } = require('./support/child.cjs')
 const original = require('./support/original-crypto.cjs')
 
-// jest hands each test file a copy of process.env that native code cannot see: keys go
-// through configure() (the children get them through their real environment).
+// Set-up the way a PolicySynth suite does it: variables assigned on this file's process.env
+// (the child processes get them through their real environment).
 const keys = original.generateKeys()
-const KEYS = { publicKey: keys.publicKey, privateKey: keys.privateKey }
 const CHILD_ENV = { ...process.env, RSA_API_ENCRYPTION_PUBLIC_KEY: keys.publicKey, RSA_API_ENCRYPTION_PRIVATE_KEY: keys.privateKey }
 
 const config = (maxBudget, thresholds = { daily: 0.8, monthly: 0.9 }) => ({ maxBudget, emailNotificationBudgetThresholds: thresholds })
@@ -31,7 +29,9 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
   let db
   beforeAll(async () => {
     db = await fresh('budgets')
-    PsPrivateAccessStore.configure({ ...KEYS, databaseUrl: db.url })
+    process.env.RSA_API_ENCRYPTION_PUBLIC_KEY = keys.publicKey
+    process.env.RSA_API_ENCRYPTION_PRIVATE_KEY = keys.privateKey
+    process.env.DATABASE_URL = db.url
   })
   afterAll(async () => {
     await PsPrivateAccessStore.close()
@@ -88,7 +88,7 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
         monthly: { used: 5, limit: 50, remaining: 45 },
         total: { used: 5, limit: null, remaining: null, periodStart: null },
       })
-      expect(util.types.isDate(s.daily.periodStart)).toBe(true)
+      expect(s.daily.periodStart).toBeInstanceOf(Date)
       const dayStart = new Date()
       dayStart.setUTCHours(0, 0, 0, 0)
       expect(s.daily.periodStart.getTime()).toBe(dayStart.getTime())
@@ -101,7 +101,8 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
   })
 
   describe('onBudgetEvent', () => {
-    test('delivers events to listeners until unsubscribed; a throwing listener does not break the call', async () => {
+    test('delivers events to listeners until unsubscribed; a throwing listener is reported, not fatal', async () => {
+      const warning = jest.spyOn(process, 'emitWarning').mockImplementation(() => {})
       const k = await addKey(400, 'sk-events', { perDay: 10, petMonth: null, total: null }, { daily: 0.5, monthly: null })
       const seen = []
       const unsubscribe = PsPrivateAccessStore.onBudgetEvent((e) => seen.push(e))
@@ -110,8 +111,12 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
       })
       expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(400, { incrementAmount: 6 })).toBe('sk-events')
       expect(seen).toHaveLength(1)
+      expect(warning).toHaveBeenCalledTimes(1)
+      expect(warning.mock.calls[0][0]).toBe('A budget event listener threw: listener bug')
+      expect(warning.mock.calls[0][1]).toMatchObject({ code: 'PSPAS_LISTENER_ERROR' })
+      warning.mockRestore()
       expect(seen[0]).toMatchObject({ keyId: k.id, groupId: 400, aiModelId: 3, externalApiId: null, kind: 'dailyThreshold', used: 6, limit: 10 })
-      expect(util.types.isDate(seen[0].periodStart)).toBe(true)
+      expect(seen[0].periodStart).toBeInstanceOf(Date)
       unsubscribe()
       unsubscribeThrower()
       expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(400, { incrementAmount: 6 })).toBeNull()
@@ -120,30 +125,55 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
     })
   })
 
+  describe('emailNotificationBudgetThresholds', () => {
+    // PolicySynth documents both forms: fractions of the limit (the seed's Example) and absolute
+    // amounts (its published model docs). At most 1 is a fraction, above 1 an amount.
+    test.each([
+      ['fractions', { daily: 0.8, monthly: 0.9 }, 710],
+      ['absolute amounts', { daily: 8, monthly: 9 }, 720],
+    ])('%s fire exactly once, when the counter reaches 8 of 10 (daily) and 9 of 10 (monthly)', async (_form, thresholds, group) => {
+      const k = await addKey(group, `sk-${group}`, { perDay: 10, petMonth: 10, total: null }, thresholds)
+      const seen = []
+      const off = PsPrivateAccessStore.onBudgetEvent((e) => e.keyId === k.id && seen.push([e.kind, e.used]))
+      try {
+        for (let i = 0; i < 7; i++) await PsPrivateAccessStore.incrementUsageAndGetApiKey(group)
+        expect(seen).toEqual([])
+        await PsPrivateAccessStore.incrementUsageAndGetApiKey(group)
+        expect(seen).toEqual([['dailyThreshold', 8]])
+        await PsPrivateAccessStore.incrementUsageAndGetApiKey(group)
+        await PsPrivateAccessStore.incrementUsageAndGetApiKey(group)
+        expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(group)).toBeNull()
+        expect(seen).toEqual([['dailyThreshold', 8], ['monthlyThreshold', 9], ['dailyLimit', 10], ['monthlyLimit', 10]])
+      } finally {
+        off()
+      }
+    })
+  })
+
   describe('configure', () => {
     test('enforceBudgets: false keeps the original count-only behaviour', async () => {
       const k = await addKey(500, 'sk-loose', { perDay: 1, petMonth: 1, total: 1 })
-      PsPrivateAccessStore.configure({ ...KEYS, databaseUrl: db.url, enforceBudgets: false })
+      PsPrivateAccessStore.configure({ enforceBudgets: false })
       try {
         expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(500, { incrementAmount: 5 })).toBe('sk-loose')
         expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(500, { incrementAmount: 5 })).toBe('sk-loose')
         expect(await PsPrivateAccessStore.getUsage(k.id)).toEqual({ dailyUse: 10, monthlyUse: 10, totalUse: 10 })
         expect((await PsPrivateAccessStore.getBudgetStatus(k.id)).enforced).toBe(false)
       } finally {
-        PsPrivateAccessStore.configure({ ...KEYS, databaseUrl: db.url })
+        PsPrivateAccessStore.configure()
       }
       expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(500)).toBeNull()
     })
 
     test('a bad timezone or switch is a coded error', () => {
       expect(() => PsPrivateAccessStore.configure({ databaseUrl: db.url, timezone: 'Mars/Olympus' })).toThrow(coded('PSPAS_CONFIG', /^timezone must be an IANA name/))
-      expect(() => PsPrivateAccessStore.configure({ databaseUrl: db.url, enforceBudgets: 'yes' })).toThrow(coded('PSPAS_CONFIG'))
-      PsPrivateAccessStore.configure({ ...KEYS, databaseUrl: db.url })
+      expect(() => PsPrivateAccessStore.configure({ databaseUrl: db.url, enforceBudgets: 'yes' })).toThrow(coded('PSPAS_CONFIG', 'enforceBudgets must be a boolean'))
+      PsPrivateAccessStore.configure()
     })
 
     test('malformed limits are rejected when the key is added, nothing written', async () => {
       const sealed = PsPrivateAccessStore.encryptApiKey('sk-x')
-      for (const maxBudget of [{ perDay: -1 }, { petMonth: '10' }, { total: Infinity }]) {
+      for (const maxBudget of [{ perDay: -1 }, { petMonth: '10' }, { total: Infinity }, { perDay: NaN }]) {
         await expect(
           PsPrivateAccessStore.addPreEncryptedKey(600, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, config(maxBudget)),
         ).rejects.toThrow(coded('PSPAS_INVALID_CONFIGURATION'))

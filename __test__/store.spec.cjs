@@ -2,7 +2,6 @@
 // with a coded message and writes nothing.
 'use strict'
 const { coded } = require('./support/errors.cjs')
-const util = require('node:util')
 const { PsPrivateAccessStore: S } = require('..')
 const { BACKENDS } = require('./support/db.cjs')
 const original = require('./support/original-crypto.cjs')
@@ -20,9 +19,17 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
     return S.addPreEncryptedKey(groupId, 7, aiModelId, externalApiId, encryptedApiKey, encryptedAesKey, CONFIG)
   }
 
+  // Set up as a PolicySynth suite does: the variables assigned on this file's process.env.
   beforeAll(async () => {
     db = await fresh('store')
-    S.configure({ ...KEYS, databaseUrl: db.url })
+    process.env.RSA_API_ENCRYPTION_PUBLIC_KEY = keys.publicKey
+    process.env.RSA_API_ENCRYPTION_PRIVATE_KEY = keys.privateKey
+    if (db.kind === 'postgres') {
+      Object.assign(process.env, { PSQL_DB_NAME: db.name, PSQL_DB_USER: 'root', DB_HOST: '127.0.0.1', DB_PORT: '5432' })
+    } else {
+      for (const v of ['PSQL_DB_NAME', 'PSQL_DB_USER', 'DB_HOST', 'DB_PORT']) delete process.env[v]
+      process.env.PSPAS_SQLITE_PATH = db.file
+    }
   })
   afterAll(async () => {
     await S.close()
@@ -35,6 +42,7 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
       const sealed = original.encryptApiKey('sk-stored', keys.publicKey)
       const rec = await S.addPreEncryptedKey(g, 7, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, CONFIG)
       expect(rec).toBeInstanceOf(S)
+      expect(rec.created_at).toBeInstanceOf(Date)
       expect(rec.toJSON()).toMatchObject({
         group_id: g,
         user_id: 7,
@@ -48,7 +56,7 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
         is_active: true,
       })
       expect(Number.isInteger(rec.id) && rec.id > 0).toBe(true)
-      expect(util.types.isDate(rec.created_at) && util.types.isDate(rec.updated_at)).toBe(true)
+      expect(rec.updated_at).toBeInstanceOf(Date)
       expect(Math.abs(rec.created_at.getTime() - Date.now())).toBeLessThan(60000)
       expect(rec.configuration.maxBudget.petMonth).toBe(20000)
       expect(rec.Group).toBeUndefined()
@@ -76,8 +84,9 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
     test.each(cases)('rejects %s and writes nothing', async (_what, args, message) => {
       const before = await S.getApiKeys(1)
       const p = S.addPreEncryptedKey(...args(sealed()))
-      expect(util.types.isPromise(p)).toBe(true)
+      expect(p).toBeInstanceOf(Promise)
       await expect(p).rejects.toThrow(message)
+      await expect(p).rejects.toBeInstanceOf(Error)
       const groupArg = args(sealed())[0]
       expect(await S.getApiKeys(1)).toHaveLength(before.length)
       if (Number.isSafeInteger(groupArg) && groupArg >= 0) expect(await S.getApiKeys(groupArg)).toHaveLength(0)
@@ -146,7 +155,7 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
       expect(await S.getUsage(a.id)).toEqual({ dailyUse: 6.25, monthlyUse: 6.25, totalUse: 6.25 })
       expect(await S.getUsage(b.id)).toEqual({ dailyUse: 0, monthlyUse: 0, totalUse: 0 })
       const [rec] = (await S.getApiKeys(g)).filter((r) => r.id === a.id)
-      expect(util.types.isDate(rec.last_used_at)).toBe(true)
+      expect(rec.last_used_at).toBeInstanceOf(Date)
       expect(await S.incrementUsageAndGetApiKey(g, { aiModelId: 4 })).toBeNull()
       expect(await S.incrementUsageAndGetApiKey(g, { aiModelId: null })).toBeNull()
       expect(await S.incrementUsageAndGetApiKey(g + 100000)).toBeNull()
@@ -183,10 +192,9 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
     })
 
     test('a missing private key rejects with the original sentence and counts nothing', async () => {
-      if (process.env.RSA_API_ENCRYPTION_PRIVATE_KEY) return // only meaningful without one in the environment
       const g = group()
       const k = await add(g, 'sk-nokey')
-      S.configure({ publicKey: keys.publicKey, databaseUrl: db.url })
+      delete process.env.RSA_API_ENCRYPTION_PRIVATE_KEY
       try {
         await expect(S.incrementUsageAndGetApiKey(g)).rejects.toThrow(
           coded('PSPAS_MISSING_PRIVATE_KEY', 'RSA_API_ENCRYPTION_PRIVATE_KEY is not set in the environment variables'),
@@ -194,7 +202,7 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
         // With no matching key there is nothing to decrypt: null, as in the original.
         expect(await S.incrementUsageAndGetApiKey(g + 100000)).toBeNull()
       } finally {
-        S.configure({ ...KEYS, databaseUrl: db.url })
+        process.env.RSA_API_ENCRYPTION_PRIVATE_KEY = keys.privateKey
       }
       expect(await S.getUsage(k.id)).toEqual({ dailyUse: 0, monthlyUse: 0, totalUse: 0 })
     })
@@ -226,8 +234,10 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
 
   describe.each(['findAll', 'findOne', 'findByPk'])('%s', (method) => {
     test('rejects as the original does', async () => {
+      const warn = jest.spyOn(console, 'warn').mockImplementation(() => {})
       const p = S[method]({ where: { group_id: 1 } })
-      expect(util.types.isPromise(p)).toBe(true)
+      warn.mockRestore()
+      expect(p).toBeInstanceOf(Promise)
       await expect(p).rejects.toThrow(coded('PSPAS_NOT_ALLOWED', `Use of ${method} is not allowed. Use incrementUsageAndGetApiKey instead.`))
     })
   })

@@ -211,7 +211,10 @@ mod tests {
         assert!(is_valid_hex("00ff"));
         assert!(is_valid_hex("00FF"));
         assert!(!is_valid_hex(""));
-        assert!(is_valid_hex("abc"), "the original's regex accepts odd lengths");
+        assert!(
+            is_valid_hex("abc"),
+            "the original's regex accepts odd lengths"
+        );
         assert!(!is_valid_hex("-1"));
         assert!(!is_valid_hex("zz"));
         assert!(is_valid_base64("aGVsbG8="));
@@ -244,7 +247,10 @@ mod tests {
         assert!(!is_valid_encrypted_format(&format!("{iv}:{tag}")));
         assert!(!is_valid_encrypted_format("not-hex:at:all"));
         assert!(validate_sealed("aa:bb:cc", "AQIDBA==").is_ok());
-        assert!(validate_sealed("aa:bb:cc", "").is_ok(), "btoa(atob('')) === ''");
+        assert!(
+            validate_sealed("aa:bb:cc", "").is_ok(),
+            "btoa(atob('')) === ''"
+        );
         assert!(matches!(
             validate_sealed("aa:bb:cc", "AQIDBA"),
             Err(Error::InvalidFormat)

@@ -46,9 +46,8 @@ impl TryFrom<&NativeOptions> for Settings {
     type Error = Error;
 
     fn try_from(o: &NativeOptions) -> Result<Settings, Error> {
-        let small = |name: &str, v| -> Result<Option<u32>, Error> {
-            Ok(count(name, v)?.map(|n| n as u32))
-        };
+        let small =
+            |name: &str, v| -> Result<Option<u32>, Error> { Ok(count(name, v)?.map(|n| n as u32)) };
         Ok(Settings {
             database_url: o.database_url.clone().map(SecretString::new),
             sqlite_path: o.sqlite_path.clone().map(Into::into),
