@@ -509,4 +509,12 @@ mod tests {
         assert_eq!((s.monthly.limit, s.monthly.remaining), (None, None));
         assert_eq!(s.daily.period_start, Some(p.day_start));
     }
+
+    #[test]
+    fn thresholds_in_both_documented_forms() {
+        assert_eq!(threshold_amount(0.8, 1000.0), 800.0);
+        assert_eq!(threshold_amount(800.0, 1000.0), 800.0);
+        assert_eq!(threshold_amount(1.0, 1000.0), 1000.0);
+        assert_eq!(threshold_amount(0.0, 1000.0), 0.0);
+    }
 }
