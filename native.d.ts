@@ -9,6 +9,14 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * A private key PEM as the JS layer last read it, digested once so that calls do not hash the
+ * PEM again (the data-key cache is keyed by the digest). Parsed on first use.
+ */
+export declare class NativePrivateKey {
+  constructor(pem: string)
+}
+
 /** A database set-up: a handle on the service shared by every caller that names it. */
 export declare class NativeStore {
   /**
@@ -22,10 +30,10 @@ export declare class NativeStore {
    */
   static open(options: NativeOptions, env: Record<string, string>, osUser?: string | undefined | null): NativeStore
   /**
-   * Open a sealed key with `privateKeyPem` (the data-key cache of this set-up first).
+   * Open a sealed key with `privateKey` (the data-key cache of this set-up first).
    * `null`: the variable is not set (the original's error).
    */
-  decrypt(privateKeyPem: string | undefined | null, encryptedApiKey: string, encryptedAesKey: string): string
+  decrypt(privateKey: NativePrivateKey | undefined | null, encryptedApiKey: string, encryptedAesKey: string): string
   /**
    * Insert a key (format and configuration checked first; nothing written on rejection).
    * `configurationJson` is the caller's `JSON.stringify(configuration)`. Resolves to the
@@ -36,9 +44,9 @@ export declare class NativeStore {
   list(groupId: number, filter: NativeFilter): Promise<string>
   /**
    * Count `amount` on the group's first active matching key with room and open it with
-   * `privateKeyPem` (`null`: the variable is not set, which fails only if a key is picked).
+   * `privateKey` (`null`: the variable is not set, which fails only if a key is picked).
    */
-  increment(groupId: number, filter: NativeFilter, amount: number, privateKeyPem?: string | undefined | null): Promise<{ apiKey: string | null; events: string | null }>
+  increment(groupId: number, filter: NativeFilter, amount: number, privateKey?: NativePrivateKey | undefined | null): Promise<{ apiKey: string | null; events: string | null }>
   /** Set `is_active`; `true` if a row was updated. */
   setActive(id: number, active: boolean): Promise<boolean>
   /** The usage of the current period as JSON, or `null` for an unknown id. */

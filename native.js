@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativePrivateKey = nativeBinding.NativePrivateKey
 module.exports.NativeStore = nativeBinding.NativeStore
 module.exports.blockedMethod = nativeBinding.blockedMethod
 module.exports.isValidBase64 = nativeBinding.isValidBase64

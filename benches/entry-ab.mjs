@@ -27,14 +27,17 @@ if (args[0] === '--child') {
   const options = { aiModelId: 1 }
   for (let i = 0; i < 200; i++) await S.incrementUsageAndGetApiKey(Number(group), options) // warm
   const lat = []
+  const cpu0 = process.cpuUsage()
   const end = performance.now() + Number(seconds) * 1000
   while (performance.now() < end) {
     const t = performance.now()
     await S.incrementUsageAndGetApiKey(Number(group), options)
     lat.push(performance.now() - t)
   }
+  const cpu = process.cpuUsage(cpu0)
   lat.sort((a, b) => a - b)
-  process.stdout.write(JSON.stringify({ calls: lat.length, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)] }))
+  const cpuPerCall = (cpu.user + cpu.system) / lat.length
+  process.stdout.write(JSON.stringify({ calls: lat.length, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], cpuPerCall }))
   await S.close()
   process.exit(0)
 }
@@ -82,13 +85,13 @@ try {
     }
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-  const row = (k) => ({ p50: median(results[k].map((x) => x.p50)), p99: median(results[k].map((x) => x.p99)), rate: median(results[k].map((x) => x.calls / seconds)) })
+  const row = (k) => ({ p50: median(results[k].map((x) => x.p50)), p99: median(results[k].map((x) => x.p99)), rate: median(results[k].map((x) => x.calls / seconds)), cpu: median(results[k].map((x) => x.cpuPerCall)) })
   const [c, p] = [row('current'), row('previous')]
   console.log(`hot key, 1 in flight, ${runs} runs x ${seconds} s, medians (PostgreSQL, pools of 10)`)
-  console.log(`| package | calls/s | p50 ms | p99 ms |\n|---|---|---|---|`)
-  console.log(`| current  | ${c.rate.toFixed(0)} | ${c.p50.toFixed(3)} | ${c.p99.toFixed(3)} |`)
-  console.log(`| previous | ${p.rate.toFixed(0)} | ${p.p50.toFixed(3)} | ${p.p99.toFixed(3)} |`)
-  console.log(`current / previous: p50 ${(c.p50 / p.p50).toFixed(3)}x, calls/s ${(c.rate / p.rate).toFixed(3)}x`)
+  console.log(`| package | calls/s | p50 ms | p99 ms | process CPU us/call |\n|---|---|---|---|---|`)
+  console.log(`| current  | ${c.rate.toFixed(0)} | ${c.p50.toFixed(3)} | ${c.p99.toFixed(3)} | ${c.cpu.toFixed(1)} |`)
+  console.log(`| previous | ${p.rate.toFixed(0)} | ${p.p50.toFixed(3)} | ${p.p99.toFixed(3)} | ${p.cpu.toFixed(1)} |`)
+  console.log(`current / previous: p50 ${(c.p50 / p.p50).toFixed(3)}x, calls/s ${(c.rate / p.rate).toFixed(3)}x, CPU/call ${(c.cpu / p.cpu).toFixed(3)}x`)
   console.log('runs:', JSON.stringify(results))
 } finally {
   await db.end().catch(() => {})

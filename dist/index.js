@@ -146,6 +146,11 @@ const state = {
     native: {},
     /** Handles by the values of `SETUP_VARIABLES` they were opened for. */
     handles: new Map(),
+    /** The last handle and the variable values it was found for (the common case: unchanged). */
+    last: null,
+    /** The private key as last read, and its native handle (digested once, not per call). */
+    privatePem: null,
+    privateHandle: null,
     listeners: new Set(),
 };
 let osUser;
@@ -163,11 +168,20 @@ function currentOsUser() {
 /** The native handle for the set-up the caller's environment names now. */
 function currentStore() {
     const env = process.env;
-    let key = '';
-    for (const name of SETUP_VARIABLES) {
-        const v = env[name];
-        key += v === undefined ? '\u0001' : v + '\u0000';
+    const last = state.last;
+    if (last !== null) {
+        let same = true;
+        for (let i = 0; i < SETUP_VARIABLES.length; i++) {
+            if (env[SETUP_VARIABLES[i]] !== last.values[i]) {
+                same = false;
+                break;
+            }
+        }
+        if (same)
+            return last.handle;
     }
+    const values = SETUP_VARIABLES.map((name) => env[name]);
+    const key = values.map((v) => (v === undefined ? '\u0001' : v + '\u0000')).join('');
     let handle = state.handles.get(key);
     if (handle === undefined) {
         const vars = {};
@@ -179,6 +193,7 @@ function currentStore() {
         handle = sync(() => native.NativeStore.open(state.native, vars, currentOsUser()));
         state.handles.set(key, handle);
     }
+    state.last = { values, handle };
     return handle;
 }
 function nonEmpty(v) {
@@ -188,13 +203,22 @@ function nonEmpty(v) {
 function publicKeyPem() {
     return state.publicKey ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PUBLIC_KEY);
 }
-/** The private key as of now: configured, else the caller's `RSA_API_ENCRYPTION_PRIVATE_KEY`. */
-function privateKeyPem() {
-    return state.privateKey ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PRIVATE_KEY);
+/**
+ * The private key as of now (configured, else the caller's `RSA_API_ENCRYPTION_PRIVATE_KEY`),
+ * as a native handle made once per distinct PEM.
+ */
+function privateKey() {
+    const pem = state.privateKey ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PRIVATE_KEY);
+    if (pem !== state.privatePem) {
+        state.privatePem = pem;
+        state.privateHandle = pem === null ? null : new native.NativePrivateKey(pem);
+    }
+    return state.privateHandle;
 }
 function closeAll() {
     const handles = [...state.handles.values()];
     state.handles.clear();
+    state.last = null;
     return Promise.all(handles.map((h) => h.close())).then(() => undefined);
 }
 // ---------------------------------------------------------------------------------------------
@@ -375,8 +399,8 @@ class PsPrivateAccessStore {
      * Synchronous, as in the original.
      */
     static decryptApiKey(encryptedApiKey, encryptedAesKey) {
-        const pem = privateKeyPem();
-        return sync(() => currentStore().decrypt(pem, string(encryptedApiKey, 'encryptedApiKey'), string(encryptedAesKey, 'encryptedAesKey')));
+        const key = privateKey();
+        return sync(() => currentStore().decrypt(key, string(encryptedApiKey, 'encryptedApiKey'), string(encryptedAesKey, 'encryptedAesKey')));
     }
     /**
      * Adds a new pre-encrypted API key to the store (usage zero, active). Rejects with
@@ -418,7 +442,13 @@ class PsPrivateAccessStore {
         const o = optionsObject(options);
         const filter = filterOf(o);
         const amount = o.incrementAmount === undefined ? 1 : number(o.incrementAmount, 'incrementAmount');
-        const out = await settle(currentStore().increment(groupId, filter, amount, privateKeyPem()));
+        let out;
+        try {
+            out = await currentStore().increment(groupId, filter, amount, privateKey());
+        }
+        catch (e) {
+            throw convertError(e);
+        }
         if (out.events !== null)
             emit(out.events);
         return out.apiKey;

@@ -307,6 +307,11 @@ const state = {
   native: {} as Native.NativeOptions,
   /** Handles by the values of `SETUP_VARIABLES` they were opened for. */
   handles: new Map<string, Native.NativeStore>(),
+  /** The last handle and the variable values it was found for (the common case: unchanged). */
+  last: null as { values: Array<string | undefined>; handle: Native.NativeStore } | null,
+  /** The private key as last read, and its native handle (digested once, not per call). */
+  privatePem: null as string | null,
+  privateHandle: null as Native.NativePrivateKey | null,
   listeners: new Set<(event: PsBudgetEvent) => void>(),
 }
 
@@ -325,11 +330,19 @@ function currentOsUser(): string | null {
 /** The native handle for the set-up the caller's environment names now. */
 function currentStore(): Native.NativeStore {
   const env = process.env
-  let key = ''
-  for (const name of SETUP_VARIABLES) {
-    const v = env[name]
-    key += v === undefined ? '\u0001' : v + '\u0000'
+  const last = state.last
+  if (last !== null) {
+    let same = true
+    for (let i = 0; i < SETUP_VARIABLES.length; i++) {
+      if (env[SETUP_VARIABLES[i]] !== last.values[i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return last.handle
   }
+  const values = SETUP_VARIABLES.map((name) => env[name])
+  const key = values.map((v) => (v === undefined ? '\u0001' : v + '\u0000')).join('')
   let handle = state.handles.get(key)
   if (handle === undefined) {
     const vars: Record<string, string> = {}
@@ -340,6 +353,7 @@ function currentStore(): Native.NativeStore {
     handle = sync(() => native.NativeStore.open(state.native, vars, currentOsUser()))
     state.handles.set(key, handle)
   }
+  state.last = { values, handle }
   return handle
 }
 
@@ -352,14 +366,23 @@ function publicKeyPem(): string | null {
   return state.publicKey ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PUBLIC_KEY)
 }
 
-/** The private key as of now: configured, else the caller's `RSA_API_ENCRYPTION_PRIVATE_KEY`. */
-function privateKeyPem(): string | null {
-  return state.privateKey ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PRIVATE_KEY)
+/**
+ * The private key as of now (configured, else the caller's `RSA_API_ENCRYPTION_PRIVATE_KEY`),
+ * as a native handle made once per distinct PEM.
+ */
+function privateKey(): Native.NativePrivateKey | null {
+  const pem = state.privateKey ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PRIVATE_KEY)
+  if (pem !== state.privatePem) {
+    state.privatePem = pem
+    state.privateHandle = pem === null ? null : new native.NativePrivateKey(pem)
+  }
+  return state.privateHandle
 }
 
 function closeAll(): Promise<void> {
   const handles = [...state.handles.values()]
   state.handles.clear()
+  state.last = null
   return Promise.all(handles.map((h) => h.close())).then(() => undefined)
 }
 
@@ -579,10 +602,10 @@ export class PsPrivateAccessStore {
    * Synchronous, as in the original.
    */
   static decryptApiKey(encryptedApiKey: string, encryptedAesKey: string): string {
-    const pem = privateKeyPem()
+    const key = privateKey()
     return sync(() =>
       currentStore().decrypt(
-        pem,
+        key,
         string(encryptedApiKey, 'encryptedApiKey'),
         string(encryptedAesKey, 'encryptedAesKey'),
       ),
@@ -650,7 +673,12 @@ export class PsPrivateAccessStore {
     const o = optionsObject(options)
     const filter = filterOf(o)
     const amount = o.incrementAmount === undefined ? 1 : number(o.incrementAmount, 'incrementAmount')
-    const out = await settle(currentStore().increment(groupId, filter, amount, privateKeyPem()))
+    let out
+    try {
+      out = await currentStore().increment(groupId, filter, amount, privateKey())
+    } catch (e) {
+      throw convertError(e)
+    }
     if (out.events !== null) emit(out.events)
     return out.apiKey
   }

@@ -40,9 +40,9 @@ impl Default for KeyCacheSettings {
 
 pub type CacheKey = [u8; 32];
 
-/// The entry key for a wrapped AES key opened with a given private key PEM.
-pub fn cache_key(private_pem: &str, encrypted_aes_key: &str) -> CacheKey {
-    let pem_digest = Sha256::digest(private_pem.as_bytes());
+/// The entry key for a wrapped AES key opened with the private key PEM whose SHA-256 digest
+/// is `pem_digest` (see [`crate::secret::PrivatePem`]).
+pub fn cache_key(pem_digest: &[u8; 32], encrypted_aes_key: &str) -> CacheKey {
     let mut h = Sha256::new();
     h.update(pem_digest);
     h.update(encrypted_aes_key.as_bytes());
@@ -190,11 +190,10 @@ mod tests {
 
     #[test]
     fn entry_keys_separate_private_keys_and_wrapped_keys() {
-        assert_ne!(cache_key("pem-a", "wrapped"), cache_key("pem-b", "wrapped"));
-        assert_ne!(
-            cache_key("pem-a", "wrapped-1"),
-            cache_key("pem-a", "wrapped-2")
-        );
-        assert_eq!(cache_key("pem-a", "wrapped"), cache_key("pem-a", "wrapped"));
+        let d = |pem: &str| -> [u8; 32] { Sha256::digest(pem.as_bytes()).into() };
+        let (a, b) = (d("pem-a"), d("pem-b"));
+        assert_ne!(cache_key(&a, "wrapped"), cache_key(&b, "wrapped"));
+        assert_ne!(cache_key(&a, "wrapped-1"), cache_key(&a, "wrapped-2"));
+        assert_eq!(cache_key(&a, "wrapped"), cache_key(&a, "wrapped"));
     }
 }

@@ -30,6 +30,40 @@ impl fmt::Debug for SecretString {
     }
 }
 
+/// A private key PEM with its SHA-256 digest, computed once: the data-key cache and the
+/// parsed-key cache are keyed by the digest, so a caller that keeps one of these (the JS layer
+/// keeps one per PEM it has seen) pays for hashing the PEM once, not per call.
+pub struct PrivatePem {
+    pem: SecretString,
+    digest: [u8; 32],
+}
+
+impl PrivatePem {
+    pub fn new(pem: SecretString) -> Self {
+        use rsa::sha2::{Digest, Sha256};
+        let digest = Sha256::digest(pem.expose().as_bytes()).into();
+        PrivatePem { pem, digest }
+    }
+    pub fn expose(&self) -> &str {
+        self.pem.expose()
+    }
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+}
+
+impl From<SecretString> for PrivatePem {
+    fn from(pem: SecretString) -> Self {
+        PrivatePem::new(pem)
+    }
+}
+
+impl fmt::Debug for PrivatePem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivatePem([REDACTED])")
+    }
+}
+
 /// A 256-bit AES data key.
 pub struct AesKey(Zeroizing<[u8; 32]>);
 

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
 use crate::model::{self, KeyFilter, KeyRecord, NewKey, Usage};
 use crate::rsa_keys;
-use crate::secret::{AesKey, SecretString};
+use crate::secret::{AesKey, PrivatePem, SecretString};
 use crate::store::{AnyStore, Increment, Store};
 
 /// One configured instance: settings and the environment they fall back to, plus a lazily
@@ -115,14 +115,14 @@ impl Service {
         encrypted_api_key: &str,
         encrypted_aes_key: &str,
     ) -> Result<SecretString> {
-        let pem = self.private_key_pem()?;
+        let pem = PrivatePem::new(self.private_key_pem()?);
         self.open(&pem, encrypted_api_key, encrypted_aes_key)
     }
 
     /// Open a sealed key: the cached data key when there is one, else RSA unwrap (then cached).
     pub fn open(
         &self,
-        pem: &SecretString,
+        pem: &PrivatePem,
         encrypted_api_key: &str,
         encrypted_aes_key: &str,
     ) -> Result<SecretString> {
@@ -140,7 +140,7 @@ impl Service {
     /// worker, which other calls' database I/O runs on.
     pub async fn open_async(
         &self,
-        pem: &SecretString,
+        pem: &PrivatePem,
         encrypted_api_key: &str,
         encrypted_aes_key: &str,
     ) -> Result<SecretString> {
@@ -149,7 +149,7 @@ impl Service {
             Lookup::Miss(ct, entry) => (ct, entry),
         };
         let (pem, wrapped) = (
-            SecretString::new(pem.expose().to_owned()),
+            PrivatePem::new(SecretString::new(pem.expose().to_owned())),
             encrypted_aes_key.to_owned(),
         );
         let (key, plaintext) =
@@ -163,7 +163,7 @@ impl Service {
     /// The part of opening both paths share: settings check, parse, cache lookup.
     fn open_cached(
         &self,
-        pem: &SecretString,
+        pem: &PrivatePem,
         encrypted_api_key: &str,
         encrypted_aes_key: &str,
     ) -> Result<Lookup> {
@@ -171,7 +171,7 @@ impl Service {
             return Err(Error::Config(e.clone()));
         }
         let ct = envelope::parse_encrypted_api_key(encrypted_api_key)?;
-        let entry = keycache::cache_key(pem.expose(), encrypted_aes_key);
+        let entry = keycache::cache_key(pem.digest(), encrypted_aes_key);
         Ok(match self.cache.get(&entry) {
             Some(key) => Lookup::Hit(envelope::open_with_key(&key, &ct)?),
             None => Lookup::Miss(ct, entry),
@@ -202,7 +202,7 @@ impl Service {
         group_id: i64,
         filter: KeyFilter,
         amount: f64,
-        private_pem: Result<SecretString>,
+        private_pem: Result<impl std::borrow::Borrow<PrivatePem>>,
     ) -> Result<(Option<SecretString>, Vec<BudgetEvent>)> {
         let store = self.store().await?;
         let Increment { picked, events } = store.increment(group_id, &filter, amount).await?;
@@ -211,7 +211,11 @@ impl Service {
         };
         let opened = match private_pem {
             Ok(pem) => self
-                .open_async(&pem, &picked.encrypted_api_key, &picked.encrypted_aes_key)
+                .open_async(
+                    pem.borrow(),
+                    &picked.encrypted_api_key,
+                    &picked.encrypted_aes_key,
+                )
                 .await
                 // A stored pair that passed the format-only check but is no envelope.
                 .map_err(|e| match e {
@@ -258,7 +262,7 @@ enum Lookup {
 /// RSA-unwrap the data key and open the ciphertext with it; the key is returned for caching
 /// only because the open succeeded (GCM verified).
 fn unwrap_and_open(
-    pem: &SecretString,
+    pem: &PrivatePem,
     encrypted_aes_key: &str,
     ct: &envelope::Ciphertext,
 ) -> Result<(AesKey, SecretString)> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use policysynth_private_access_store::config::Settings;
 use policysynth_private_access_store::model::{KeyFilter, NewKey};
-use policysynth_private_access_store::secret::SecretString;
+use policysynth_private_access_store::secret::{PrivatePem, SecretString};
 use policysynth_private_access_store::service::Service;
 use serde_json::json;
 use sqlx::Connection;
@@ -31,7 +31,7 @@ fn service(url: &str, entries: u64, age_ms: u64) -> Arc<Service> {
 async fn serve(
     svc: &Service,
     group: i64,
-    pem: policysynth_private_access_store::Result<SecretString>,
+    pem: policysynth_private_access_store::Result<PrivatePem>,
 ) -> policysynth_private_access_store::Result<Option<String>> {
     let (k, _) = svc
         .increment_usage_and_get_api_key(group, KeyFilter::default(), 1.0, pem)
@@ -82,7 +82,7 @@ async fn exercise(url: &str, rotate: impl AsyncFn(i64, &str, &str)) {
         .expect("u")
         .expect("row")
         .total_use;
-    let e = serve(&svc, 1, Ok(SecretString::new(other_pem)))
+    let e = serve(&svc, 1, Ok(PrivatePem::new(SecretString::new(other_pem))))
         .await
         .expect_err("foreign key");
     assert_eq!(e.code(), "PSPAS_DECRYPT_FAILED");

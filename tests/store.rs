@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use policysynth_private_access_store::config::Settings;
 use policysynth_private_access_store::model::{ActiveFilter, IdFilter, KeyFilter, NewKey};
-use policysynth_private_access_store::secret::SecretString;
+use policysynth_private_access_store::secret::{PrivatePem, SecretString};
 use policysynth_private_access_store::service::Service;
 use serde_json::json;
 
@@ -179,7 +179,7 @@ async fn exercise(svc: Arc<Service>) {
             1,
             by_model,
             1.0,
-            Err(policysynth_private_access_store::Error::MissingPrivateKey),
+            Err::<PrivatePem, _>(policysynth_private_access_store::Error::MissingPrivateKey),
         )
         .await
         .expect_err("no key");

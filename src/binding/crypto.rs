@@ -5,7 +5,7 @@ use napi_derive::napi;
 
 use super::to_js;
 use crate::error::Error;
-use crate::secret::SecretString;
+use crate::secret::{PrivatePem, SecretString};
 use crate::{envelope, service};
 
 /// The two stored strings of a sealed API key.
@@ -29,6 +29,23 @@ pub fn seal(public_key_pem: Option<String>, api_key: String) -> napi::Result<Nat
         encrypted_api_key: sealed.encrypted_api_key,
         encrypted_aes_key: sealed.encrypted_aes_key,
     })
+}
+
+/// A private key PEM as the JS layer last read it, digested once so that calls do not hash the
+/// PEM again (the data-key cache is keyed by the digest). Parsed on first use.
+#[napi]
+pub struct NativePrivateKey {
+    pub(crate) pem: std::sync::Arc<PrivatePem>,
+}
+
+#[napi]
+impl NativePrivateKey {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(pem: String) -> Self {
+        NativePrivateKey {
+            pem: std::sync::Arc::new(PrivatePem::new(SecretString::new(pem))),
+        }
+    }
 }
 
 /// The original's format check of a stored `encrypted_api_key`: three non-empty hex parts.

@@ -18,7 +18,7 @@
 #![allow(clippy::new_without_default)]
 
 #[cfg_attr(test, allow(dead_code))] // registered with Node by napi, unused by `cargo test`
-mod crypto;
+pub(crate) mod crypto;
 mod options;
 mod records;
 mod store;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use super::crypto::NativePrivateKey;
 use super::options::{self, NativeOptions};
 use super::{promise, records, to_js, CoreResult};
 use crate::config::{self, Settings};
@@ -109,17 +110,17 @@ impl NativeStore {
         Ok(NativeStore { service, key })
     }
 
-    /// Open a sealed key with `privateKeyPem` (the data-key cache of this set-up first).
+    /// Open a sealed key with `privateKey` (the data-key cache of this set-up first).
     /// `null`: the variable is not set (the original's error).
     #[napi(catch_unwind, ts_return_type = "string")]
     pub fn decrypt(
         &self,
-        private_key_pem: Option<String>,
+        private_key: Option<&NativePrivateKey>,
         encrypted_api_key: String,
         encrypted_aes_key: String,
     ) -> Result<PlainApiKey> {
-        let pem = private_key_pem
-            .map(SecretString::new)
+        let pem = private_key
+            .map(|k| k.pem.clone())
             .ok_or(CoreError::MissingPrivateKey)
             .map_err(to_js)?;
         self.service
@@ -184,7 +185,7 @@ impl NativeStore {
     }
 
     /// Count `amount` on the group's first active matching key with room and open it with
-    /// `privateKeyPem` (`null`: the variable is not set, which fails only if a key is picked).
+    /// `privateKey` (`null`: the variable is not set, which fails only if a key is picked).
     #[napi(
         catch_unwind,
         ts_return_type = "Promise<{ apiKey: string | null; events: string | null }>"
@@ -195,12 +196,12 @@ impl NativeStore {
         group_id: f64,
         filter: NativeFilter,
         amount: f64,
-        private_key_pem: Option<String>,
+        private_key: Option<&NativePrivateKey>,
     ) -> Result<PromiseRaw<'e, Incremented>> {
         let service = self.service.clone();
         let filter = filter.to_core(false);
-        let pem = private_key_pem
-            .map(SecretString::new)
+        let pem = private_key
+            .map(|k| k.pem.clone())
             .ok_or(CoreError::MissingPrivateKey);
         promise(env, async move {
             let group_id = model::id("groupId", group_id)?;

@@ -6,7 +6,7 @@
 use policysynth_private_access_store::envelope::seal;
 use policysynth_private_access_store::model::NewKey;
 use policysynth_private_access_store::rsa_keys::public_key;
-use policysynth_private_access_store::secret::SecretString;
+use policysynth_private_access_store::secret::{PrivatePem, SecretString};
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Connection};
 
@@ -19,8 +19,10 @@ pub fn golden_key(name: &str) -> String {
 }
 
 /// The golden private key, as the service takes it.
-pub fn private() -> policysynth_private_access_store::Result<SecretString> {
-    Ok(SecretString::new(golden_key("privatePkcs8")))
+pub fn private() -> policysynth_private_access_store::Result<PrivatePem> {
+    Ok(PrivatePem::new(SecretString::new(golden_key(
+        "privatePkcs8",
+    ))))
 }
 
 /// `(encrypted_api_key, encrypted_aes_key)` sealed with the golden public key.
