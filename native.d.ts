@@ -101,6 +101,7 @@ export interface NativeOptions {
   keyCache?: boolean
   keyCacheMaxEntries?: number
   keyCacheMaxAgeMs?: number
+  pgbouncer?: boolean
 }
 
 /** The two stored strings of a sealed API key. */

@@ -124,9 +124,15 @@ export interface PsPrivateAccessStoreOptions {
     keyCacheMaxEntries?: number | null;
     /** A cached data key lives at most this long (default `PSPAS_KEY_CACHE_MAX_AGE_MS`, 600000). */
     keyCacheMaxAgeMs?: number | null;
+    /**
+     * PostgreSQL is reached through a connection pooler in transaction mode (PgBouncer,
+     * Supabase, Neon): use no named prepared statements (default `PSPAS_PGBOUNCER`, or
+     * `?pgbouncer=true` on the URL, else `false`).
+     */
+    pgbouncer?: boolean | null;
 }
 /** The stable codes carried by every error's `err.code`. */
-export type PsPrivateAccessStoreErrorCode = 'PSPAS_MISSING_PUBLIC_KEY' | 'PSPAS_MISSING_PRIVATE_KEY' | 'PSPAS_INVALID_RSA_KEY' | 'PSPAS_INVALID_FORMAT' | 'PSPAS_EMPTY_API_KEY' | 'PSPAS_DECRYPT_FAILED' | 'PSPAS_INVALID_ARGUMENT' | 'PSPAS_INVALID_CONFIGURATION' | 'PSPAS_CONFIG' | 'PSPAS_DB_UNAVAILABLE' | 'PSPAS_DB_ERROR' | 'PSPAS_NOT_ALLOWED' | 'PSPAS_INTERNAL';
+export type PsPrivateAccessStoreErrorCode = 'PSPAS_MISSING_PUBLIC_KEY' | 'PSPAS_MISSING_PRIVATE_KEY' | 'PSPAS_INVALID_RSA_KEY' | 'PSPAS_INVALID_FORMAT' | 'PSPAS_EMPTY_API_KEY' | 'PSPAS_DECRYPT_FAILED' | 'PSPAS_INVALID_ARGUMENT' | 'PSPAS_INVALID_CONFIGURATION' | 'PSPAS_CONFIG' | 'PSPAS_DB_UNAVAILABLE' | 'PSPAS_DB_ERROR' | 'PSPAS_DB_OUTCOME_UNKNOWN' | 'PSPAS_NOT_ALLOWED' | 'PSPAS_INTERNAL';
 /**
  * Every error this package throws or rejects with: an `Error` of the caller's realm whose
  * `message` is the original's sentence where it had one, and whose `code` is stable.

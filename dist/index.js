@@ -123,6 +123,7 @@ const SETUP_VARIABLES = [
     'PSPAS_KEY_CACHE',
     'PSPAS_KEY_CACHE_MAX_ENTRIES',
     'PSPAS_KEY_CACHE_MAX_AGE_MS',
+    'PSPAS_PGBOUNCER',
 ];
 const OPTION_TYPES = {
     databaseUrl: 'string',
@@ -138,6 +139,7 @@ const OPTION_TYPES = {
     keyCache: 'boolean',
     keyCacheMaxEntries: 'number',
     keyCacheMaxAgeMs: 'number',
+    pgbouncer: 'boolean',
 };
 /** This realm's set-up: configured options and the native handles opened for it. */
 const state = {

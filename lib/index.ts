@@ -146,6 +146,12 @@ export interface PsPrivateAccessStoreOptions {
   keyCacheMaxEntries?: number | null
   /** A cached data key lives at most this long (default `PSPAS_KEY_CACHE_MAX_AGE_MS`, 600000). */
   keyCacheMaxAgeMs?: number | null
+  /**
+   * PostgreSQL is reached through a connection pooler in transaction mode (PgBouncer,
+   * Supabase, Neon): use no named prepared statements (default `PSPAS_PGBOUNCER`, or
+   * `?pgbouncer=true` on the URL, else `false`).
+   */
+  pgbouncer?: boolean | null
 }
 
 /** The stable codes carried by every error's `err.code`. */
@@ -161,6 +167,7 @@ export type PsPrivateAccessStoreErrorCode =
   | 'PSPAS_CONFIG'
   | 'PSPAS_DB_UNAVAILABLE'
   | 'PSPAS_DB_ERROR'
+  | 'PSPAS_DB_OUTCOME_UNKNOWN'
   | 'PSPAS_NOT_ALLOWED'
   | 'PSPAS_INTERNAL'
 
@@ -280,6 +287,7 @@ const SETUP_VARIABLES = [
   'PSPAS_KEY_CACHE',
   'PSPAS_KEY_CACHE_MAX_ENTRIES',
   'PSPAS_KEY_CACHE_MAX_AGE_MS',
+  'PSPAS_PGBOUNCER',
 ] as const
 
 const OPTION_TYPES = {
@@ -296,6 +304,7 @@ const OPTION_TYPES = {
   keyCache: 'boolean',
   keyCacheMaxEntries: 'number',
   keyCacheMaxAgeMs: 'number',
+  pgbouncer: 'boolean',
 } as const
 
 type OptionName = keyof typeof OPTION_TYPES

@@ -46,6 +46,9 @@ pub struct Settings {
     pub key_cache: Option<bool>,
     pub key_cache_max_entries: Option<u64>,
     pub key_cache_max_age_ms: Option<u64>,
+    /// Behind a transaction-mode pooler: no named prepared statements (default
+    /// `PSPAS_PGBOUNCER`, or `?pgbouncer=true` on the URL, else off).
+    pub pgbouncer: Option<bool>,
 }
 
 fn switch(name: &str, explicit: Option<bool>, env: &dyn Env, default: bool) -> Result<bool> {
@@ -127,6 +130,34 @@ pub struct PoolSettings {
     pub min: u32,
     pub acquire_timeout: Duration,
     pub idle_timeout: Duration,
+    /// Behind a transaction-mode pooler (see [`Settings::pgbouncer`]).
+    pub pooler: bool,
+}
+
+/// Prisma's convention: `pgbouncer=true` in the URL's query string.
+fn url_asks_for_pooler(url: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, q)| {
+        q.split('&')
+            .any(|kv| matches!(kv, "pgbouncer=true" | "pgbouncer=1"))
+    })
+}
+
+/// The URL without a `pgbouncer=…` parameter (the driver does not know it).
+fn without_pooler_param(url: &str) -> String {
+    match url.split_once('?') {
+        None => url.to_owned(),
+        Some((base, q)) => {
+            let rest: Vec<&str> = q
+                .split('&')
+                .filter(|kv| !kv.starts_with("pgbouncer="))
+                .collect();
+            if rest.is_empty() {
+                base.to_owned()
+            } else {
+                format!("{base}?{}", rest.join("&"))
+            }
+        }
+    }
 }
 
 pub enum DbTarget {
@@ -201,6 +232,12 @@ fn num<T: FromStr>(env: &dyn Env, name: &str, explicit: Option<T>, default: T) -
 }
 
 pub fn pool_settings(settings: &Settings, env: &dyn Env) -> Result<PoolSettings> {
+    let url = match &settings.database_url {
+        Some(u) => Some(u.expose().to_owned()),
+        None => env.get("DATABASE_URL"),
+    };
+    let pooler = url.as_deref().is_some_and(url_asks_for_pooler)
+        || switch("PSPAS_PGBOUNCER", settings.pgbouncer, env, false)?;
     let max = num(env, "DB_POOL_MAX", settings.pool_max, 5u32)?.max(1);
     let min = num(env, "DB_POOL_MIN", settings.pool_min, 5u32)?.min(max);
     Ok(PoolSettings {
@@ -218,6 +255,7 @@ pub fn pool_settings(settings: &Settings, env: &dyn Env) -> Result<PoolSettings>
             settings.idle_timeout_ms,
             10_000u64,
         )?),
+        pooler,
     })
 }
 
@@ -234,7 +272,7 @@ fn from_url(url: &str, env: &dyn Env) -> Result<DbTarget> {
         return Ok(DbTarget::Sqlite(PathBuf::from(path)));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let mut opts = PgConnectOptions::from_str(url)
+        let mut opts = PgConnectOptions::from_str(&without_pooler_param(url))
             .map_err(|_| Error::Config("DATABASE_URL is not a valid PostgreSQL URL".into()))?;
         let names_sslmode = url.contains("sslmode=");
         if production && !names_sslmode {
@@ -423,6 +461,34 @@ mod tests {
         assert_eq!(role(&e), "pguser");
         e.vars.insert("PSQL_DB_USER".into(), "dbuser".into());
         assert_eq!(role(&e), "dbuser");
+    }
+
+    #[test]
+    fn pooler_mode_from_url_option_or_environment() {
+        let pooler = |s: &Settings, e: &dyn Env| pool_settings(s, e).unwrap().pooler;
+        assert!(!pooler(&Settings::default(), &env(&[])));
+        let url = env(&[(
+            "DATABASE_URL",
+            "postgres://u:p@h:6432/db?sslmode=disable&pgbouncer=true",
+        )]);
+        assert!(pooler(&Settings::default(), &url));
+        let DbTarget::Postgres(o) = database_target(&Settings::default(), &url).unwrap() else {
+            panic!()
+        };
+        assert_eq!((o.get_port(), o.get_database()), (6432, Some("db")));
+        assert!(pooler(
+            &Settings::default(),
+            &env(&[("PSPAS_PGBOUNCER", "true")])
+        ));
+        let on = Settings {
+            pgbouncer: Some(true),
+            ..Settings::default()
+        };
+        assert!(pooler(&on, &env(&[])));
+        assert_eq!(
+            without_pooler_param("postgres://h/db?pgbouncer=true"),
+            "postgres://h/db"
+        );
     }
 
     #[test]

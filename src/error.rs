@@ -36,6 +36,10 @@ pub enum Error {
     DbUnavailable { target: String, reason: String },
     #[error("Database error: {0}")]
     Db(String),
+    /// The connection broke while a write was in flight: it may or may not have been applied
+    /// (for an increment: the call may have counted). Never retried automatically.
+    #[error("The database connection was lost while the statement was in flight; it may or may not have been applied: {0}")]
+    DbOutcomeUnknown(String),
     #[error("Use of {0} is not allowed. Use incrementUsageAndGetApiKey instead.")]
     NotAllowed(&'static str),
     #[error("Internal error: {0}")]
@@ -57,6 +61,7 @@ impl Error {
             Error::Config(_) => "PSPAS_CONFIG",
             Error::DbUnavailable { .. } => "PSPAS_DB_UNAVAILABLE",
             Error::Db(_) => "PSPAS_DB_ERROR",
+            Error::DbOutcomeUnknown(_) => "PSPAS_DB_OUTCOME_UNKNOWN",
             Error::NotAllowed(_) => "PSPAS_NOT_ALLOWED",
             Error::Internal(_) => "PSPAS_INTERNAL",
         }
@@ -70,13 +75,31 @@ impl Error {
     pub(crate) fn invalid_argument(msg: impl Into<String>) -> Self {
         Error::InvalidArgument(msg.into())
     }
+}
 
-    /// True for PostgreSQL serialization failures and deadlocks, which are safe to retry.
-    pub(crate) fn is_retryable_db(err: &sqlx::Error) -> bool {
-        matches!(
-            err.as_database_error().and_then(|e| e.code()).as_deref(),
-            Some("40001") | Some("40P01")
-        )
+/// What a transaction-mode connection pooler does to named prepared statements, and the remedy.
+const POOLER_HINT: &str = "the server connection changed between statements, as behind a \
+connection pooler in transaction mode (PgBouncer, Supabase, Neon); add ?pgbouncer=true to the \
+database URL, or set PSPAS_PGBOUNCER=true or configure({ pgbouncer: true })";
+
+/// A database failure as text: the server's own message and SQLSTATE (without its source
+/// position), or the driver's description (never a URL or password); with the remedy when a
+/// pooler lost our statement.
+pub(crate) fn describe_db(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let message = db.message();
+            let statement_lost = matches!(code.as_str(), "42P05" | "26000")
+                && message.contains("prepared statement")
+                || message.contains("bind message supplies");
+            if statement_lost {
+                format!("{message} (SQLSTATE {code}): {POOLER_HINT}")
+            } else {
+                format!("{message} (SQLSTATE {code})")
+            }
+        }
+        _ => err.to_string(),
     }
 }
 
@@ -84,6 +107,6 @@ impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         // sqlx's Display never includes the connection URL or password; database messages
         // only mention column values of this table, which hold ciphertext, not secrets.
-        Error::Db(err.to_string())
+        Error::Db(describe_db(&err))
     }
 }

@@ -25,14 +25,28 @@ async function withClient(url, fn) {
   }
 }
 
-/** Create an empty PostgreSQL database; returns { url, name, drop() }. */
+// With PSPAS_TEST_PGBOUNCER_PORT set, the package reaches each fresh database through the
+// PgBouncer (transaction mode) on that port; the helpers' own queries stay direct.
+const BOUNCER_PORT = process.env.PSPAS_TEST_PGBOUNCER_PORT
+
+/** Create an empty PostgreSQL database; returns { url, name, port, pooler, drop() }. */
 async function freshPostgres(label = 'suite') {
   const name = `pspas_${label}_${process.pid}_${crypto.randomBytes(4).toString('hex')}`.toLowerCase()
   await withClient(ADMIN_URL, (c) => c.query(`CREATE DATABASE "${name}"`))
   const url = pgUrlFor(name)
+  let packageUrl = url
+  if (BOUNCER_PORT) {
+    const u = new URL(url)
+    u.port = BOUNCER_PORT
+    u.search = '?pgbouncer=true'
+    packageUrl = u.toString()
+  }
   return {
     kind: 'postgres',
-    url,
+    url: packageUrl,
+    directUrl: url,
+    port: BOUNCER_PORT || new URL(url).port || '5432',
+    pooler: Boolean(BOUNCER_PORT),
     name,
     query: (sql, params) => withClient(url, (c) => c.query(sql, params)),
     drop: () => withClient(ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)),

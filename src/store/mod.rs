@@ -137,28 +137,6 @@ pub(crate) fn filter_sql(filter: &KeyFilter, prefix: char, mut next: usize) -> (
     (sql, binds)
 }
 
-/// Retry a PostgreSQL operation on serialization failure or deadlock (SQLSTATE 40001, 40P01),
-/// as distributed Postgres-compatible engines require; a bounded number of times.
-pub(crate) async fn with_retry<T, F, Fut>(mut op: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = std::result::Result<T, sqlx::Error>>,
-{
-    const ATTEMPTS: u32 = 6;
-    let mut attempt = 0;
-    loop {
-        match op().await {
-            Err(e) if attempt + 1 < ATTEMPTS && crate::error::Error::is_retryable_db(&e) => {
-                attempt += 1;
-                let jitter = rand::random::<u64>() % 5;
-                tokio::time::sleep(std::time::Duration::from_millis((1u64 << attempt) + jitter))
-                    .await;
-            }
-            other => return other.map_err(Into::into),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

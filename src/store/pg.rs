@@ -7,10 +7,13 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Row};
+use std::time::Duration;
 
-use super::{filter_sql, with_retry, Increment, Store};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Connection, Postgres, Row};
+
+use super::{filter_sql, Increment, Store};
 use crate::budget::{self, BudgetEvent, BudgetStatus, EventKind, Period};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::{Error, Result};
@@ -190,6 +193,52 @@ const UNDO_SQL: &str = "UPDATE ps_private_access_store SET usage = COALESCE(usag
 pub struct PgStore {
     pool: PgPool,
     budget: BudgetSettings,
+    /// Behind a transaction-mode pooler (PgBouncer, Supabase, Neon…): no named statements.
+    pooler: bool,
+    options: PgConnectOptions,
+    target: String,
+    /// The last direct probe of the server (single-flight: calls waiting at once share one).
+    probe: tokio::sync::Mutex<Option<(std::time::Instant, std::result::Result<(), String>)>>,
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+/// Whether a statement writes: a write whose connection broke after it was sent may have
+/// committed, so it is never resent; a read is.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Read,
+    Write,
+}
+
+/// A pool acquire slower than this asks the server directly whether it is there at all.
+const PROBE_AFTER: Duration = Duration::from_millis(500);
+/// How long that direct connection attempt may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Attempts of a statement whose failure proves it did not commit.
+const ATTEMPTS: u32 = 6;
+
+/// What a failed statement tells about its outcome (see README, "Failures and retries").
+enum Failure {
+    /// The server reported an error that aborts the statement's transaction: nothing was
+    /// committed, and the same statement may run again (serialization failure, deadlock,
+    /// administrator or crash shutdown of the backend before the commit).
+    Retry,
+    /// The connection broke while the statement was in flight: it may or may not have committed.
+    InFlight,
+    /// Anything else: reported as is.
+    Other,
+}
+
+fn classify(e: &sqlx::Error) -> Failure {
+    match e {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("40001" | "40P01" | "57P01" | "57P02") => Failure::Retry,
+            _ => Failure::Other,
+        },
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => Failure::InFlight,
+        _ => Failure::Other,
+    }
 }
 
 /// A row of `COLUMNS` followed by the 4 period columns.
@@ -222,21 +271,130 @@ impl PgStore {
         budget: BudgetSettings,
     ) -> Result<PgStore> {
         let target = DbTarget::Postgres(Box::new(opts.clone())).describe();
-        let unavailable = |e: sqlx::Error| Error::DbUnavailable {
-            target: target.clone(),
-            reason: e.to_string(),
+        // Behind a transaction-mode pooler nothing may be cached per server connection.
+        let options = if pool.pooler {
+            opts.statement_cache_capacity(0)
+        } else {
+            opts
         };
-        let pool = PgPoolOptions::new()
+        let pg_pool = PgPoolOptions::new()
             .max_connections(pool.max)
             .min_connections(pool.min)
             .acquire_timeout(pool.acquire_timeout)
             .idle_timeout(pool.idle_timeout)
-            .connect_with(opts)
-            .await
-            .map_err(unavailable)?;
-        let store = PgStore { pool, budget };
+            .connect_lazy_with(options.clone());
+        let store = PgStore {
+            pool: pg_pool,
+            budget,
+            pooler: pool.pooler,
+            options,
+            target,
+            probe: tokio::sync::Mutex::new(None),
+        };
+        // The first connection (through the probe, so a server that is not there fails in
+        // about a second, with the cause) and the table.
         store.migrate().await?;
         Ok(store)
+    }
+
+    fn unavailable(&self, reason: impl std::fmt::Display) -> Error {
+        Error::DbUnavailable {
+            target: self.target.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A pooled connection. An acquire that takes longer than [`PROBE_AFTER`] asks the server
+    /// directly: if it cannot be reached (refused, unknown host, authentication) the call
+    /// fails now with that cause; if it answers, the pool is merely busy and the acquire keeps
+    /// its timeout (`DB_POOL_ACQUIRE_MS`).
+    async fn conn(&self) -> Result<PoolConnection<Postgres>> {
+        let acquire = self.pool.acquire();
+        tokio::pin!(acquire);
+        if let Ok(r) = tokio::time::timeout(PROBE_AFTER, &mut acquire).await {
+            return r.map_err(|e| self.unavailable(crate::error::describe_db(&e)));
+        }
+        // Every connection open and in use: the pool is busy, not the server gone.
+        if self.pool.size() >= self.pool.options().get_max_connections()
+            && self.pool.num_idle() == 0
+        {
+            return acquire
+                .await
+                .map_err(|e| self.unavailable(crate::error::describe_db(&e)));
+        }
+        match self.probe().await {
+            Ok(()) => acquire
+                .await
+                .map_err(|e| self.unavailable(crate::error::describe_db(&e))),
+            Err(reason) => Err(self.unavailable(reason)),
+        }
+    }
+
+    /// Is the server there? One direct connection attempt, shared by every call that asks
+    /// within [`PROBE_AFTER`] of it (a busy pool must not turn into a storm of probes).
+    async fn probe(&self) -> std::result::Result<(), String> {
+        let mut last = self.probe.lock().await;
+        if let Some((at, outcome)) = last.as_ref() {
+            if at.elapsed() < PROBE_AFTER {
+                return outcome.clone();
+            }
+        }
+        let outcome =
+            match tokio::time::timeout(PROBE_TIMEOUT, PgConnection::connect_with(&self.options))
+                .await
+            {
+                Ok(Ok(probe)) => {
+                    let _ = probe.close().await;
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(crate::error::describe_db(&e)),
+                Err(_) => Err(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
+            };
+        *last = Some((std::time::Instant::now(), outcome.clone()));
+        outcome
+    }
+
+    /// Run one statement and return its rows. The statement is rebuilt by `make` for each
+    /// attempt. Retried (bounded, with backoff) only when the failure proves it did not
+    /// commit; a write whose connection broke in flight is `PSPAS_DB_OUTCOME_UNKNOWN`.
+    async fn rows<'q>(&self, kind: Kind, make: impl Fn() -> PgQuery<'q>) -> Result<Vec<PgRow>> {
+        let mut attempt = 0;
+        loop {
+            let mut conn = self.conn().await?;
+            let result = if self.pooler {
+                // The unnamed statement spans two protocol syncs (Parse/Describe, then
+                // Bind/Execute); an explicit transaction keeps both on one server connection.
+                async {
+                    let mut tx = conn.begin().await?;
+                    let rows = make().persistent(false).fetch_all(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(rows)
+                }
+                .await
+            } else {
+                make().fetch_all(&mut *conn).await
+            };
+            let e = match result {
+                Ok(rows) => return Ok(rows),
+                Err(e) => e,
+            };
+            let failure = classify(&e);
+            if !matches!(failure, Failure::Other) {
+                conn.close_on_drop();
+            }
+            drop(conn);
+            attempt += 1;
+            match failure {
+                Failure::Retry if attempt < ATTEMPTS => {}
+                Failure::InFlight if kind == Kind::Read && attempt < ATTEMPTS => {}
+                Failure::InFlight => {
+                    return Err(Error::DbOutcomeUnknown(crate::error::describe_db(&e)))
+                }
+                _ => return Err(Error::from(e)),
+            }
+            let jitter = rand::random::<u64>() % 5;
+            tokio::time::sleep(Duration::from_millis((1u64 << attempt) + jitter)).await;
+        }
     }
 
     fn tz(&self) -> &'static str {
@@ -245,18 +403,28 @@ impl PgStore {
 
     /// Create the table when it is missing. An existing table (PolicySynth's) is left as is.
     async fn migrate(&self) -> Result<()> {
-        let exists: bool =
-            sqlx::query_scalar("SELECT to_regclass('ps_private_access_store') IS NOT NULL")
-                .fetch_one(&self.pool)
-                .await?;
+        let rows = self
+            .rows(Kind::Read, || {
+                sqlx::query(
+                    "SELECT to_regclass('ps_private_access_store') IS NOT NULL AS table_exists",
+                )
+            })
+            .await?;
+        let exists: bool = match rows.first() {
+            Some(row) => row.try_get("table_exists")?,
+            None => false,
+        };
         if exists {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(MIGRATION_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        // Plain (simple-protocol) statements in one transaction: fine behind a pooler too.
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+        )))
+        .execute(&mut *tx)
+        .await?;
         sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
@@ -301,18 +469,24 @@ impl Store for PgStore {
              now(), now(), true) RETURNING {COLUMNS}, {}",
             period_columns("$8")
         );
-        let row = sqlx::query(AssertSqlSafe(sql.as_str()))
-            .bind(key.group_id)
-            .bind(key.user_id)
-            .bind(key.ai_model_id)
-            .bind(key.external_api_id)
-            .bind(key.configuration.to_string())
-            .bind(&key.encrypted_api_key)
-            .bind(&key.encrypted_aes_key)
-            .bind(self.tz())
-            .fetch_one(&self.pool)
+        let configuration = key.configuration.to_string();
+        let rows = self
+            .rows(Kind::Write, || {
+                sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(key.group_id)
+                    .bind(key.user_id)
+                    .bind(key.ai_model_id)
+                    .bind(key.external_api_id)
+                    .bind(configuration.as_str())
+                    .bind(key.encrypted_api_key.as_str())
+                    .bind(key.encrypted_aes_key.as_str())
+                    .bind(self.tz())
+            })
             .await?;
-        record(&row)
+        match rows.first() {
+            Some(row) => record(row),
+            None => Err(Error::Internal("INSERT returned no row".into())),
+        }
     }
 
     async fn list(&self, group_id: i64, filter: &KeyFilter) -> Result<Vec<KeyRecord>> {
@@ -322,30 +496,36 @@ impl Store for PgStore {
              ORDER BY COALESCE(is_active, true) DESC, id ASC",
             period_columns("$2")
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
-            .bind(group_id)
-            .bind(self.tz());
-        for b in binds {
-            q = q.bind(b);
-        }
-        q.fetch_all(&self.pool).await?.iter().map(record).collect()
+        let rows = self
+            .rows(Kind::Read, || {
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(group_id)
+                    .bind(self.tz());
+                for b in &binds {
+                    q = q.bind(*b);
+                }
+                q
+            })
+            .await?;
+        rows.iter().map(record).collect()
     }
 
     async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
         let (cond, binds) = filter_sql(filter, '$', 5);
         let sql = increment_sql_cached(&cond);
-        let rows = with_retry(|| {
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(group_id)
-                .bind(amount)
-                .bind(self.tz())
-                .bind(self.budget.enforce);
-            for b in &binds {
-                q = q.bind(*b);
-            }
-            q.fetch_all(&self.pool)
-        })
-        .await?;
+        let rows = self
+            .rows(Kind::Write, || {
+                let mut q = sqlx::query(AssertSqlSafe(sql))
+                    .bind(group_id)
+                    .bind(amount)
+                    .bind(self.tz())
+                    .bind(self.budget.enforce);
+                for b in &binds {
+                    q = q.bind(*b);
+                }
+                q
+            })
+            .await?;
         let mut out = Increment::default();
         for row in &rows {
             if let Some(api) = row.try_get::<Option<String>, _>(1)? {
@@ -361,25 +541,25 @@ impl Store for PgStore {
     }
 
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
-        with_retry(|| {
-            sqlx::query(UNDO_SQL)
-                .bind(picked.id)
-                .bind(amount)
-                .execute(&self.pool)
+        self.rows(Kind::Write, || {
+            sqlx::query(UNDO_SQL).bind(picked.id).bind(amount)
         })
         .await?;
         Ok(())
     }
 
     async fn set_active(&self, id: i64, active: bool) -> Result<bool> {
-        let r = with_retry(|| {
-            sqlx::query("UPDATE ps_private_access_store SET is_active = $2, updated_at = now() WHERE id = $1")
+        let rows = self
+            .rows(Kind::Write, || {
+                sqlx::query(
+                    "UPDATE ps_private_access_store SET is_active = $2, updated_at = now() \
+                     WHERE id = $1 RETURNING id",
+                )
                 .bind(id)
                 .bind(active)
-                .execute(&self.pool)
-        })
-        .await?;
-        Ok(r.rows_affected() > 0)
+            })
+            .await?;
+        Ok(!rows.is_empty())
     }
 
     async fn usage(&self, id: i64) -> Result<Option<Usage>> {
@@ -412,12 +592,14 @@ impl PgStore {
             "SELECT COALESCE(is_active, true), usage::text, configuration::text, {} FROM ps_private_access_store WHERE id = $1",
             period_columns("$2")
         );
-        let Some(row) = sqlx::query(AssertSqlSafe(sql.as_str()))
-            .bind(id)
-            .bind(self.tz())
-            .fetch_optional(&self.pool)
-            .await?
-        else {
+        let rows = self
+            .rows(Kind::Read, || {
+                sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(id)
+                    .bind(self.tz())
+            })
+            .await?;
+        let Some(row) = rows.first() else {
             return Ok(None);
         };
         let json = |i: usize| -> Result<serde_json::Value> {
