@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Start a local PgBouncer (transaction pooling) on 127.0.0.1:6432 -> 127.0.0.1:5432.
-# Idempotent: does nothing if something already answers on 6432.
+# Start a local PgBouncer (transaction pooling) on 127.0.0.1:6544 -> 127.0.0.1:5432.
+# Idempotent: does nothing if our instance (its pid file) already answers there. A port of its
+# own, so that a distribution's default pgbouncer on 6432 is never mistaken for ours.
 # For the pooler tests (`npm test` runs part of the suite through it). Env overrides: PGB_DIR
 # (default /tmp/pgbouncer), PGB_POOL_SIZE (8), PGB_EXTRA (extra ini lines).
 set -euo pipefail
 PGB_DIR=${PGB_DIR:-/tmp/pgbouncer}
-PORT=6432
-if pg_isready -q -h 127.0.0.1 -p "$PORT"; then
+PORT=${PGB_PORT:-6544}
+if [ -f "$PGB_DIR/pgbouncer.pid" ] && kill -0 "$(cat "$PGB_DIR/pgbouncer.pid")" 2>/dev/null \
+  && pg_isready -q -h 127.0.0.1 -p "$PORT"; then
   echo "pgbouncer already listening on 127.0.0.1:$PORT"; exit 0
+fi
+if pg_isready -q -h 127.0.0.1 -p "$PORT"; then
+  echo "something else answers on 127.0.0.1:$PORT; set PGB_PORT to a free port" >&2; exit 1
 fi
 command -v pgbouncer >/dev/null || { apt-get update -qq && apt-get install -y -qq pgbouncer; }
 PGB=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)

@@ -30,4 +30,4 @@ npx jest --ci
 
 echo "== jest through PgBouncer in transaction mode (every method, the 4-process exactness specs)"
 bash scripts/pgbouncer.sh
-PSPAS_TEST_PGBOUNCER_PORT=6432 npx jest --ci __test__/store.spec.cjs __test__/concurrency.spec.cjs __test__/budgets.spec.cjs
+PSPAS_TEST_PGBOUNCER_PORT=6544 npx jest --ci __test__/store.spec.cjs __test__/concurrency.spec.cjs __test__/budgets.spec.cjs

@@ -30,12 +30,11 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::model::Usage;
 
-/// Validate an IANA timezone name.
+/// Validate an IANA timezone name. The error does not repeat the value (a misplaced secret
+/// must not end up in a log).
 pub fn parse_timezone(name: &str) -> Result<Tz> {
     name.parse::<Tz>().map_err(|_| {
-        Error::Config(format!(
-            "timezone must be an IANA name such as UTC or Europe/Paris, got {name:?}"
-        ))
+        Error::Config("timezone must be an IANA name such as UTC or Europe/Paris".into())
     })
 }
 
