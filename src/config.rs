@@ -1,5 +1,6 @@
-//! Where the database and the RSA keys come from: explicit `configure()` settings first, then
-//! the same environment variables PolicySynth reads.
+//! Where the database comes from: explicit `configure()` settings first, then the same
+//! environment variables PolicySynth reads. (The RSA keys are read by the JS entry from the
+//! caller's `process.env` at call time and passed in with each call.)
 //!
 //! Database, in order:
 //! 1. `Settings::database_url`;
@@ -32,8 +33,6 @@ pub const DEFAULT_SQLITE_FILE: &str = "ps_private_access_store.sqlite";
 pub struct Settings {
     pub database_url: Option<SecretString>,
     pub sqlite_path: Option<PathBuf>,
-    pub public_key_pem: Option<SecretString>,
-    pub private_key_pem: Option<SecretString>,
     pub pool_max: Option<u32>,
     pub pool_min: Option<u32>,
     pub acquire_timeout_ms: Option<u64>,
@@ -338,28 +337,6 @@ pub fn database_target(settings: &Settings, env: &dyn Env) -> Result<DbTarget> {
     ))
 }
 
-/// The public key PEM: configured, else `RSA_API_ENCRYPTION_PUBLIC_KEY` now.
-pub fn public_key_pem(settings: &Settings, env: &dyn Env) -> Result<SecretString> {
-    match &settings.public_key_pem {
-        Some(p) => Ok(SecretString::new(p.expose().to_owned())),
-        None => env
-            .get("RSA_API_ENCRYPTION_PUBLIC_KEY")
-            .map(SecretString::new)
-            .ok_or(Error::MissingPublicKey),
-    }
-}
-
-/// The private key PEM: configured, else `RSA_API_ENCRYPTION_PRIVATE_KEY` now.
-pub fn private_key_pem(settings: &Settings, env: &dyn Env) -> Result<SecretString> {
-    match &settings.private_key_pem {
-        Some(p) => Ok(SecretString::new(p.expose().to_owned())),
-        None => env
-            .get("RSA_API_ENCRYPTION_PRIVATE_KEY")
-            .map(SecretString::new)
-            .ok_or(Error::MissingPrivateKey),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,19 +517,5 @@ mod tests {
             &env(&[("PSPAS_ENFORCE_BUDGETS", "maybe")])
         )
         .is_err());
-    }
-
-    #[test]
-    fn missing_keys_keep_the_original_messages() {
-        let e = public_key_pem(&Settings::default(), &env(&[])).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "RSA_API_ENCRYPTION_PUBLIC_KEY is not set in the environment variables"
-        );
-        let e = private_key_pem(&Settings::default(), &env(&[])).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "RSA_API_ENCRYPTION_PRIVATE_KEY is not set in the environment variables"
-        );
     }
 }

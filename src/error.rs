@@ -110,3 +110,24 @@ impl From<sqlx::Error> for Error {
         Error::Db(describe_db(&err))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_keys_keep_the_original_sentences() {
+        assert_eq!(
+            Error::MissingPublicKey.to_string(),
+            "RSA_API_ENCRYPTION_PUBLIC_KEY is not set in the environment variables"
+        );
+        assert_eq!(
+            Error::MissingPrivateKey.to_string(),
+            "RSA_API_ENCRYPTION_PRIVATE_KEY is not set in the environment variables"
+        );
+        assert_eq!(
+            Error::NotAllowed("findAll").to_string(),
+            "Use of findAll is not allowed. Use incrementUsageAndGetApiKey instead."
+        );
+    }
+}

@@ -100,25 +100,6 @@ impl Service {
         }
     }
 
-    /// The private key PEM as of now (configured, else the environment).
-    pub fn private_key_pem(&self) -> Result<SecretString> {
-        config::private_key_pem(&self.settings, &*self.env)
-    }
-
-    pub fn encrypt_api_key(&self, api_key: &str) -> Result<SealedKey> {
-        let pem = config::public_key_pem(&self.settings, &*self.env)?;
-        encrypt_with(&pem, api_key)
-    }
-
-    pub fn decrypt_api_key(
-        &self,
-        encrypted_api_key: &str,
-        encrypted_aes_key: &str,
-    ) -> Result<SecretString> {
-        let pem = PrivatePem::new(self.private_key_pem()?);
-        self.open(&pem, encrypted_api_key, encrypted_aes_key)
-    }
-
     /// Open a sealed key: the cached data key when there is one, else RSA unwrap (then cached).
     pub fn open(
         &self,

@@ -52,8 +52,6 @@ impl TryFrom<&NativeOptions> for Settings {
         Ok(Settings {
             database_url: o.database_url.clone().map(SecretString::new),
             sqlite_path: o.sqlite_path.clone().map(Into::into),
-            public_key_pem: None,
-            private_key_pem: None,
             pool_max: small("poolMax", o.pool_max)?,
             pool_min: small("poolMin", o.pool_min)?,
             acquire_timeout_ms: count("acquireTimeoutMs", o.acquire_timeout_ms)?,
