@@ -14,7 +14,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * PEM again (the data-key cache is keyed by the digest). Parsed on first use.
  */
 export declare class NativePrivateKey {
-  constructor(pem: string)
+  /** `configured`: the PEM came from `configure({ privateKey })` (errors name that option). */
+  constructor(pem: string, configured?: boolean | undefined | null)
 }
 
 /** A database set-up: a handle on the service shared by every caller that names it. */
@@ -67,6 +68,12 @@ export declare class NativeStore {
 export declare function blockedMethod(name: string): void
 
 /**
+ * Parse the PEMs given to `configure()` now, so a bad one is reported there, naming the
+ * option and never its value.
+ */
+export declare function checkConfiguredKeys(publicKeyPem?: string | undefined | null, privateKeyPem?: string | undefined | null): void
+
+/**
  * Canonical standard base64 (re-encoding gives the same string; `""` passes, as in the
  * original).
  */
@@ -113,5 +120,6 @@ export interface NativeSealed {
 /**
  * Seal `apiKey` under `publicKeyPem` (SPKI or PKCS#1; PEMs written on one line, as in
  * `.env` files, are accepted). `null`: the variable is not set (the original's error).
+ * `configured`: the PEM came from `configure({ publicKey })` (errors name that option).
  */
-export declare function seal(publicKeyPem: string | undefined | null, apiKey: string): NativeSealed
+export declare function seal(publicKeyPem: string | undefined | null, apiKey: string, configured?: boolean | undefined | null): NativeSealed

@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.NativePrivateKey = nativeBinding.NativePrivateKey
 module.exports.NativeStore = nativeBinding.NativeStore
 module.exports.blockedMethod = nativeBinding.blockedMethod
+module.exports.checkConfiguredKeys = nativeBinding.checkConfiguredKeys
 module.exports.isValidBase64 = nativeBinding.isValidBase64
 module.exports.isValidEncryptedFormat = nativeBinding.isValidEncryptedFormat
 module.exports.isValidHex = nativeBinding.isValidHex

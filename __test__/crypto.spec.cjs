@@ -67,12 +67,20 @@ describe('decryptApiKey', () => {
       expect(err).toBeInstanceOf(Error)
     }
     const broken = privatePkcs8.replace('MII', 'MJJ')
-    use({ privateKey: broken })
+    // Given to configure(): rejected there, naming the option.
+    expect(() => use({ privateKey: broken })).toThrow(
+      coded('PSPAS_INVALID_RSA_KEY', 'The privateKey option is not a valid RSA private key (PEM, PKCS#8 or PKCS#1)'),
+    )
+    // Set in the environment: rejected when used, naming the variable.
+    process.env.RSA_API_ENCRYPTION_PRIVATE_KEY = broken
     try {
       PsPrivateAccessStore.decryptApiKey(golden.vectors[0].encryptedApiKey, golden.vectors[0].encryptedAesKey)
       throw new Error('expected a throw')
     } catch (e) {
       expect(e).toEqual(coded('PSPAS_INVALID_RSA_KEY', 'RSA_API_ENCRYPTION_PRIVATE_KEY is not a valid RSA private key (PEM, PKCS#8 or PKCS#1)'))
+      expect(e.message).not.toContain('MJJ')
+    } finally {
+      delete process.env.RSA_API_ENCRYPTION_PRIVATE_KEY
     }
     use({ privateKey: privatePkcs8 })
     expect(() => PsPrivateAccessStore.decryptApiKey(42, 'x')).toThrow(coded('PSPAS_INVALID_ARGUMENT', 'encryptedApiKey must be a string'))
@@ -108,10 +116,18 @@ describe('encryptApiKey', () => {
     use({ publicKey: publicSpki })
     expect(() => PsPrivateAccessStore.encryptApiKey('')).toThrow(coded('PSPAS_EMPTY_API_KEY', 'API key must be a non-empty string'))
     expect(() => PsPrivateAccessStore.encryptApiKey(undefined)).toThrow(coded('PSPAS_INVALID_ARGUMENT', 'apiKey must be a string'))
-    use({ publicKey: 'not a pem' })
-    expect(() => PsPrivateAccessStore.encryptApiKey('sk')).toThrow(
-      coded('PSPAS_INVALID_RSA_KEY', 'RSA_API_ENCRYPTION_PUBLIC_KEY is not a valid RSA public key (PEM, SPKI or PKCS#1)'),
+    expect(() => use({ publicKey: 'not a pem' })).toThrow(
+      coded('PSPAS_INVALID_RSA_KEY', 'The publicKey option is not a valid RSA public key (PEM, SPKI or PKCS#1)'),
     )
+    use({})
+    process.env.RSA_API_ENCRYPTION_PUBLIC_KEY = 'not a pem'
+    try {
+      expect(() => PsPrivateAccessStore.encryptApiKey('sk')).toThrow(
+        coded('PSPAS_INVALID_RSA_KEY', 'RSA_API_ENCRYPTION_PUBLIC_KEY is not a valid RSA public key (PEM, SPKI or PKCS#1)'),
+      )
+    } finally {
+      delete process.env.RSA_API_ENCRYPTION_PUBLIC_KEY
+    }
     if (!process.env.RSA_API_ENCRYPTION_PUBLIC_KEY) {
       use({})
       expect(() => PsPrivateAccessStore.encryptApiKey('sk')).toThrow(

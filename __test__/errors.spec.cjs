@@ -80,6 +80,30 @@ describe('sync methods', () => {
     expect(err.code).toBe(code)
   })
 
+  test('configuration mistakes are named where they are made, never with their value', async () => {
+    const { coded } = require('./support/errors.cjs')
+    expect(() => S.configure({ databaseUrl: 'mysql://u:secret@h/db' })).toThrow(
+      coded('PSPAS_CONFIG', 'databaseUrl must start with postgres://, postgresql:// or sqlite:'),
+    )
+    expect(() => S.configure({ databaseURL: 'postgres://h/db' })).toThrow(coded('PSPAS_CONFIG', /^Unknown option "databaseURL"; the options are databaseUrl, /))
+    expect(() => S.configure({ privateKey: 'not a pem' })).toThrow(
+      coded('PSPAS_INVALID_RSA_KEY', 'The privateKey option is not a valid RSA private key (PEM, PKCS#8 or PKCS#1)'),
+    )
+    expect(() => S.configure({ publicKey: keys.privateKey })).toThrow(
+      coded('PSPAS_INVALID_RSA_KEY', 'The publicKey option is not a valid RSA public key (PEM, SPKI or PKCS#1)'),
+    )
+    // A SQLite file in a folder that does not exist: the folder is named (SQLite says only
+    // "unable to open database file").
+    S.configure({ sqlitePath: '/nonexistent-pspas-dir/sub/store.sqlite' })
+    try {
+      await expect(S.getApiKeys(1)).rejects.toThrow(
+        coded('PSPAS_DB_UNAVAILABLE', 'Cannot connect to the database at sqlite:/nonexistent-pspas-dir/sub/store.sqlite: the directory /nonexistent-pspas-dir/sub does not exist'),
+      )
+    } finally {
+      S.configure()
+    }
+  })
+
   test('a rejected configure() leaves the previous set-up in place', async () => {
     expect(() => S.configure({ timezone: 'Nowhere/Else' })).toThrow()
     expect(await S.getApiKeys(1)).toEqual([])

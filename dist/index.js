@@ -213,7 +213,8 @@ function privateKey() {
     const pem = state.privateKey ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PRIVATE_KEY);
     if (pem !== state.privatePem) {
         state.privatePem = pem;
-        state.privateHandle = pem === null ? null : new native.NativePrivateKey(pem);
+        state.privateHandle =
+            pem === null ? null : new native.NativePrivateKey(pem, state.privateKey !== undefined);
     }
     return state.privateHandle;
 }
@@ -378,9 +379,12 @@ class PsPrivateAccessStore {
         const { publicKey, privateKey, ...rest } = given;
         const nativeOptions = rest;
         sync(() => native.NativeStore.checkOptions(nativeOptions));
+        sync(() => native.checkConfiguredKeys(publicKey ?? null, privateKey ?? null));
         void closeAll();
         state.publicKey = publicKey;
         state.privateKey = privateKey;
+        state.privatePem = null;
+        state.privateHandle = null;
         state.native = nativeOptions;
     }
     /** Close the database pools this caller opened; the next call reconnects. */
@@ -394,7 +398,7 @@ class PsPrivateAccessStore {
     static encryptApiKey(apiKey) {
         const pem = publicKeyPem();
         // Without a key, the native call throws the original's sentence before reading apiKey.
-        return sync(() => native.seal(pem, pem === null ? '' : string(apiKey, 'apiKey')));
+        return sync(() => native.seal(pem, pem === null ? '' : string(apiKey, 'apiKey'), state.publicKey !== undefined));
     }
     /**
      * Decrypts an API key with the RSA private key (`RSA_API_ENCRYPTION_PRIVATE_KEY`).

@@ -383,7 +383,8 @@ function privateKey(): Native.NativePrivateKey | null {
   const pem = state.privateKey ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PRIVATE_KEY)
   if (pem !== state.privatePem) {
     state.privatePem = pem
-    state.privateHandle = pem === null ? null : new native.NativePrivateKey(pem)
+    state.privateHandle =
+      pem === null ? null : new native.NativePrivateKey(pem, state.privateKey !== undefined)
   }
   return state.privateHandle
 }
@@ -585,9 +586,17 @@ export class PsPrivateAccessStore {
     const { publicKey, privateKey, ...rest } = given
     const nativeOptions = rest as Native.NativeOptions
     sync(() => native.NativeStore.checkOptions(nativeOptions))
+    sync(() =>
+      native.checkConfiguredKeys(
+        (publicKey as string | undefined) ?? null,
+        (privateKey as string | undefined) ?? null,
+      ),
+    )
     void closeAll()
     state.publicKey = publicKey as string | undefined
     state.privateKey = privateKey as string | undefined
+    state.privatePem = null
+    state.privateHandle = null
     state.native = nativeOptions
   }
 
@@ -603,7 +612,9 @@ export class PsPrivateAccessStore {
   static encryptApiKey(apiKey: string): { encryptedApiKey: string; encryptedAesKey: string } {
     const pem = publicKeyPem()
     // Without a key, the native call throws the original's sentence before reading apiKey.
-    return sync(() => native.seal(pem, pem === null ? '' : string(apiKey, 'apiKey')))
+    return sync(() =>
+      native.seal(pem, pem === null ? '' : string(apiKey, 'apiKey'), state.publicKey !== undefined),
+    )
   }
 
   /**

@@ -258,21 +258,23 @@ pub fn pool_settings(settings: &Settings, env: &dyn Env) -> Result<PoolSettings>
     })
 }
 
-fn from_url(url: &str, env: &dyn Env) -> Result<DbTarget> {
+/// `name` is where the URL came from (`databaseUrl` or `DATABASE_URL`), for the messages; the
+/// URL itself (it may hold a password) is never repeated.
+fn from_url(url: &str, name: &str, env: &dyn Env) -> Result<DbTarget> {
     let production = env.get("NODE_ENV").as_deref() == Some("production");
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
         let path = path.split('?').next().unwrap_or(path);
         if path.is_empty() {
-            return Err(Error::Config(
-                "DATABASE_URL: a sqlite: URL needs a file path".into(),
-            ));
+            return Err(Error::Config(format!(
+                "{name}: a sqlite: URL needs a file path"
+            )));
         }
         return Ok(DbTarget::Sqlite(PathBuf::from(path)));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let mut opts = PgConnectOptions::from_str(&without_pooler_param(url))
-            .map_err(|_| Error::Config("DATABASE_URL is not a valid PostgreSQL URL".into()))?;
+            .map_err(|_| Error::Config(format!("{name} is not a valid PostgreSQL URL")))?;
         let names_sslmode = url.contains("sslmode=");
         if production && !names_sslmode {
             opts = opts.ssl_mode(if env.get("DISABLE_PG_SSL").is_some() {
@@ -283,18 +285,18 @@ fn from_url(url: &str, env: &dyn Env) -> Result<DbTarget> {
         }
         return Ok(DbTarget::Postgres(Box::new(opts)));
     }
-    Err(Error::Config(
-        "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
-    ))
+    Err(Error::Config(format!(
+        "{name} must start with postgres://, postgresql:// or sqlite:"
+    )))
 }
 
 /// Decide which database to use.
 pub fn database_target(settings: &Settings, env: &dyn Env) -> Result<DbTarget> {
     if let Some(url) = &settings.database_url {
-        return from_url(url.expose(), env);
+        return from_url(url.expose(), "databaseUrl", env);
     }
     if let Some(url) = env.get("DATABASE_URL") {
-        return from_url(&url, env);
+        return from_url(&url, "DATABASE_URL", env);
     }
     if env.get("NODE_ENV").as_deref() == Some("production") {
         return Err(Error::Config(

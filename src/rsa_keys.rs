@@ -54,8 +54,30 @@ impl RsaPublic {
     }
 }
 
-const PRIVATE_VAR: &str = "RSA_API_ENCRYPTION_PRIVATE_KEY";
-const PUBLIC_VAR: &str = "RSA_API_ENCRYPTION_PUBLIC_KEY";
+/// Where a PEM came from, so that a parse error names it (never its value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeySource {
+    /// `RSA_API_ENCRYPTION_PRIVATE_KEY` / `RSA_API_ENCRYPTION_PUBLIC_KEY`.
+    #[default]
+    Environment,
+    /// `configure({ privateKey })` / `configure({ publicKey })`.
+    Configured,
+}
+
+impl KeySource {
+    fn private_name(self) -> &'static str {
+        match self {
+            KeySource::Environment => "RSA_API_ENCRYPTION_PRIVATE_KEY",
+            KeySource::Configured => "The privateKey option",
+        }
+    }
+    fn public_name(self) -> &'static str {
+        match self {
+            KeySource::Environment => "RSA_API_ENCRYPTION_PUBLIC_KEY",
+            KeySource::Configured => "The publicKey option",
+        }
+    }
+}
 /// Distinct PEMs kept parsed; more than this clears the cache (key rotation is rare).
 const CACHE_LIMIT: usize = 16;
 
@@ -85,8 +107,18 @@ fn normalize_pem(pem: &str) -> Zeroizing<String> {
     Zeroizing::new(pem.trim().replace("\\r\\n", "\n").replace("\\n", "\n"))
 }
 
-/// Parse (once) a private key PEM, PKCS#8 or PKCS#1.
+/// Parse (once) a private key PEM from the environment, PKCS#8 or PKCS#1.
 pub fn private_key(pem: &str) -> Result<Arc<RsaPrivate>> {
+    private_key_from(pem, KeySource::Environment)
+}
+
+/// Parse (once) a public key PEM from the environment, SPKI or PKCS#1.
+pub fn public_key(pem: &str) -> Result<Arc<RsaPublic>> {
+    public_key_from(pem, KeySource::Environment)
+}
+
+/// Parse (once) a private key PEM, PKCS#8 or PKCS#1; an error names `source`.
+pub fn private_key_from(pem: &str, source: KeySource) -> Result<Arc<RsaPrivate>> {
     static CACHE: OnceLock<Cache<RsaPrivate>> = OnceLock::new();
     cached(&CACHE, pem, |pem| {
         let pem = normalize_pem(pem);
@@ -95,14 +127,15 @@ pub fn private_key(pem: &str) -> Result<Arc<RsaPrivate>> {
             .map(RsaPrivate)
             .map_err(|_| {
                 Error::InvalidRsaKey(format!(
-                    "{PRIVATE_VAR} is not a valid RSA private key (PEM, PKCS#8 or PKCS#1)"
+                    "{} is not a valid RSA private key (PEM, PKCS#8 or PKCS#1)",
+                    source.private_name()
                 ))
             })
     })
 }
 
-/// Parse (once) a public key PEM, SPKI or PKCS#1.
-pub fn public_key(pem: &str) -> Result<Arc<RsaPublic>> {
+/// Parse (once) a public key PEM, SPKI or PKCS#1; an error names `source`.
+pub fn public_key_from(pem: &str, source: KeySource) -> Result<Arc<RsaPublic>> {
     static CACHE: OnceLock<Cache<RsaPublic>> = OnceLock::new();
     cached(&CACHE, pem, |pem| {
         let pem = normalize_pem(pem);
@@ -111,7 +144,8 @@ pub fn public_key(pem: &str) -> Result<Arc<RsaPublic>> {
             .map(RsaPublic)
             .map_err(|_| {
                 Error::InvalidRsaKey(format!(
-                    "{PUBLIC_VAR} is not a valid RSA public key (PEM, SPKI or PKCS#1)"
+                    "{} is not a valid RSA public key (PEM, SPKI or PKCS#1)",
+                    source.public_name()
                 ))
             })
     })

@@ -36,13 +36,26 @@ impl fmt::Debug for SecretString {
 pub struct PrivatePem {
     pem: SecretString,
     digest: [u8; 32],
+    source: crate::rsa_keys::KeySource,
 }
 
 impl PrivatePem {
+    /// A PEM from `RSA_API_ENCRYPTION_PRIVATE_KEY`.
     pub fn new(pem: SecretString) -> Self {
+        PrivatePem::from_source(pem, crate::rsa_keys::KeySource::Environment)
+    }
+    /// A PEM whose parse error names `source`.
+    pub fn from_source(pem: SecretString, source: crate::rsa_keys::KeySource) -> Self {
         use rsa::sha2::{Digest, Sha256};
         let digest = Sha256::digest(pem.expose().as_bytes()).into();
-        PrivatePem { pem, digest }
+        PrivatePem {
+            pem,
+            digest,
+            source,
+        }
+    }
+    pub fn source(&self) -> crate::rsa_keys::KeySource {
+        self.source
     }
     pub fn expose(&self) -> &str {
         self.pem.expose()

@@ -130,7 +130,7 @@ impl Service {
             Lookup::Miss(ct, entry) => (ct, entry),
         };
         let (pem, wrapped) = (
-            PrivatePem::new(SecretString::new(pem.expose().to_owned())),
+            PrivatePem::from_source(SecretString::new(pem.expose().to_owned()), pem.source()),
             encrypted_aes_key.to_owned(),
         );
         let (key, plaintext) =
@@ -228,11 +228,18 @@ impl Service {
 }
 
 /// Seal an API key with a public key PEM (an empty key is refused before any RSA work).
-pub fn encrypt_with(public_pem: &SecretString, api_key: &str) -> Result<SealedKey> {
+pub fn encrypt_with(
+    public_pem: &SecretString,
+    source: rsa_keys::KeySource,
+    api_key: &str,
+) -> Result<SealedKey> {
     if api_key.is_empty() {
         return Err(Error::EmptyApiKey);
     }
-    envelope::seal(&*rsa_keys::public_key(public_pem.expose())?, api_key)
+    envelope::seal(
+        &*rsa_keys::public_key_from(public_pem.expose(), source)?,
+        api_key,
+    )
 }
 
 enum Lookup {
@@ -247,7 +254,10 @@ fn unwrap_and_open(
     encrypted_aes_key: &str,
     ct: &envelope::Ciphertext,
 ) -> Result<(AesKey, SecretString)> {
-    let key = envelope::unwrap_aes_key(&*rsa_keys::private_key(pem.expose())?, encrypted_aes_key)?;
+    let key = envelope::unwrap_aes_key(
+        &*rsa_keys::private_key_from(pem.expose(), pem.source())?,
+        encrypted_aes_key,
+    )?;
     let plaintext = envelope::open_with_key(&key, ct)?;
     Ok((key, plaintext))
 }

@@ -5,6 +5,7 @@ use napi_derive::napi;
 
 use super::to_js;
 use crate::error::Error;
+use crate::rsa_keys::{self, KeySource};
 use crate::secret::{PrivatePem, SecretString};
 use crate::{envelope, service};
 
@@ -15,16 +16,30 @@ pub struct NativeSealed {
     pub encrypted_aes_key: String,
 }
 
+fn source(configured: Option<bool>) -> KeySource {
+    if configured == Some(true) {
+        KeySource::Configured
+    } else {
+        KeySource::Environment
+    }
+}
+
 /// Seal `apiKey` under `publicKeyPem` (SPKI or PKCS#1; PEMs written on one line, as in
 /// `.env` files, are accepted). `null`: the variable is not set (the original's error).
+/// `configured`: the PEM came from `configure({ publicKey })` (errors name that option).
 #[napi(catch_unwind)]
-pub fn seal(public_key_pem: Option<String>, api_key: String) -> napi::Result<NativeSealed> {
+pub fn seal(
+    public_key_pem: Option<String>,
+    api_key: String,
+    configured: Option<bool>,
+) -> napi::Result<NativeSealed> {
     let api_key = SecretString::new(api_key);
     let pem = public_key_pem
         .map(SecretString::new)
         .ok_or(Error::MissingPublicKey)
         .map_err(to_js)?;
-    let sealed = service::encrypt_with(&pem, api_key.expose()).map_err(to_js)?;
+    let sealed =
+        service::encrypt_with(&pem, source(configured), api_key.expose()).map_err(to_js)?;
     Ok(NativeSealed {
         encrypted_api_key: sealed.encrypted_api_key,
         encrypted_aes_key: sealed.encrypted_aes_key,
@@ -40,12 +55,34 @@ pub struct NativePrivateKey {
 
 #[napi]
 impl NativePrivateKey {
+    /// `configured`: the PEM came from `configure({ privateKey })` (errors name that option).
     #[napi(constructor, catch_unwind)]
-    pub fn new(pem: String) -> Self {
+    pub fn new(pem: String, configured: Option<bool>) -> Self {
         NativePrivateKey {
-            pem: std::sync::Arc::new(PrivatePem::new(SecretString::new(pem))),
+            pem: std::sync::Arc::new(PrivatePem::from_source(
+                SecretString::new(pem),
+                source(configured),
+            )),
         }
     }
+}
+
+/// Parse the PEMs given to `configure()` now, so a bad one is reported there, naming the
+/// option and never its value.
+#[napi(catch_unwind)]
+pub fn check_configured_keys(
+    public_key_pem: Option<String>,
+    private_key_pem: Option<String>,
+) -> napi::Result<()> {
+    if let Some(pem) = public_key_pem {
+        rsa_keys::public_key_from(SecretString::new(pem).expose(), KeySource::Configured)
+            .map_err(to_js)?;
+    }
+    if let Some(pem) = private_key_pem {
+        rsa_keys::private_key_from(SecretString::new(pem).expose(), KeySource::Configured)
+            .map_err(to_js)?;
+    }
+    Ok(())
 }
 
 /// The original's format check of a stored `encrypted_api_key`: three non-empty hex parts.

@@ -86,8 +86,18 @@ impl SqliteStore {
         pool: &PoolSettings,
         budget: BudgetSettings,
     ) -> Result<SqliteStore> {
+        let target = format!("sqlite:{}", path.display());
+        // SQLite's own word for a missing folder is "unable to open database file".
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(Error::DbUnavailable {
+                    target,
+                    reason: format!("the directory {} does not exist", dir.display()),
+                });
+            }
+        }
         let unavailable = |e: sqlx::Error| Error::DbUnavailable {
-            target: format!("sqlite:{}", path.display()),
+            target: target.clone(),
             reason: e.to_string(),
         };
         let opts = SqliteConnectOptions::new()
