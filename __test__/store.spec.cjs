@@ -276,4 +276,19 @@ describe('an unreachable database', () => {
       await S.close()
     }
   })
+
+  test("the server's own message and SQLSTATE, without PostgreSQL's source position", async () => {
+    const { ADMIN_URL } = require('./support/db.cjs')
+    const u = new URL(ADMIN_URL)
+    u.pathname = '/pspas_no_such_database'
+    S.configure({ ...KEYS, databaseUrl: u.toString() })
+    try {
+      const err = await S.getUsage(1).catch((e) => e)
+      expect(err).toEqual(coded('PSPAS_DB_UNAVAILABLE', /database "pspas_no_such_database" does not exist \(SQLSTATE 3D000\)$/))
+      expect(err.message).not.toMatch(/at line \d+/)
+    } finally {
+      S.configure()
+      await S.close()
+    }
+  })
 })

@@ -14,6 +14,9 @@ ls ./*.node >/dev/null 2>&1 || npm run build
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "== supply chain (cargo deny: advisories, licenses, bans, sources; see SUPPLY-CHAIN.md)"
+bash scripts/supply-chain.sh
+
 echo "== cargo test (core: crypto vectors, validation, SQL on SQLite and PostgreSQL)"
 cargo test --release --target "$host"
 

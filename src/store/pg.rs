@@ -217,6 +217,14 @@ const PROBE_AFTER: Duration = Duration::from_millis(500);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Attempts of a statement whose failure proves it did not commit.
 const ATTEMPTS: u32 = 6;
+/// How long a call keeps trying to reach a server that refuses or resets connections (a
+/// restart) before it reports `PSPAS_DB_UNAVAILABLE`: about a second, never the acquire timeout.
+const UNAVAILABLE_GRACE: Duration = Duration::from_millis(1000);
+
+/// The pause before attempt `n` (1-based): 10, 20, 40, 80, 160 ms, plus up to 5 ms of jitter.
+fn backoff(n: u32) -> Duration {
+    Duration::from_millis((5u64 << n.min(6)) + rand::random::<u64>() % 5)
+}
 
 /// What a failed statement tells about its outcome (see README, "Failures and retries").
 enum Failure {
@@ -314,14 +322,6 @@ impl PgStore {
         if let Ok(r) = tokio::time::timeout(PROBE_AFTER, &mut acquire).await {
             return r.map_err(|e| self.unavailable(crate::error::describe_db(&e)));
         }
-        // Every connection open and in use: the pool is busy, not the server gone.
-        if self.pool.size() >= self.pool.options().get_max_connections()
-            && self.pool.num_idle() == 0
-        {
-            return acquire
-                .await
-                .map_err(|e| self.unavailable(crate::error::describe_db(&e)));
-        }
         match self.probe().await {
             Ok(()) => acquire
                 .await
@@ -359,8 +359,25 @@ impl PgStore {
     /// commit; a write whose connection broke in flight is `PSPAS_DB_OUTCOME_UNKNOWN`.
     async fn rows<'q>(&self, kind: Kind, make: impl Fn() -> PgQuery<'q>) -> Result<Vec<PgRow>> {
         let mut attempt = 0;
+        // Set once the statement itself failed in a way that proves it did not commit.
+        let mut rerun = false;
+        let started = std::time::Instant::now();
         loop {
-            let mut conn = self.conn().await?;
+            let mut conn = match self.conn().await {
+                Ok(c) => c,
+                // Nothing was sent: a server that is restarting gets about a second to come
+                // back (and a statement being re-run because it provably did not commit, its
+                // remaining attempts) before the call reports it unavailable.
+                Err(Error::DbUnavailable { .. })
+                    if started.elapsed() < UNAVAILABLE_GRACE
+                        || (rerun && attempt + 1 < ATTEMPTS) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let result = if self.pooler {
                 // The unnamed statement spans two protocol syncs (Parse/Describe, then
                 // Bind/Execute); an explicit transaction keeps both on one server connection.
@@ -384,6 +401,7 @@ impl PgStore {
             }
             drop(conn);
             attempt += 1;
+            rerun = true;
             match failure {
                 Failure::Retry if attempt < ATTEMPTS => {}
                 Failure::InFlight if kind == Kind::Read && attempt < ATTEMPTS => {}
@@ -392,8 +410,7 @@ impl PgStore {
                 }
                 _ => return Err(Error::from(e)),
             }
-            let jitter = rand::random::<u64>() % 5;
-            tokio::time::sleep(Duration::from_millis((1u64 << attempt) + jitter)).await;
+            tokio::time::sleep(backoff(attempt)).await;
         }
     }
 

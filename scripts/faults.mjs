@@ -1,0 +1,255 @@
+// The fault suite (`npm run faults`; `-- --short` is the version CI runs): real faults against
+// real parts, under load, with the accounting checked.
+//
+// PostgreSQL (local server, 32 calls in flight from a worker process, one key, no budget):
+//   kills    pg_terminate_backend of the database's backends, 4 times
+//   restart  pg_ctlcluster restart (fast mode) mid-load
+//   outage   the server stopped for 5 s mid-load, then started
+// SQLite (one file): 4 worker processes x 32 in flight, one kill -9'ed mid-load, then
+//   PRAGMA integrity_check.
+//
+// Each scenario reports calls, errors by code, time to first success after each fault (after
+// the server accepts connections again, for restart and outage), and the accounting: successes
+// delivered vs the counter's delta, with in-doubt calls (PSPAS_DB_OUTCOME_UNKNOWN, or in flight
+// in a killed process) counted separately. The run fails (exit 1) if the accounting is not
+// exact: delivered <= delta <= delivered + in-doubt.
+//
+// Needs root (it restarts the local PostgreSQL 15 cluster) and python3 (its sqlite3 module runs
+// the integrity check).
+import { spawn, execFileSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const require = createRequire(import.meta.url)
+const SELF = fileURLToPath(import.meta.url)
+const args = process.argv.slice(2)
+const SHORT = args.includes('--short')
+const ADMIN_URL = process.env.PSPAS_TEST_PG_URL || 'postgres://root@127.0.0.1:5432/test'
+const CLUSTER = (process.env.PSPAS_PG_CLUSTER || '15 main').split(' ')
+
+// ------------------------------------------------------------------ worker (child process)
+if (args[0] === '--worker') {
+  const [, databaseUrl, group, seconds, concurrency] = args
+  const { PsPrivateAccessStore: S } = require('..')
+  S.configure({ databaseUrl })
+  const start = Date.now()
+  const end = start + Number(seconds) * 1000
+  const errors = {}
+  const okTimes = []
+  const errTimes = []
+  let lastMessage = {}
+  await Promise.all(
+    Array.from({ length: Number(concurrency) }, async () => {
+      while (Date.now() < end) {
+        try {
+          const key = await S.incrementUsageAndGetApiKey(Number(group))
+          if (key !== 'sk-fault') throw Object.assign(new Error('wrong key'), { code: 'WRONG_KEY' })
+          okTimes.push(Date.now())
+          process.stdout.write('+') // streamed: a kill -9'ed worker's deliveries are still known
+        } catch (e) {
+          errors[e.code] = (errors[e.code] || 0) + 1
+          lastMessage[e.code] = e.message
+          errTimes.push(Date.now())
+        }
+      }
+    }),
+  )
+  await S.close()
+  process.stdout.write('\n' + JSON.stringify({ okTimes, errTimes, errors, lastMessage }) + '\n')
+  process.exit(0)
+}
+
+// ------------------------------------------------------------------ helpers
+const pg = require('pg')
+const original = require('../__test__/support/original-crypto.cjs')
+const keys = original.generateKeys()
+const ENV = { ...process.env, RSA_API_ENCRYPTION_PUBLIC_KEY: keys.publicKey, RSA_API_ENCRYPTION_PRIVATE_KEY: keys.privateKey }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+function worker(databaseUrl, group, seconds, concurrency) {
+  const child = spawn(process.execPath, [SELF, '--worker', databaseUrl, String(group), String(seconds), String(concurrency)], { env: ENV, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  const done = new Promise((ok) => child.on('exit', (code, signal) => ok({ code, signal })))
+  return {
+    child,
+    delivered: () => (out.match(/\+/g) || []).length,
+    async result() {
+      const exit = await done
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      return { exit, delivered: (out.match(/\+/g) || []).length, report: line ? JSON.parse(line) : null }
+    },
+  }
+}
+
+async function admin(sql, params) {
+  const c = new pg.Client({ connectionString: ADMIN_URL })
+  await c.connect()
+  try {
+    return await c.query(sql, params)
+  } finally {
+    await c.end()
+  }
+}
+
+function isReady() {
+  try {
+    execFileSync('pg_isready', ['-q', '-h', '127.0.0.1', '-p', '5432'])
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function waitReady(timeoutMs = 60000) {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if (isReady()) return Date.now()
+    await sleep(20)
+  }
+  throw new Error('PostgreSQL did not come back')
+}
+
+const cluster = (action, ...more) =>
+  execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', ...more, ...CLUSTER, action], { stdio: 'pipe' })
+
+async function freshPgKey(label) {
+  const name = `pspas_faults_${label.replace(/[^a-z0-9]+/gi, "_")}_${process.pid}`.toLowerCase()
+  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+  await admin(`CREATE DATABASE ${name}`)
+  const u = new URL(ADMIN_URL)
+  u.pathname = '/' + name
+  const url = u.toString()
+  await seed(url)
+  return { name, url }
+}
+
+async function seed(databaseUrl) {
+  const { PsPrivateAccessStore: S } = require('..')
+  S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey })
+  const sealed = S.encryptApiKey('sk-fault')
+  await S.addPreEncryptedKey(1, 1, undefined, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, {})
+  await S.close()
+}
+
+async function totalUse(databaseUrl) {
+  const { PsPrivateAccessStore: S } = require('..')
+  S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey })
+  const u = await S.getUsage(1)
+  await S.close()
+  return u.totalUse
+}
+
+function firstSuccessAfter(okTimes, t) {
+  const next = okTimes.find((x) => x >= t)
+  return next === undefined ? null : next - t
+}
+
+function account(name, { delivered, delta, inDoubt, calls, errors, recovery, extra = {} }) {
+  const exact = delivered <= delta && delta <= delivered + inDoubt
+  return { scenario: name, calls, delivered, counterDelta: delta, inDoubt, exact, errors, recoveryMs: recovery, ...extra }
+}
+
+// ------------------------------------------------------------------ PostgreSQL scenarios
+const SECONDS = SHORT ? 6 : 12
+
+async function pgScenario(label, inject) {
+  const db = await freshPgKey(label)
+  try {
+    const w = worker(db.url, 1, SECONDS, 32)
+    await sleep(1000)
+    const marks = await inject(db)
+    const { report, exit } = await w.result()
+    if (!report) throw new Error(`${label}: worker died (${JSON.stringify(exit)})`)
+    const delta = await totalUse(db.url)
+    const inDoubt = report.errors.PSPAS_DB_OUTCOME_UNKNOWN || 0
+    const calls = report.okTimes.length + report.errTimes.length
+    return account(label, {
+      delivered: report.okTimes.length,
+      delta,
+      inDoubt,
+      calls,
+      errors: report.errors,
+      recovery: marks.map((t) => firstSuccessAfter(report.okTimes, t)),
+      extra: { messages: report.lastMessage },
+    })
+  } finally {
+    if (!isReady()) {
+      cluster('start')
+      await waitReady()
+    }
+    await admin(`DROP DATABASE IF EXISTS ${db.name} WITH (FORCE)`)
+  }
+}
+
+const kills = async (db) => {
+  const marks = []
+  for (let i = 0; i < 4; i++) {
+    const t = Date.now()
+    await admin('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name])
+    marks.push(t)
+    await sleep(SHORT ? 800 : 1500)
+  }
+  return marks
+}
+
+async function restart() {
+  cluster('restart', '-m', 'fast')
+  const ready = await waitReady()
+  return [ready]
+}
+
+async function outage() {
+  cluster('stop', '-m', 'fast')
+  await sleep(5000)
+  cluster('start')
+  const ready = await waitReady()
+  return [ready]
+}
+
+// ------------------------------------------------------------------ SQLite scenario
+async function sqliteKill9() {
+  const dir = mkdtempSync(join(tmpdir(), 'pspas-faults-'))
+  const file = join(dir, 'store.sqlite')
+  const url = `sqlite:${file}`
+  try {
+    await seed(url)
+    const workers = Array.from({ length: 4 }, () => worker(url, 1, SHORT ? 4 : 8, 32))
+    await sleep(1500)
+    const victim = workers[0]
+    victim.child.kill('SIGKILL')
+    const results = await Promise.all(workers.map((w) => w.result()))
+    const survivors = results.slice(1)
+    const delivered = results.reduce((n, r) => n + r.delivered, 0)
+    const delta = await totalUse(url)
+    const integrity = execFileSync('python3', ['-c', 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA integrity_check").fetchone()[0])', file], { encoding: 'utf8' }).trim()
+    const errors = {}
+    for (const r of survivors) for (const [k, v] of Object.entries(r.report.errors)) errors[k] = (errors[k] || 0) + v
+    const calls = survivors.reduce((n, r) => n + r.report.okTimes.length + r.report.errTimes.length, 0) + results[0].delivered
+    // In doubt: what the killed process had in flight (at most its 32 concurrent calls).
+    return account('sqlite kill -9', { delivered, delta, inDoubt: 32, calls, errors, recovery: [], extra: { killed: results[0].exit.signal, integrity, integrityOk: integrity === 'ok' } })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// ------------------------------------------------------------------ run
+const rows = []
+rows.push(await pgScenario('pg backend kills', kills))
+rows.push(await pgScenario('pg restart', () => restart()))
+rows.push(await pgScenario('pg 5 s outage', () => outage()))
+rows.push(await sqliteKill9())
+
+console.log(`# npm run faults${SHORT ? ' -- --short' : ''}`)
+console.log(`node ${process.version}, ${SECONDS} s per PostgreSQL scenario, 32 calls in flight\n`)
+console.log('| scenario | calls | delivered | counter delta | in doubt | exact | errors by code | first success after fault / server ready (ms) |')
+console.log('|---|---|---|---|---|---|---|---|')
+for (const r of rows) {
+  console.log(`| ${r.scenario} | ${r.calls} | ${r.delivered} | ${r.counterDelta} | ${r.inDoubt} | ${r.exact ? 'yes' : 'NO'}${r.integrity ? `, integrity_check: ${r.integrity}` : ''} | ${JSON.stringify(r.errors)} | ${r.recoveryMs.join(', ')} |`)
+}
+console.log('\n' + JSON.stringify(rows.map(({ scenario, messages }) => ({ scenario, messages })), null, 1))
+const ok = rows.every((r) => r.exact && (r.integrityOk ?? true))
+process.exit(ok ? 0 : 1)
