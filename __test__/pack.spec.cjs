@@ -58,7 +58,7 @@ describe('packed tarball', () => {
   test('ships the binary, the loader, the JS entry and the typings, nothing else of the repository', () => {
     const dir = path.join(project, 'node_modules/@policysynth/private-access-store')
     const files = fs.readdirSync(dir).sort()
-    expect(files).toEqual(expect.arrayContaining(['dist', 'native.d.ts', 'native.js', 'package.json']))
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'dist', 'native.d.ts', 'native.js', 'package.json']))
     expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual(['index.d.ts', 'index.js'])
     expect(files.some((f) => f.endsWith('.node'))).toBe(true)
     for (const f of ['src', 'lib', '__test__', 'tests', 'target', 'Cargo.toml', 'benches']) expect(files).not.toContain(f)
@@ -81,6 +81,32 @@ describe('packed tarball', () => {
       out = String(e.stdout)
     }
     expect(out).toMatch(/TS2345/)
+  })
+
+  test('npm pack ships only what a user needs', () => {
+    const [{ files }] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: ROOT, encoding: 'utf8' }))
+    const paths = files.map((f) => f.path).sort()
+    expect(paths.filter((p) => !p.endsWith('.node'))).toEqual(['LICENSE', 'README.md', 'dist/index.d.ts', 'dist/index.js', 'native.d.ts', 'native.js', 'package.json'])
+    expect(paths.filter((p) => p.endsWith('.node'))).toEqual([expect.stringMatching(/^private-access-store\.[a-z0-9-]+\.node$/)])
+  })
+
+  test('without the binary, the error names the platform, the expected package and the two remedies', () => {
+    const pkg = path.join(project, 'node_modules/@policysynth/private-access-store')
+    const binary = fs.readdirSync(pkg).find((f) => f.endsWith('.node'))
+    fs.renameSync(path.join(pkg, binary), path.join(project, binary))
+    try {
+      const script = "try { require('@policysynth/private-access-store') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, cause: Boolean(e.cause) })) }"
+      const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: project, encoding: 'utf8' }))
+      const triple = binary.replace(/^private-access-store\.|\.node$/g, '')
+      expect(out.code).toBe('PSPAS_NATIVE_BINDING_MISSING')
+      expect(out.cause).toBe(true)
+      expect(out.message).toContain(`this platform (${triple})`)
+      expect(out.message).toContain(`@policysynth/private-access-store-${triple}`)
+      expect(out.message).toContain('optional dependencies')
+      expect(out.message).toContain('npm run build')
+    } finally {
+      fs.renameSync(path.join(project, binary), path.join(pkg, binary))
+    }
   })
 
   test('loads with require as well as import', () => {

@@ -132,14 +132,16 @@ export interface PsPrivateAccessStoreOptions {
     pgbouncer?: boolean | null;
 }
 /** The stable codes carried by every error's `err.code`. */
-export type PsPrivateAccessStoreErrorCode = 'PSPAS_MISSING_PUBLIC_KEY' | 'PSPAS_MISSING_PRIVATE_KEY' | 'PSPAS_INVALID_RSA_KEY' | 'PSPAS_INVALID_FORMAT' | 'PSPAS_EMPTY_API_KEY' | 'PSPAS_DECRYPT_FAILED' | 'PSPAS_INVALID_ARGUMENT' | 'PSPAS_INVALID_CONFIGURATION' | 'PSPAS_CONFIG' | 'PSPAS_DB_UNAVAILABLE' | 'PSPAS_DB_ERROR' | 'PSPAS_DB_OUTCOME_UNKNOWN' | 'PSPAS_NOT_ALLOWED' | 'PSPAS_INTERNAL';
+export type PsPrivateAccessStoreErrorCode = 'PSPAS_MISSING_PUBLIC_KEY' | 'PSPAS_MISSING_PRIVATE_KEY' | 'PSPAS_INVALID_RSA_KEY' | 'PSPAS_INVALID_FORMAT' | 'PSPAS_EMPTY_API_KEY' | 'PSPAS_DECRYPT_FAILED' | 'PSPAS_INVALID_ARGUMENT' | 'PSPAS_INVALID_CONFIGURATION' | 'PSPAS_CONFIG' | 'PSPAS_DB_UNAVAILABLE' | 'PSPAS_DB_ERROR' | 'PSPAS_DB_OUTCOME_UNKNOWN' | 'PSPAS_NOT_ALLOWED' | 'PSPAS_NATIVE_BINDING_MISSING' | 'PSPAS_INTERNAL';
 /**
  * Every error this package throws or rejects with: an `Error` of the caller's realm whose
  * `message` is the original's sentence where it had one, and whose `code` is stable.
  */
 export declare class PsPrivateAccessStoreError extends Error {
     readonly code: PsPrivateAccessStoreErrorCode;
-    constructor(code: PsPrivateAccessStoreErrorCode, message: string);
+    constructor(code: PsPrivateAccessStoreErrorCode, message: string, options?: {
+        cause?: unknown;
+    });
 }
 /** The documented snake_case attributes of a record (NULL columns are `null`). */
 export interface PsPrivateAccessStoreAttributes {

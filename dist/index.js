@@ -20,15 +20,41 @@ const os = require("node:os");
  */
 class PsPrivateAccessStoreError extends Error {
     code;
-    constructor(code, message) {
-        super(message);
+    constructor(code, message, options) {
+        super(message, options);
         this.code = code;
     }
 }
 exports.PsPrivateAccessStoreError = PsPrivateAccessStoreError;
 // ---------------------------------------------------------------------------------------------
 // The native addon, errors
-const native = require('../native.js');
+/** The platform triple napi-rs names its packages by (`linux-x64-gnu`, `darwin-arm64`, …). */
+function platformTriple() {
+    const { platform, arch } = process;
+    if (platform === 'linux') {
+        const report = process.report?.getReport();
+        return `linux-${arch}-${report?.header?.glibcVersionRuntime ? 'gnu' : 'musl'}`;
+    }
+    if (platform === 'win32')
+        return `win32-${arch}-msvc`;
+    return `${platform}-${arch}`;
+}
+/** The generated loader, or one clear error naming the platform, the package and the remedies. */
+function loadNative() {
+    try {
+        return require('../native.js');
+    }
+    catch (cause) {
+        const triple = platformTriple();
+        throw new PsPrivateAccessStoreError('PSPAS_NATIVE_BINDING_MISSING', `@policysynth/private-access-store has no native binary for this platform (${triple}): ` +
+            `expected the optional dependency @policysynth/private-access-store-${triple} ` +
+            `(or private-access-store.${triple}.node beside the package). ` +
+            'Install again with optional dependencies included (npm install, without --omit=optional ' +
+            'or --no-optional, on the machine that runs the code), or build it from source in the ' +
+            'package folder with `npm run build` (needs Rust >= 1.94).', { cause });
+    }
+}
+const native = loadNative();
 const CODED = /^(PSPAS_[A-Z_]+): ([\s\S]*)$/;
 /** The one conversion of a native failure into an error of the caller's realm. */
 function convertError(e) {

@@ -169,6 +169,7 @@ export type PsPrivateAccessStoreErrorCode =
   | 'PSPAS_DB_ERROR'
   | 'PSPAS_DB_OUTCOME_UNKNOWN'
   | 'PSPAS_NOT_ALLOWED'
+  | 'PSPAS_NATIVE_BINDING_MISSING'
   | 'PSPAS_INTERNAL'
 
 /**
@@ -178,8 +179,8 @@ export type PsPrivateAccessStoreErrorCode =
 export class PsPrivateAccessStoreError extends Error {
   readonly code: PsPrivateAccessStoreErrorCode
 
-  constructor(code: PsPrivateAccessStoreErrorCode, message: string) {
-    super(message)
+  constructor(code: PsPrivateAccessStoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
     this.code = code
   }
 }
@@ -187,7 +188,37 @@ export class PsPrivateAccessStoreError extends Error {
 // ---------------------------------------------------------------------------------------------
 // The native addon, errors
 
-const native: typeof Native = require('../native.js')
+/** The platform triple napi-rs names its packages by (`linux-x64-gnu`, `darwin-arm64`, …). */
+function platformTriple(): string {
+  const { platform, arch } = process
+  if (platform === 'linux') {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+    return `linux-${arch}-${report?.header?.glibcVersionRuntime ? 'gnu' : 'musl'}`
+  }
+  if (platform === 'win32') return `win32-${arch}-msvc`
+  return `${platform}-${arch}`
+}
+
+/** The generated loader, or one clear error naming the platform, the package and the remedies. */
+function loadNative(): typeof Native {
+  try {
+    return require('../native.js')
+  } catch (cause) {
+    const triple = platformTriple()
+    throw new PsPrivateAccessStoreError(
+      'PSPAS_NATIVE_BINDING_MISSING',
+      `@policysynth/private-access-store has no native binary for this platform (${triple}): ` +
+        `expected the optional dependency @policysynth/private-access-store-${triple} ` +
+        `(or private-access-store.${triple}.node beside the package). ` +
+        'Install again with optional dependencies included (npm install, without --omit=optional ' +
+        'or --no-optional, on the machine that runs the code), or build it from source in the ' +
+        'package folder with `npm run build` (needs Rust >= 1.94).',
+      { cause },
+    )
+  }
+}
+
+const native: typeof Native = loadNative()
 
 const CODED = /^(PSPAS_[A-Z_]+): ([\s\S]*)$/
 

