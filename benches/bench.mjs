@@ -5,13 +5,16 @@
 //   (b) baseline  the Sequelize original's algorithm: sequelize + pg + node:crypto, a
 //                 transaction, findAll … FOR UPDATE, save, RSA decryption with the PEM on the
 //                 main thread on every call
-//   (c) limit     the package's own increment statement (benches/increment-pg.sql) issued by
-//                 a minimal pg loop, no decryption: what nothing above the database can beat
+//   (c) limit     the plain single-statement increment (benches/plain-increment-pg.sql: one
+//                 UPDATE … WHERE id = (SELECT … FOR UPDATE) RETURNING, no budget) from a
+//                 bare pg loop, no decryption: what the database itself can do
+//   (d) statement the package's own budget statement (benches/increment-pg.sql) from the same
+//                 bare loop: a diagnostic row that shows the statement's own cost
 // Scenarios: one hot key at 1, 8 and 32 calls in flight; 4 processes × 32; 1,000 groups with
 // random picks at 32. Closed loops; every variant has its own keys; pools of 10 connections;
 // variants interleaved run by run, VACUUM before each run, 20 warm-up calls per run.
 // Reported per scenario: calls/s, p50/p99 latency, event-loop delay p99/max, peak RSS, and the
-// ratios package/baseline and package/limit; medians of --runs runs. Then encryptApiKey and
+// ratios package/baseline, package/limit and package/statement; medians of --runs runs. Then encryptApiKey and
 // decryptApiKey per call against node:crypto doing the original's work.
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
@@ -28,11 +31,15 @@ const pg = require('pg')
 const { Sequelize, DataTypes } = require('sequelize')
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
+// The limit: the plain single-statement increment (no budget), what the database can do.
+const PLAIN_SQL = readFileSync(join(HERE, 'plain-increment-pg.sql'), 'utf8')
+// Diagnostic: the package's own budget statement, from the same bare loop.
 const INCREMENT_SQL = readFileSync(join(HERE, 'increment-pg.sql'), 'utf8')
 const ADMIN_URL = process.env.PSPAS_TEST_PG_URL || 'postgres://root@127.0.0.1:5432/test'
 const POOL = 10
 const GROUPS = 1000
-const BASE = { hot: { package: 1, baseline: 2, limit: 3 }, spread: { package: 10000, baseline: 20000, limit: 30000 } }
+const BASE = { hot: { package: 1, baseline: 2, limit: 3, statement: 4 }, spread: { package: 10000, baseline: 20000, limit: 30000, statement: 40000 } }
+const VARIANTS = ['package', 'baseline', 'limit', 'statement']
 
 const args = process.argv.slice(2)
 const opt = (name, dflt) => {
@@ -49,11 +56,12 @@ function makeVariant(kind, databaseUrl, keys) {
     S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL })
     return { call: (g) => S.incrementUsageAndGetApiKey(g, { aiModelId: 1 }), close: () => S.close() }
   }
-  if (kind === 'limit') {
+  if (kind === 'limit' || kind === 'statement') {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: POOL })
     pool.on('error', () => {}) // idle clients closed by the server after the run
-    const q = { name: 'pspas_increment', text: INCREMENT_SQL }
-    return { call: (g) => pool.query({ ...q, values: [g, 1, 'UTC', true, 1] }), close: () => pool.end() }
+    const q = kind === 'limit' ? { name: 'pspas_plain', text: PLAIN_SQL } : { name: 'pspas_increment', text: INCREMENT_SQL }
+    const values = (g) => (kind === 'limit' ? [g, 1, 1] : [g, 1, 'UTC', true, 1])
+    return { call: (g) => pool.query({ ...q, values: values(g) }), close: () => pool.end() }
   }
   // baseline: the original model's code shape
   const sequelize = new Sequelize(databaseUrl, { logging: false, pool: { max: POOL, min: 0 } })
@@ -269,13 +277,14 @@ async function main() {
   const pgdb = await setupPostgres(keys)
   try {
     console.log('\n### PostgreSQL (local)\n')
-    console.log('| scenario | variant | calls/s | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors | package/baseline | package/limit |')
-    console.log('|---|---|---|---|---|---|---|---|---|---|')
+    console.log('limit = the plain single-statement increment (benches/plain-increment-pg.sql) from a bare `pg` loop; statement = the package\'s own budget statement from the same loop (diagnostic)\n')
+    console.log('| scenario | variant | calls/s | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors | package/baseline | package/limit | package/statement |')
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|')
     for (const sc of SCENARIOS) {
-      const r = await measureAll(['package', 'baseline', 'limit'], pgdb.url, keys, sc, pgdb.vacuum)
-      for (const kind of ['package', 'baseline', 'limit']) {
+      const r = await measureAll(VARIANTS, pgdb.url, keys, sc, pgdb.vacuum)
+      for (const kind of VARIANTS) {
         const x = r[kind]
-        const ratios = kind === 'package' ? `${f(x.cps / r.baseline.cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}×` : ' | '
+        const ratios = kind === 'package' ? `${f(x.cps / r.baseline.cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}× | ${f(x.cps / r.statement.cps, 2)}×` : ' | | '
         console.log(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} | ${ratios} |`)
       }
     }
