@@ -156,10 +156,10 @@ function account(name, { delivered, delta, inDoubt, calls, errors, recovery, ext
 // ------------------------------------------------------------------ PostgreSQL scenarios
 const SECONDS = SHORT ? 6 : 12
 
-async function pgScenario(label, inject) {
+async function pgScenario(label, inject, seconds = SECONDS) {
   const db = await freshPgKey(label)
   try {
-    const w = worker(db.url, 1, SECONDS, 32)
+    const w = worker(db.url, 1, seconds, 32)
     await sleep(1000)
     const marks = await inject(db)
     const { report, exit } = await w.result()
@@ -240,7 +240,8 @@ async function sqliteKill9() {
 const rows = []
 rows.push(await pgScenario('pg backend kills', kills))
 rows.push(await pgScenario('pg restart', () => restart()))
-rows.push(await pgScenario('pg 5 s outage', () => outage()))
+// The outage run lasts long enough to see the first successes after the server is back.
+rows.push(await pgScenario('pg 5 s outage', () => outage(), SECONDS + 8))
 rows.push(await sqliteKill9())
 
 console.log(`# npm run faults${SHORT ? ' -- --short' : ''}`)

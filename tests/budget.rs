@@ -308,7 +308,7 @@ async fn exercise(url: &str, raw: Raw) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_budgets() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::TempDir::new();
     let url = format!("sqlite:{}", dir.path().join("b.sqlite").display());
     exercise(&url, Raw::Sqlite(url.clone())).await;
 }

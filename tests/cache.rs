@@ -153,7 +153,7 @@ async fn exercise(url: &str, rotate: impl AsyncFn(i64, &str, &str)) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_cache() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::TempDir::new();
     let url = format!("sqlite:{}", dir.path().join("c.sqlite").display());
     let raw = url.clone();
     exercise(&url, async |id, api, aes| {

@@ -228,7 +228,7 @@ async fn exercise(svc: Arc<Service>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::TempDir::new();
     let url = format!("sqlite:{}", dir.path().join("store.sqlite").display());
     // Two services on one file: the migration is idempotent.
     service(url.clone()).store().await.expect("first open");
