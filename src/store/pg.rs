@@ -100,6 +100,69 @@ fn increment_sql_cached(cond: &str) -> &'static str {
     sql
 }
 
+/// The common path, with the same parameters: one `UPDATE` of the group's first active matching
+/// key (locked), applied only when the call is granted *and* causes no budget event: the key
+/// has room, and no threshold is crossed that was not already notified this period. Any other
+/// case, and any doubt (a NULL in a condition), updates nothing, and the full statement
+/// ([`increment_sql`]) decides under its own row locks: refusals, failover, events. Each
+/// statement decides on locked row state, so exactness is the same as the full statement's.
+fn lean_sql(cond: &str) -> String {
+    let (d, m, t) = (daily("s"), monthly("s"), total("s"));
+    let (ld, lm, lt) = (
+        limit("s", "perDay"),
+        limit("s", "petMonth"),
+        limit("s", "total"),
+    );
+    let (over_d, over_m, over_t) = (over(&d, &ld), over(&m, &lm), over(&t, &lt));
+    let (td, tm) = (
+        config_number("s", "emailNotificationBudgetThresholds", "daily"),
+        config_number("s", "emailNotificationBudgetThresholds", "monthly"),
+    );
+    let crosses = |used: &str, lim: &str, thr: &str, kind: EventKind, period: &str| {
+        format!(
+            "({lim} IS NOT NULL AND {thr} IS NOT NULL \
+             AND {used} + p.amt >= (CASE WHEN {thr} <= 1 THEN {thr} * {lim} ELSE {thr} END) \
+             AND {})",
+            not_notified("s", kind, period)
+        )
+    };
+    let (cross_d, cross_m) = (
+        crosses(&d, &ld, &td, EventKind::DailyThreshold, "p.day"),
+        crosses(&m, &lm, &tm, EventKind::MonthlyThreshold, "p.month"),
+    );
+    format!(
+        "WITH p AS (SELECT to_char(now() AT TIME ZONE $3, 'YYYY-MM-DD') AS day, \
+           to_char(now() AT TIME ZONE $3, 'YYYY-MM') AS month, $2::float8::numeric AS amt) \
+         UPDATE ps_private_access_store s SET \
+           usage = COALESCE(s.usage, '{{}}'::jsonb) || jsonb_build_object( \
+             'dailyUse', {d} + p.amt, 'monthlyUse', {m} + p.amt, 'totalUse', {t} + p.amt, \
+             'periodDay', p.day, 'periodMonth', p.month), \
+           last_used_at = now(), updated_at = now() \
+         FROM p \
+         WHERE s.id = (SELECT id FROM ps_private_access_store \
+             WHERE group_id = $1 AND is_active IS NOT FALSE{cond} ORDER BY id LIMIT 1 FOR UPDATE) \
+           AND s.is_active IS NOT FALSE{cond} \
+           AND (NOT $4::bool OR NOT ({over_d} OR {over_m} OR {over_t})) \
+           AND NOT {cross_d} AND NOT {cross_m} \
+         RETURNING s.id::int8 AS id, s.encrypted_api_key, s.encrypted_aes_key"
+    )
+}
+
+fn lean_sql_cached(cond: &str) -> &'static str {
+    static BUILT: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(sql) = built.get(cond) {
+        return sql;
+    }
+    // Bounded: `cond` is one of the nine shapes `filter_sql` produces for an increment.
+    let sql: &'static str = Box::leak(lean_sql(cond).into_boxed_str());
+    built.insert(cond.to_owned(), sql);
+    sql
+}
+
 fn increment_sql(cond: &str) -> String {
     let (d, m, t) = (daily("s"), monthly("s"), total("s"));
     let (ld, lm, lt) = (
@@ -529,20 +592,33 @@ impl Store for PgStore {
 
     async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
         let (cond, binds) = filter_sql(filter, '$', 5);
-        let sql = increment_sql_cached(&cond);
-        let rows = self
-            .rows(Kind::Write, || {
+        let binds = &binds;
+        let run = |sql: &'static str| {
+            self.rows(Kind::Write, move || {
                 let mut q = sqlx::query(AssertSqlSafe(sql))
                     .bind(group_id)
                     .bind(amount)
                     .bind(self.tz())
                     .bind(self.budget.enforce);
-                for b in &binds {
+                for b in binds {
                     q = q.bind(*b);
                 }
                 q
             })
-            .await?;
+        };
+        // The common path first: granted, no event. Nothing updated: the full statement.
+        let lean = run(lean_sql_cached(&cond)).await?;
+        if let Some(row) = lean.first() {
+            return Ok(Increment {
+                picked: Some(Picked {
+                    id: row.try_get("id")?,
+                    encrypted_api_key: row.try_get("encrypted_api_key")?,
+                    encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+                }),
+                events: Vec::new(),
+            });
+        }
+        let rows = run(increment_sql_cached(&cond)).await?;
         let mut out = Increment::default();
         for row in &rows {
             if let Some(api) = row.try_get::<Option<String>, _>(1)? {
