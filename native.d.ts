@@ -109,6 +109,7 @@ export interface NativeOptions {
   keyCacheMaxEntries?: number
   keyCacheMaxAgeMs?: number
   pgbouncer?: boolean
+  coalesce?: boolean
 }
 
 /** The two stored strings of a sealed API key. */

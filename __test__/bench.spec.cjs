@@ -14,7 +14,7 @@ describe('npm run bench -- --smoke', () => {
     const rows = out.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| scenario') && !l.startsWith('| operation'))
     const scenarios = ['hot key, 1 in flight', 'hot key, 8 in flight', 'hot key, 32 in flight', 'hot key, 4 processes × 32', '1,000 groups, random, 32']
     for (const s of scenarios) {
-      for (const v of ['package', 'baseline', 'limit', 'statement']) {
+      for (const v of ['package', 'package, no coalescing', 'baseline', 'limit', 'statement']) {
         const row = rows.find((l) => l.startsWith(`| ${s} | ${v} |`))
         expect([s, v, row === undefined]).toEqual([s, v, false])
         const cells = row.split('|').map((c) => c.trim())

@@ -40,7 +40,7 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
     test('after deactivation resolves, no process is served the key again', async () => {
       const sealed = S.encryptApiKey('sk-deactivated')
       const key = await S.addPreEncryptedKey(2, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, BIG)
-      const procs = Array.from({ length: 2 }, () => hammer(db.url, 2, 20, 'sk-deactivated', 40))
+      const procs = Array.from({ length: 2 }, () => hammer(db.url, 2, 20, 'sk-deactivated', 5000))
       await new Promise((r) => setTimeout(r, 1500))
       procs.forEach((p) => p.go())
       await new Promise((r) => setTimeout(r, 300))

@@ -38,8 +38,11 @@ const INCREMENT_SQL = readFileSync(join(HERE, 'increment-pg.sql'), 'utf8')
 const ADMIN_URL = process.env.PSPAS_TEST_PG_URL || 'postgres://root@127.0.0.1:5432/test'
 const POOL = 10
 const GROUPS = 1000
-const BASE = { hot: { package: 1, baseline: 2, limit: 3, statement: 4 }, spread: { package: 10000, baseline: 20000, limit: 30000, statement: 40000 } }
-const VARIANTS = ['package', 'baseline', 'limit', 'statement']
+const BASE = {
+  hot: { package: 1, baseline: 2, limit: 3, statement: 4, 'package, no coalescing': 5 },
+  spread: { package: 10000, baseline: 20000, limit: 30000, statement: 40000, 'package, no coalescing': 50000 },
+}
+const VARIANTS = ['package', 'package, no coalescing', 'baseline', 'limit', 'statement']
 
 const args = process.argv.slice(2)
 const opt = (name, dflt) => {
@@ -52,8 +55,8 @@ const RUNS = opt('runs', SMOKE ? 1 : 3)
 
 // ---------------------------------------------------------------- variants (one per process)
 function makeVariant(kind, databaseUrl, keys) {
-  if (kind === 'package') {
-    S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL })
+  if (kind === 'package' || kind === 'package, no coalescing') {
+    S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL, coalesce: kind === 'package' })
     return { call: (g) => S.incrementUsageAndGetApiKey(g, { aiModelId: 1 }), close: () => S.close() }
   }
   if (kind === 'limit' || kind === 'statement') {

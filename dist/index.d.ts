@@ -130,6 +130,12 @@ export interface PsPrivateAccessStoreOptions {
      * `?pgbouncer=true` on the URL, else `false`).
      */
     pgbouncer?: boolean | null;
+    /**
+     * Send concurrent calls on one key as one statement counting their sum (default
+     * `PSPAS_COALESCE`, else `true`; PostgreSQL). A batch that is not granted without a budget
+     * event is decided call by call, so budgets and events behave exactly as without it.
+     */
+    coalesce?: boolean | null;
 }
 /** The stable codes carried by every error's `err.code`. */
 export type PsPrivateAccessStoreErrorCode = 'PSPAS_MISSING_PUBLIC_KEY' | 'PSPAS_MISSING_PRIVATE_KEY' | 'PSPAS_INVALID_RSA_KEY' | 'PSPAS_INVALID_FORMAT' | 'PSPAS_EMPTY_API_KEY' | 'PSPAS_DECRYPT_FAILED' | 'PSPAS_INVALID_ARGUMENT' | 'PSPAS_INVALID_CONFIGURATION' | 'PSPAS_CONFIG' | 'PSPAS_DB_UNAVAILABLE' | 'PSPAS_DB_ERROR' | 'PSPAS_DB_OUTCOME_UNKNOWN' | 'PSPAS_NOT_ALLOWED' | 'PSPAS_NATIVE_BINDING_MISSING' | 'PSPAS_INTERNAL';

@@ -150,6 +150,7 @@ const SETUP_VARIABLES = [
     'PSPAS_KEY_CACHE_MAX_ENTRIES',
     'PSPAS_KEY_CACHE_MAX_AGE_MS',
     'PSPAS_PGBOUNCER',
+    'PSPAS_COALESCE',
 ];
 const OPTION_TYPES = {
     databaseUrl: 'string',
@@ -166,6 +167,7 @@ const OPTION_TYPES = {
     keyCacheMaxEntries: 'number',
     keyCacheMaxAgeMs: 'number',
     pgbouncer: 'boolean',
+    coalesce: 'boolean',
 };
 /** This realm's set-up: configured options and the native handles opened for it. */
 const state = {

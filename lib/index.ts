@@ -152,6 +152,12 @@ export interface PsPrivateAccessStoreOptions {
    * `?pgbouncer=true` on the URL, else `false`).
    */
   pgbouncer?: boolean | null
+  /**
+   * Send concurrent calls on one key as one statement counting their sum (default
+   * `PSPAS_COALESCE`, else `true`; PostgreSQL). A batch that is not granted without a budget
+   * event is decided call by call, so budgets and events behave exactly as without it.
+   */
+  coalesce?: boolean | null
 }
 
 /** The stable codes carried by every error's `err.code`. */
@@ -319,6 +325,7 @@ const SETUP_VARIABLES = [
   'PSPAS_KEY_CACHE_MAX_ENTRIES',
   'PSPAS_KEY_CACHE_MAX_AGE_MS',
   'PSPAS_PGBOUNCER',
+  'PSPAS_COALESCE',
 ] as const
 
 const OPTION_TYPES = {
@@ -336,6 +343,7 @@ const OPTION_TYPES = {
   keyCacheMaxEntries: 'number',
   keyCacheMaxAgeMs: 'number',
   pgbouncer: 'boolean',
+  coalesce: 'boolean',
 } as const
 
 type OptionName = keyof typeof OPTION_TYPES

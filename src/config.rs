@@ -48,6 +48,8 @@ pub struct Settings {
     /// Behind a transaction-mode pooler: no named prepared statements (default
     /// `PSPAS_PGBOUNCER`, or `?pgbouncer=true` on the URL, else off).
     pub pgbouncer: Option<bool>,
+    /// Send concurrent calls on one key as one statement (default `PSPAS_COALESCE`, else on).
+    pub coalesce: Option<bool>,
 }
 
 fn switch(name: &str, explicit: Option<bool>, env: &dyn Env, default: bool) -> Result<bool> {
@@ -131,6 +133,8 @@ pub struct PoolSettings {
     pub idle_timeout: Duration,
     /// Behind a transaction-mode pooler (see [`Settings::pgbouncer`]).
     pub pooler: bool,
+    /// Coalesce concurrent calls on one key (see [`Settings::coalesce`]).
+    pub coalesce: bool,
 }
 
 /// Prisma's convention: `pgbouncer=true` in the URL's query string.
@@ -255,6 +259,7 @@ pub fn pool_settings(settings: &Settings, env: &dyn Env) -> Result<PoolSettings>
             10_000u64,
         )?),
         pooler,
+        coalesce: switch("PSPAS_COALESCE", settings.coalesce, env, true)?,
     })
 }
 

@@ -7,7 +7,7 @@
 /// Result alias used throughout the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("RSA_API_ENCRYPTION_PUBLIC_KEY is not set in the environment variables")]
     MissingPublicKey,

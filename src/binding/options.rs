@@ -29,6 +29,7 @@ pub struct NativeOptions {
     pub key_cache_max_entries: Option<f64>,
     pub key_cache_max_age_ms: Option<f64>,
     pub pgbouncer: Option<bool>,
+    pub coalesce: Option<bool>,
 }
 
 fn count(name: &str, v: Option<f64>) -> Result<Option<u64>, Error> {
@@ -65,6 +66,7 @@ impl TryFrom<&NativeOptions> for Settings {
             key_cache_max_entries: count("keyCacheMaxEntries", o.key_cache_max_entries)?,
             key_cache_max_age_ms: count("keyCacheMaxAgeMs", o.key_cache_max_age_ms)?,
             pgbouncer: o.pgbouncer,
+            coalesce: o.coalesce,
         })
     }
 }

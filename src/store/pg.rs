@@ -262,6 +262,69 @@ pub struct PgStore {
     target: String,
     /// The last direct probe of the server (single-flight: calls waiting at once share one).
     probe: tokio::sync::Mutex<Option<(std::time::Instant, std::result::Result<(), String>)>>,
+    /// Calls waiting behind an in-flight statement on the same key (see [`Coalescer`]).
+    coalescer: Option<Coalescer>,
+}
+
+/// Natural batching of calls on one key: a call that finds a statement for the same (group,
+/// filters) in flight waits for it instead of queueing on the row lock; when that statement
+/// is done, everything that queued meanwhile is sent as one lean statement counting the sum.
+/// No timers: a call alone is sent at once. A batch is all-or-nothing: if the sum is not
+/// granted without a budget event, every call in it is decided alone (lean, then full
+/// statement), as without coalescing — so exactness, failover order and exactly-once events
+/// are unchanged.
+#[derive(Default)]
+struct Coalescer {
+    waiting: Mutex<HashMap<BatchKey, Vec<Waiter>>>,
+}
+
+type BatchKey = (i64, String, Vec<i64>);
+
+struct Waiter {
+    amount: f64,
+    reply: tokio::sync::oneshot::Sender<Answer>,
+}
+
+/// What a queued call learns from the statement its batch was sent in.
+enum Answer {
+    /// The batch was granted on this key (its share counted).
+    Granted(Picked),
+    /// The batch statement failed; the error applies to every call in it.
+    Failed(Error),
+    /// Not granted as a batch: decide alone (lean, then the full statement).
+    Alone,
+    /// Queued behind a batch: join the next round (one of these calls leads it).
+    Again,
+}
+
+/// Frees a key if its leader stops before handing on (the queued calls then decide alone).
+struct Lead<'a> {
+    coalescer: &'a Coalescer,
+    key: &'a BatchKey,
+}
+
+impl Lead<'_> {
+    /// Free the key and return the calls still queued on it.
+    fn finish(self) -> Vec<Waiter> {
+        let rest = self.release();
+        std::mem::forget(self);
+        rest
+    }
+    fn release(&self) -> Vec<Waiter> {
+        let mut waiting = self
+            .coalescer
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        waiting.remove(self.key).unwrap_or_default()
+    }
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        // Dropping the queued senders wakes their calls with "decide alone".
+        drop(self.release());
+    }
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
@@ -361,6 +424,7 @@ impl PgStore {
             options,
             target,
             probe: tokio::sync::Mutex::new(None),
+            coalescer: pool.coalesce.then(Coalescer::default),
         };
         // The first connection (through the probe, so a server that is not there fails in
         // about a second, with the cause) and the table.
@@ -477,6 +541,91 @@ impl PgStore {
         }
     }
 
+    /// Send queued calls as one lean statement counting their sum, and answer each.
+    async fn send_batch(&self, key: &BatchKey, batch: Vec<Waiter>) {
+        let (group_id, cond, binds) = key;
+        if batch.len() == 1 {
+            // One call: it decides alone, with its events if any.
+            for w in batch {
+                let _ = w.reply.send(Answer::Alone);
+            }
+            return;
+        }
+        let sum: f64 = batch.iter().map(|w| w.amount).sum();
+        let outcome = match self
+            .run_increment(lean_sql_cached(cond), *group_id, binds, sum)
+            .await
+        {
+            Ok(rows) => rows.first().map(picked_of).transpose(),
+            Err(e) => Err(e),
+        };
+        for w in batch {
+            let answer = match &outcome {
+                Ok(Some(picked)) => Answer::Granted(picked.clone()),
+                Ok(None) => Answer::Alone,
+                Err(e) => Answer::Failed(e.clone()),
+            };
+            let _ = w.reply.send(answer);
+        }
+    }
+
+    /// One call decided on its own: the lean common path, else the full statement.
+    async fn increment_alone(
+        &self,
+        group_id: i64,
+        cond: &str,
+        binds: &[i64],
+        amount: f64,
+    ) -> Result<Increment> {
+        // The common path first: granted, no event. Nothing updated: the full statement.
+        let lean = self
+            .run_increment(lean_sql_cached(cond), group_id, binds, amount)
+            .await?;
+        if let Some(row) = lean.first() {
+            return Ok(Increment {
+                picked: Some(picked_of(row)?),
+                events: Vec::new(),
+            });
+        }
+        let rows = self
+            .run_increment(increment_sql_cached(cond), group_id, binds, amount)
+            .await?;
+        let mut out = Increment::default();
+        for row in &rows {
+            if let Some(api) = row.try_get::<Option<String>, _>(1)? {
+                out.picked = Some(Picked {
+                    id: row.try_get(0)?,
+                    encrypted_api_key: api,
+                    encrypted_aes_key: row.try_get(2)?,
+                });
+            }
+            out.events.extend(events_of(row)?);
+        }
+        Ok(out)
+    }
+
+    /// An increment statement (lean or full; same parameters).
+    async fn run_increment(
+        &self,
+        sql: &'static str,
+        group_id: i64,
+        binds: &[i64],
+        amount: f64,
+    ) -> Result<Vec<PgRow>> {
+        self.rows(Kind::Write, || {
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(group_id)
+                .bind(amount)
+                .bind(self.tz())
+                .bind(self.budget.enforce);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q
+        })
+        .await
+    }
+
     fn tz(&self) -> &'static str {
         self.budget.timezone.name()
     }
@@ -509,6 +658,21 @@ impl PgStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The calls queued on `key` so far (the key stays marked as in flight).
+fn take_queue(coalescer: &Coalescer, key: &BatchKey) -> Vec<Waiter> {
+    let mut waiting = coalescer.waiting.lock().unwrap_or_else(|p| p.into_inner());
+    waiting.get_mut(key).map(std::mem::take).unwrap_or_default()
+}
+
+/// The key a lean statement counted on (named result columns).
+fn picked_of(row: &PgRow) -> Result<Picked> {
+    Ok(Picked {
+        id: row.try_get("id")?,
+        encrypted_api_key: row.try_get("encrypted_api_key")?,
+        encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+    })
 }
 
 fn events_of(row: &PgRow) -> Result<Vec<BudgetEvent>> {
@@ -592,45 +756,55 @@ impl Store for PgStore {
 
     async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
         let (cond, binds) = filter_sql(filter, '$', 5);
-        let binds = &binds;
-        let run = |sql: &'static str| {
-            self.rows(Kind::Write, move || {
-                let mut q = sqlx::query(AssertSqlSafe(sql))
-                    .bind(group_id)
-                    .bind(amount)
-                    .bind(self.tz())
-                    .bind(self.budget.enforce);
-                for b in binds {
-                    q = q.bind(*b);
-                }
-                q
-            })
+        let Some(coalescer) = &self.coalescer else {
+            return self.increment_alone(group_id, &cond, &binds, amount).await;
         };
-        // The common path first: granted, no event. Nothing updated: the full statement.
-        let lean = run(lean_sql_cached(&cond)).await?;
-        if let Some(row) = lean.first() {
-            return Ok(Increment {
-                picked: Some(Picked {
-                    id: row.try_get("id")?,
-                    encrypted_api_key: row.try_get("encrypted_api_key")?,
-                    encrypted_aes_key: row.try_get("encrypted_aes_key")?,
-                }),
-                events: Vec::new(),
-            });
-        }
-        let rows = run(increment_sql_cached(&cond)).await?;
-        let mut out = Increment::default();
-        for row in &rows {
-            if let Some(api) = row.try_get::<Option<String>, _>(1)? {
-                out.picked = Some(Picked {
-                    id: row.try_get(0)?,
-                    encrypted_api_key: api,
-                    encrypted_aes_key: row.try_get(2)?,
-                });
+        let key: BatchKey = (group_id, cond.clone(), binds.clone());
+        loop {
+            // Either join the queue behind a statement in flight on this key, or lead.
+            let queued = {
+                let mut waiting = coalescer.waiting.lock().unwrap_or_else(|p| p.into_inner());
+                match waiting.get_mut(&key) {
+                    Some(queue) => {
+                        let (reply, answer) = tokio::sync::oneshot::channel();
+                        queue.push(Waiter { amount, reply });
+                        Some(answer)
+                    }
+                    None => {
+                        waiting.insert(key.clone(), Vec::new());
+                        None
+                    }
+                }
+            };
+            if let Some(answer) = queued {
+                return match answer.await {
+                    Ok(Answer::Granted(picked)) => Ok(Increment {
+                        picked: Some(picked),
+                        events: Vec::new(),
+                    }),
+                    Ok(Answer::Failed(e)) => Err(e),
+                    Ok(Answer::Again) => continue,
+                    Ok(Answer::Alone) | Err(_) => {
+                        self.increment_alone(group_id, &cond, &binds, amount).await
+                    }
+                };
             }
-            out.events.extend(events_of(row)?);
+            // Lead: this call's own statement, then one batch of the calls that queued meanwhile;
+            // calls that queued behind that batch start the next round (bounded extra latency).
+            let lead = Lead {
+                coalescer,
+                key: &key,
+            };
+            let own = self.increment_alone(group_id, &cond, &binds, amount).await;
+            let batch = take_queue(coalescer, &key);
+            if !batch.is_empty() {
+                self.send_batch(&key, batch).await;
+            }
+            for w in lead.finish() {
+                let _ = w.reply.send(Answer::Again);
+            }
+            return own;
         }
-        Ok(out)
     }
 
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
