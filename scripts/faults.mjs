@@ -58,7 +58,9 @@ if (args[0] === '--worker') {
     }),
   )
   await S.close()
-  process.stdout.write('\n' + JSON.stringify({ okTimes, errTimes, errors, lastMessage }) + '\n')
+  // Exit only once the report is flushed: stdout is a pipe, and exit() would cut it short.
+  const report = '\n' + JSON.stringify({ okTimes, errTimes, errors, lastMessage }) + '\n'
+  await new Promise((resolve) => process.stdout.write(report, resolve))
   process.exit(0)
 }
 
