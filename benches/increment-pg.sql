@@ -1,1 +1,244 @@
-WITH p AS (SELECT to_char(now() AT TIME ZONE $3, 'YYYY-MM-DD') AS day, to_char(now() AT TIME ZONE $3, 'YYYY-MM') AS month, date_trunc('day', now() AT TIME ZONE $3) AT TIME ZONE $3 AS day_start, date_trunc('month', now() AT TIME ZONE $3) AT TIME ZONE $3 AS month_start, $2::float8::numeric AS amt, $4::bool AS enforce), pick AS (SELECT s.id, s.group_id, s.ai_model_id, s.external_api_id, (CASE WHEN s.usage->>'periodDay' = p.day THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END) AS d0, (CASE WHEN s.usage->>'periodMonth' = p.month THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END) AS m0, COALESCE((s.usage->>'totalUse')::numeric, 0) AS t0, (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number' THEN (s.configuration->'maxBudget'->>'perDay')::numeric END) AS ld, (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number' THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END) AS lm, (CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'daily') = 'number' THEN (s.configuration->'emailNotificationBudgetThresholds'->>'daily')::numeric END) AS td, (CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'monthly') = 'number' THEN (s.configuration->'emailNotificationBudgetThresholds'->>'monthly')::numeric END) AS tm, COALESCE(s.usage->'notified', '{}'::jsonb) AS notified FROM ps_private_access_store s CROSS JOIN p WHERE s.group_id = $1 AND s.is_active IS NOT FALSE AND ai_model_id = $5 AND (NOT p.enforce OR NOT (((CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number' THEN (s.configuration->'maxBudget'->>'perDay')::numeric END) IS NOT NULL AND (CASE WHEN s.usage->>'periodDay' = p.day THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END) + p.amt > (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number' THEN (s.configuration->'maxBudget'->>'perDay')::numeric END)) OR ((CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number' THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END) IS NOT NULL AND (CASE WHEN s.usage->>'periodMonth' = p.month THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END) + p.amt > (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number' THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END)) OR ((CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number' THEN (s.configuration->'maxBudget'->>'total')::numeric END) IS NOT NULL AND COALESCE((s.usage->>'totalUse')::numeric, 0) + p.amt > (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number' THEN (s.configuration->'maxBudget'->>'total')::numeric END)))) ORDER BY s.id LIMIT 1 FOR UPDATE OF s), ev AS (SELECT pick.*, (pick.ld IS NOT NULL AND pick.td IS NOT NULL AND pick.d0 + p.amt >= (CASE WHEN pick.td <= 1 THEN pick.td * pick.ld ELSE pick.td END) AND (pick.notified->>'dailyThreshold') IS DISTINCT FROM p.day) AS e_dt, (pick.lm IS NOT NULL AND pick.tm IS NOT NULL AND pick.m0 + p.amt >= (CASE WHEN pick.tm <= 1 THEN pick.tm * pick.lm ELSE pick.tm END) AND (pick.notified->>'monthlyThreshold') IS DISTINCT FROM p.month) AS e_mt FROM pick CROSS JOIN p), upd AS (UPDATE ps_private_access_store s SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object( 'dailyUse', ev.d0 + p.amt, 'monthlyUse', ev.m0 + p.amt, 'totalUse', ev.t0 + p.amt, 'periodDay', p.day, 'periodMonth', p.month, 'notified', ev.notified || CASE WHEN ev.e_dt THEN jsonb_build_object('dailyThreshold', p.day) ELSE '{}'::jsonb END || CASE WHEN ev.e_mt THEN jsonb_build_object('monthlyThreshold', p.month) ELSE '{}'::jsonb END), last_used_at = now(), updated_at = now() FROM ev CROSS JOIN p WHERE s.id = ev.id RETURNING s.id::int8 AS id, s.encrypted_api_key, s.encrypted_aes_key, ev.group_id::int8 AS g, ev.ai_model_id::int8 AS am, ev.external_api_id::int8 AS ea, (ev.d0 + p.amt)::float8 AS du, (ev.m0 + p.amt)::float8 AS mu, (ev.t0 + p.amt)::float8 AS tu, ev.ld::float8 AS ld, ev.lm::float8 AS lm, NULL::float8 AS lt, ev.e_dt, ev.e_mt, false AS e_dl, false AS e_ml, false AS e_tl), rpick AS (SELECT s.id, s.group_id, s.ai_model_id, s.external_api_id, (CASE WHEN s.usage->>'periodDay' = p.day THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END) AS d0, (CASE WHEN s.usage->>'periodMonth' = p.month THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END) AS m0, COALESCE((s.usage->>'totalUse')::numeric, 0) AS t0, (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number' THEN (s.configuration->'maxBudget'->>'perDay')::numeric END) AS ld, (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number' THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END) AS lm, (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number' THEN (s.configuration->'maxBudget'->>'total')::numeric END) AS lt, (((CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number' THEN (s.configuration->'maxBudget'->>'perDay')::numeric END) IS NOT NULL AND (CASE WHEN s.usage->>'periodDay' = p.day THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END) + p.amt > (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number' THEN (s.configuration->'maxBudget'->>'perDay')::numeric END)) AND (s.usage->'notified'->>'dailyLimit') IS DISTINCT FROM p.day) AS e_dl, (((CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number' THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END) IS NOT NULL AND (CASE WHEN s.usage->>'periodMonth' = p.month THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END) + p.amt > (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number' THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END)) AND (s.usage->'notified'->>'monthlyLimit') IS DISTINCT FROM p.month) AS e_ml, (((CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number' THEN (s.configuration->'maxBudget'->>'total')::numeric END) IS NOT NULL AND COALESCE((s.usage->>'totalUse')::numeric, 0) + p.amt > (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number' THEN (s.configuration->'maxBudget'->>'total')::numeric END)) AND (s.usage->'notified'->>'totalLimit') IS DISTINCT FROM 'total') AS e_tl FROM ps_private_access_store s CROSS JOIN p WHERE p.enforce AND s.group_id = $1 AND s.is_active IS NOT FALSE AND ai_model_id = $5 AND s.id < COALESCE((SELECT id FROM pick), 9223372036854775807) AND ((((CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number' THEN (s.configuration->'maxBudget'->>'perDay')::numeric END) IS NOT NULL AND (CASE WHEN s.usage->>'periodDay' = p.day THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END) + p.amt > (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number' THEN (s.configuration->'maxBudget'->>'perDay')::numeric END)) AND (s.usage->'notified'->>'dailyLimit') IS DISTINCT FROM p.day) OR (((CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number' THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END) IS NOT NULL AND (CASE WHEN s.usage->>'periodMonth' = p.month THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END) + p.amt > (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number' THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END)) AND (s.usage->'notified'->>'monthlyLimit') IS DISTINCT FROM p.month) OR (((CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number' THEN (s.configuration->'maxBudget'->>'total')::numeric END) IS NOT NULL AND COALESCE((s.usage->>'totalUse')::numeric, 0) + p.amt > (CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number' THEN (s.configuration->'maxBudget'->>'total')::numeric END)) AND (s.usage->'notified'->>'totalLimit') IS DISTINCT FROM 'total')) ORDER BY s.id FOR UPDATE OF s), refused AS (UPDATE ps_private_access_store s SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object('notified', COALESCE(s.usage->'notified', '{}'::jsonb) || CASE WHEN r.e_dl THEN jsonb_build_object('dailyLimit', p.day) ELSE '{}'::jsonb END || CASE WHEN r.e_ml THEN jsonb_build_object('monthlyLimit', p.month) ELSE '{}'::jsonb END || CASE WHEN r.e_tl THEN jsonb_build_object('totalLimit', 'total') ELSE '{}'::jsonb END) FROM rpick r CROSS JOIN p WHERE s.id = r.id RETURNING r.id::int8 AS id, NULL::text AS encrypted_api_key, NULL::text AS encrypted_aes_key, r.group_id::int8 AS g, r.ai_model_id::int8 AS am, r.external_api_id::int8 AS ea, r.d0::float8 AS du, r.m0::float8 AS mu, r.t0::float8 AS tu, r.ld::float8 AS ld, r.lm::float8 AS lm, r.lt::float8 AS lt, false AS e_dt, false AS e_mt, r.e_dl, r.e_ml, r.e_tl) SELECT x.*, p.day, p.month, p.day_start, p.month_start FROM (SELECT * FROM upd UNION ALL SELECT * FROM refused) x CROSS JOIN p
+-- An increment with the whole budget decision (crate::budget::decide, stated in SQL), in one
+-- statement so that any number of processes decide on the same locked rows with the
+-- database's clock. Sent when increment_lean.sql counted nothing.
+-- $1 time zone, $2 group, $3 amount, $4 enforce, then the filter's values from $5.
+-- One result row per key the call touched, in id order: each key before the granted one that
+-- refused the call for the first time in its period (no API key), then the granted key.
+-- The head of every statement that reads or writes budget counters: the current period by
+-- the database's clock in the time zone $1 (PSPAS_BUDGET_TIMEZONE), so that every process on
+-- every machine agrees on when a day or a month ends. See crate::budget::Period.
+WITH period AS (
+  SELECT
+    to_char(now() AT TIME ZONE $1, 'YYYY-MM-DD') AS day,
+    to_char(now() AT TIME ZONE $1, 'YYYY-MM') AS month,
+    date_trunc('day', now() AT TIME ZONE $1) AT TIME ZONE $1 AS day_start,
+    date_trunc('month', now() AT TIME ZONE $1) AT TIME ZONE $1 AS month_start
+)
+,
+p AS (
+  SELECT period.*, $3::float8::numeric AS amt, $4::bool AS enforce
+  FROM period
+),
+-- The first active matching key (id order) that can take the amount: any, when budgets are
+-- not enforced. Locked; a row re-read after a lock wait is judged again.
+pick AS (
+  SELECT
+    s.id, s.group_id, s.ai_model_id, s.external_api_id,
+    b.used_day, b.used_month, b.used_total, b.limit_day, b.limit_month, b.notified,
+    o.reaches_day_threshold AND NOT o.day_threshold_notified AS event_daily_threshold,
+    o.reaches_month_threshold AND NOT o.month_threshold_notified AS event_monthly_threshold
+  FROM ps_private_access_store s
+  CROSS JOIN p
+-- The budget of candidate row `s` for a call of amount `p.amt` (see crate::budget), joined
+-- as FROM items after `s` and `p`. Every column is an expression on `s`, so a row re-read
+-- after a lock wait (FOR UPDATE) is judged on its new version.
+--
+-- b: the counters of the current period (a counter whose period ended counts 0), and the
+--    limits and thresholds of `configuration` (a value that is not a JSON number is unset;
+--    `petMonth` is PolicySynth's own spelling of the monthly limit).
+CROSS JOIN LATERAL (
+  SELECT
+    CASE WHEN s.usage->>'periodDay' = p.day
+      THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END AS used_day,
+    CASE WHEN s.usage->>'periodMonth' = p.month
+      THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END AS used_month,
+    COALESCE((s.usage->>'totalUse')::numeric, 0) AS used_total,
+    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number'
+      THEN (s.configuration->'maxBudget'->>'perDay')::numeric END AS limit_day,
+    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number'
+      THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END AS limit_month,
+    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number'
+      THEN (s.configuration->'maxBudget'->>'total')::numeric END AS limit_total,
+    CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'daily') = 'number'
+      THEN (s.configuration->'emailNotificationBudgetThresholds'->>'daily')::numeric END
+      AS threshold_day,
+    CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'monthly') = 'number'
+      THEN (s.configuration->'emailNotificationBudgetThresholds'->>'monthly')::numeric END
+      AS threshold_month,
+    COALESCE(s.usage->'notified', '{}'::jsonb) AS notified
+) b
+-- o: what the amount would do. `over_*`: go over a set limit (a refusal when enforced).
+--    `reaches_*`: bring the counter to or over a set threshold (a fraction of the limit when
+--    <= 1, an amount when > 1). `*_notified`: the event of that kind already fired in this
+--    period (the exactly-once marks in usage.notified).
+CROSS JOIN LATERAL (
+  SELECT
+    b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS over_day,
+    b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS over_month,
+    b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS over_total,
+    b.limit_day IS NOT NULL AND b.threshold_day IS NOT NULL
+      AND b.used_day + p.amt >= CASE WHEN b.threshold_day <= 1
+        THEN b.threshold_day * b.limit_day ELSE b.threshold_day END AS reaches_day_threshold,
+    b.limit_month IS NOT NULL AND b.threshold_month IS NOT NULL
+      AND b.used_month + p.amt >= CASE WHEN b.threshold_month <= 1
+        THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
+      AS reaches_month_threshold,
+    (b.notified->>'dailyThreshold') IS NOT DISTINCT FROM p.day AS day_threshold_notified,
+    (b.notified->>'monthlyThreshold') IS NOT DISTINCT FROM p.month AS month_threshold_notified,
+    (b.notified->>'dailyLimit') IS NOT DISTINCT FROM p.day AS day_limit_notified,
+    (b.notified->>'monthlyLimit') IS NOT DISTINCT FROM p.month AS month_limit_notified,
+    (b.notified->>'totalLimit') IS NOT DISTINCT FROM 'total' AS total_limit_notified
+) o
+
+  WHERE s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $5
+    AND (NOT p.enforce OR NOT (o.over_day OR o.over_month OR o.over_total))
+  ORDER BY s.id
+  LIMIT 1
+  FOR UPDATE OF s
+),
+-- Count the amount on it (counters of an ended period restart), and mark the thresholds this
+-- call reached first, so each threshold event fires once per period.
+granted AS (
+  UPDATE ps_private_access_store s
+  SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object(
+        'dailyUse', pick.used_day + p.amt,
+        'monthlyUse', pick.used_month + p.amt,
+        'totalUse', pick.used_total + p.amt,
+        'periodDay', p.day,
+        'periodMonth', p.month,
+        'notified', pick.notified
+          || CASE WHEN pick.event_daily_threshold
+               THEN jsonb_build_object('dailyThreshold', p.day) ELSE '{}'::jsonb END
+          || CASE WHEN pick.event_monthly_threshold
+               THEN jsonb_build_object('monthlyThreshold', p.month) ELSE '{}'::jsonb END
+      ),
+      last_used_at = now(),
+      updated_at = now()
+  FROM pick
+  CROSS JOIN p
+  WHERE s.id = pick.id
+  RETURNING
+    s.id::int8 AS id,
+    s.encrypted_api_key,
+    s.encrypted_aes_key,
+    pick.group_id::int8 AS group_id,
+    pick.ai_model_id::int8 AS ai_model_id,
+    pick.external_api_id::int8 AS external_api_id,
+    (pick.used_day + p.amt)::float8 AS used_day,
+    (pick.used_month + p.amt)::float8 AS used_month,
+    (pick.used_total + p.amt)::float8 AS used_total,
+    pick.limit_day::float8 AS limit_day,
+    pick.limit_month::float8 AS limit_month,
+    NULL::float8 AS limit_total,
+    pick.event_daily_threshold,
+    pick.event_monthly_threshold,
+    false AS event_daily_limit,
+    false AS event_monthly_limit,
+    false AS event_total_limit
+),
+-- When enforced: the keys before the pick (all of them, when none could take the amount) that
+-- refuse it for the first time in their period. Locked in id order like the pick.
+refusing AS (
+  SELECT
+    s.id, s.group_id, s.ai_model_id, s.external_api_id,
+    b.used_day, b.used_month, b.used_total, b.limit_day, b.limit_month, b.limit_total,
+    o.over_day AND NOT o.day_limit_notified AS event_daily_limit,
+    o.over_month AND NOT o.month_limit_notified AS event_monthly_limit,
+    o.over_total AND NOT o.total_limit_notified AS event_total_limit
+  FROM ps_private_access_store s
+  CROSS JOIN p
+-- The budget of candidate row `s` for a call of amount `p.amt` (see crate::budget), joined
+-- as FROM items after `s` and `p`. Every column is an expression on `s`, so a row re-read
+-- after a lock wait (FOR UPDATE) is judged on its new version.
+--
+-- b: the counters of the current period (a counter whose period ended counts 0), and the
+--    limits and thresholds of `configuration` (a value that is not a JSON number is unset;
+--    `petMonth` is PolicySynth's own spelling of the monthly limit).
+CROSS JOIN LATERAL (
+  SELECT
+    CASE WHEN s.usage->>'periodDay' = p.day
+      THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END AS used_day,
+    CASE WHEN s.usage->>'periodMonth' = p.month
+      THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END AS used_month,
+    COALESCE((s.usage->>'totalUse')::numeric, 0) AS used_total,
+    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number'
+      THEN (s.configuration->'maxBudget'->>'perDay')::numeric END AS limit_day,
+    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number'
+      THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END AS limit_month,
+    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number'
+      THEN (s.configuration->'maxBudget'->>'total')::numeric END AS limit_total,
+    CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'daily') = 'number'
+      THEN (s.configuration->'emailNotificationBudgetThresholds'->>'daily')::numeric END
+      AS threshold_day,
+    CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'monthly') = 'number'
+      THEN (s.configuration->'emailNotificationBudgetThresholds'->>'monthly')::numeric END
+      AS threshold_month,
+    COALESCE(s.usage->'notified', '{}'::jsonb) AS notified
+) b
+-- o: what the amount would do. `over_*`: go over a set limit (a refusal when enforced).
+--    `reaches_*`: bring the counter to or over a set threshold (a fraction of the limit when
+--    <= 1, an amount when > 1). `*_notified`: the event of that kind already fired in this
+--    period (the exactly-once marks in usage.notified).
+CROSS JOIN LATERAL (
+  SELECT
+    b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS over_day,
+    b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS over_month,
+    b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS over_total,
+    b.limit_day IS NOT NULL AND b.threshold_day IS NOT NULL
+      AND b.used_day + p.amt >= CASE WHEN b.threshold_day <= 1
+        THEN b.threshold_day * b.limit_day ELSE b.threshold_day END AS reaches_day_threshold,
+    b.limit_month IS NOT NULL AND b.threshold_month IS NOT NULL
+      AND b.used_month + p.amt >= CASE WHEN b.threshold_month <= 1
+        THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
+      AS reaches_month_threshold,
+    (b.notified->>'dailyThreshold') IS NOT DISTINCT FROM p.day AS day_threshold_notified,
+    (b.notified->>'monthlyThreshold') IS NOT DISTINCT FROM p.month AS month_threshold_notified,
+    (b.notified->>'dailyLimit') IS NOT DISTINCT FROM p.day AS day_limit_notified,
+    (b.notified->>'monthlyLimit') IS NOT DISTINCT FROM p.month AS month_limit_notified,
+    (b.notified->>'totalLimit') IS NOT DISTINCT FROM 'total' AS total_limit_notified
+) o
+
+  WHERE p.enforce AND s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $5
+    AND s.id < COALESCE((SELECT id FROM pick), 9223372036854775807)
+    AND (
+      (o.over_day AND NOT o.day_limit_notified)
+      OR (o.over_month AND NOT o.month_limit_notified)
+      OR (o.over_total AND NOT o.total_limit_notified)
+    )
+  ORDER BY s.id
+  FOR UPDATE OF s
+),
+-- Mark those refusals, so each limit event fires once per period.
+refused AS (
+  UPDATE ps_private_access_store s
+  SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object(
+        'notified', COALESCE(s.usage->'notified', '{}'::jsonb)
+          || CASE WHEN r.event_daily_limit
+               THEN jsonb_build_object('dailyLimit', p.day) ELSE '{}'::jsonb END
+          || CASE WHEN r.event_monthly_limit
+               THEN jsonb_build_object('monthlyLimit', p.month) ELSE '{}'::jsonb END
+          || CASE WHEN r.event_total_limit
+               THEN jsonb_build_object('totalLimit', 'total') ELSE '{}'::jsonb END
+      )
+  FROM refusing r
+  CROSS JOIN p
+  WHERE s.id = r.id
+  RETURNING
+    r.id::int8 AS id,
+    NULL::text AS encrypted_api_key,
+    NULL::text AS encrypted_aes_key,
+    r.group_id::int8 AS group_id,
+    r.ai_model_id::int8 AS ai_model_id,
+    r.external_api_id::int8 AS external_api_id,
+    r.used_day::float8 AS used_day,
+    r.used_month::float8 AS used_month,
+    r.used_total::float8 AS used_total,
+    r.limit_day::float8 AS limit_day,
+    r.limit_month::float8 AS limit_month,
+    r.limit_total::float8 AS limit_total,
+    false AS event_daily_threshold,
+    false AS event_monthly_threshold,
+    r.event_daily_limit,
+    r.event_monthly_limit,
+    r.event_total_limit
+)
+-- In the order the call met the keys: the refusals (lower ids), then the granted key.
+SELECT touched.*, p.day, p.month, p.day_start, p.month_start
+FROM (
+  SELECT * FROM refused
+  UNION ALL
+  SELECT * FROM granted
+) touched
+CROSS JOIN p
+ORDER BY touched.id
+

@@ -24,234 +24,71 @@ const MIGRATION: &str =
 /// Advisory lock id serializing the create-table migration across processes ("pspas" in hex).
 const MIGRATION_LOCK: i64 = 0x0070_7370_6173;
 
-const COLUMNS: &str = "id::int8, group_id::int8, user_id::int8, ai_model_id::int8, external_api_id::int8, \
-    encrypted_api_key, encrypted_aes_key, configuration::text, usage::text, created_at, updated_at, \
-    last_used_at, COALESCE(is_active, true)";
+/// The statements of this backend, one file each under `sql/postgres/` (read them there).
+/// Shared parts are spliced in at `/*:name*/` markers: the period head (`period.sql`), the
+/// budget of a candidate row (`key_budget.sql`), the columns of a key record
+/// (`key_record.sql`); a call's filter clause goes where `/*:filter*/` stands. Results are
+/// read by column name.
+mod statements {
+    pub const PERIOD: &str = include_str!("../../sql/postgres/period.sql");
+    pub const KEY_BUDGET: &str = include_str!("../../sql/postgres/key_budget.sql");
+    pub const KEY_RECORD: &str = include_str!("../../sql/postgres/key_record.sql");
+    pub const INSERT: &str = include_str!("../../sql/postgres/insert.sql");
+    pub const LIST: &str = include_str!("../../sql/postgres/list.sql");
+    pub const BUDGET_ROW: &str = include_str!("../../sql/postgres/budget_row.sql");
+    pub const INCREMENT_LEAN: &str = include_str!("../../sql/postgres/increment_lean.sql");
+    pub const INCREMENT_BUDGET: &str = include_str!("../../sql/postgres/increment_budget.sql");
+    pub const UNDO_INCREMENT: &str = include_str!("../../sql/postgres/undo_increment.sql");
+    pub const SET_ACTIVE: &str = include_str!("../../sql/postgres/set_active.sql");
+    pub const TABLE_EXISTS: &str = include_str!("../../sql/postgres/table_exists.sql");
+}
+use statements::*;
 
-/// The current period of the timezone in `$tz`, by the database's clock (4 columns).
-fn period_columns(tz: &str) -> String {
-    format!(
-        "to_char(now() AT TIME ZONE {tz}, 'YYYY-MM-DD'), to_char(now() AT TIME ZONE {tz}, 'YYYY-MM'), \
-         date_trunc('day', now() AT TIME ZONE {tz}) AT TIME ZONE {tz}, \
-         date_trunc('month', now() AT TIME ZONE {tz}) AT TIME ZONE {tz}"
-    )
+/// `template` with its shared parts and the filter clause `filter` spliced in.
+fn render(template: &str, filter: &str) -> String {
+    template
+        .replace("/*:period*/", PERIOD)
+        .replace("/*:key_budget*/", KEY_BUDGET)
+        .replace("/*:key_record*/", KEY_RECORD)
+        .replace("/*:filter*/", filter)
 }
 
-fn period_at(row: &PgRow, first: usize) -> Result<Period> {
+/// `template` rendered for a filter shape, once per (statement, shape) and then reused: the
+/// hot path neither re-renders nor allocates its SQL. Bounded: a handful of templates times
+/// the filter shapes `filter_sql` produces (three states for each of three filters).
+fn statement(template: &'static str, filter: &str) -> &'static str {
+    type Rendered = HashMap<(usize, String), &'static str>;
+    static RENDERED: OnceLock<Mutex<Rendered>> = OnceLock::new();
+    let mut rendered = RENDERED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let key = (template.as_ptr() as usize, filter.to_owned());
+    if let Some(sql) = rendered.get(&key) {
+        return sql;
+    }
+    let sql: &'static str = Box::leak(render(template, filter).into_boxed_str());
+    rendered.insert(key, sql);
+    sql
+}
+
+/// The full increment statement for a filter (`sql/postgres/increment_budget.sql`): `$1`
+/// timezone, `$2` group, `$3` amount, `$4` enforce, then the filter's values from `$5`.
+/// Public so the benchmark's diagnostic loop issues exactly this statement (see
+/// `benches/increment-pg.sql` and `tests/bench_sql.rs`).
+pub fn increment_statement(filter: &KeyFilter) -> String {
+    render(INCREMENT_BUDGET, &filter_sql(filter, '$', 5).0)
+}
+
+/// The period a row was read in (columns `day`, `month`, `day_start`, `month_start`).
+fn period_of(row: &PgRow) -> Result<Period> {
     Ok(Period {
-        day: row.try_get(first)?,
-        month: row.try_get(first + 1)?,
-        day_start: row.try_get(first + 2)?,
-        month_start: row.try_get(first + 3)?,
+        day: row.try_get("day")?,
+        month: row.try_get("month")?,
+        day_start: row.try_get("day_start")?,
+        month_start: row.try_get("month_start")?,
     })
 }
-
-/// Counters and limits of row alias `s` against the period CTE `p` (see `budget`).
-fn daily(s: &str) -> String {
-    format!("(CASE WHEN {s}.usage->>'periodDay' = p.day THEN COALESCE(({s}.usage->>'dailyUse')::numeric, 0) ELSE 0 END)")
-}
-fn monthly(s: &str) -> String {
-    format!("(CASE WHEN {s}.usage->>'periodMonth' = p.month THEN COALESCE(({s}.usage->>'monthlyUse')::numeric, 0) ELSE 0 END)")
-}
-fn total(s: &str) -> String {
-    format!("COALESCE(({s}.usage->>'totalUse')::numeric, 0)")
-}
-fn config_number(s: &str, section: &str, field: &str) -> String {
-    format!(
-        "(CASE WHEN jsonb_typeof({s}.configuration->'{section}'->'{field}') = 'number' \
-         THEN ({s}.configuration->'{section}'->>'{field}')::numeric END)"
-    )
-}
-fn limit(s: &str, field: &str) -> String {
-    config_number(s, "maxBudget", field)
-}
-/// `used + amount` exceeds a set limit.
-fn over(used: &str, lim: &str) -> String {
-    format!("({lim} IS NOT NULL AND {used} + p.amt > {lim})")
-}
-fn not_notified(s: &str, kind: EventKind, period_value: &str) -> String {
-    format!(
-        "({s}.usage->'notified'->>'{}') IS DISTINCT FROM {period_value}",
-        kind.as_str()
-    )
-}
-
-/// The increment statement for a filter: `$1` group, `$2` amount, `$3` timezone, `$4`
-/// enforce, then the filter's values from `$5`. Public so the benchmark's database-limit loop
-/// issues exactly this statement (see `benches/increment-pg.sql` and `tests/bench_sql.rs`).
-pub fn increment_statement(filter: &KeyFilter) -> String {
-    increment_sql(&filter_sql(filter, '$', 5).0)
-}
-
-/// The increment statement for a filter clause, built once per filter shape (there are nine)
-/// and reused: the hot path neither re-formats its ~9 KB of SQL nor allocates it per call.
-fn increment_sql_cached(cond: &str) -> &'static str {
-    static BUILT: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(sql) = built.get(cond) {
-        return sql;
-    }
-    // Bounded: `cond` is one of the nine shapes `filter_sql` produces for an increment.
-    let sql: &'static str = Box::leak(increment_sql(cond).into_boxed_str());
-    built.insert(cond.to_owned(), sql);
-    sql
-}
-
-/// The common path, with the same parameters: one `UPDATE` of the group's first active matching
-/// key (locked), applied only when the call is granted *and* causes no budget event: the key
-/// has room, and no threshold is crossed that was not already notified this period. Any other
-/// case, and any doubt (a NULL in a condition), updates nothing, and the full statement
-/// ([`increment_sql`]) decides under its own row locks: refusals, failover, events. Each
-/// statement decides on locked row state, so exactness is the same as the full statement's.
-fn lean_sql(cond: &str) -> String {
-    let (d, m, t) = (daily("s"), monthly("s"), total("s"));
-    let (ld, lm, lt) = (
-        limit("s", "perDay"),
-        limit("s", "petMonth"),
-        limit("s", "total"),
-    );
-    let (over_d, over_m, over_t) = (over(&d, &ld), over(&m, &lm), over(&t, &lt));
-    let (td, tm) = (
-        config_number("s", "emailNotificationBudgetThresholds", "daily"),
-        config_number("s", "emailNotificationBudgetThresholds", "monthly"),
-    );
-    let crosses = |used: &str, lim: &str, thr: &str, kind: EventKind, period: &str| {
-        format!(
-            "({lim} IS NOT NULL AND {thr} IS NOT NULL \
-             AND {used} + p.amt >= (CASE WHEN {thr} <= 1 THEN {thr} * {lim} ELSE {thr} END) \
-             AND {})",
-            not_notified("s", kind, period)
-        )
-    };
-    let (cross_d, cross_m) = (
-        crosses(&d, &ld, &td, EventKind::DailyThreshold, "p.day"),
-        crosses(&m, &lm, &tm, EventKind::MonthlyThreshold, "p.month"),
-    );
-    format!(
-        "WITH p AS (SELECT to_char(now() AT TIME ZONE $3, 'YYYY-MM-DD') AS day, \
-           to_char(now() AT TIME ZONE $3, 'YYYY-MM') AS month, $2::float8::numeric AS amt) \
-         UPDATE ps_private_access_store s SET \
-           usage = COALESCE(s.usage, '{{}}'::jsonb) || jsonb_build_object( \
-             'dailyUse', {d} + p.amt, 'monthlyUse', {m} + p.amt, 'totalUse', {t} + p.amt, \
-             'periodDay', p.day, 'periodMonth', p.month), \
-           last_used_at = now(), updated_at = now() \
-         FROM p \
-         WHERE s.id = (SELECT id FROM ps_private_access_store \
-             WHERE group_id = $1 AND is_active IS NOT FALSE{cond} ORDER BY id LIMIT 1 FOR UPDATE) \
-           AND s.is_active IS NOT FALSE{cond} \
-           AND (NOT $4::bool OR NOT ({over_d} OR {over_m} OR {over_t})) \
-           AND NOT {cross_d} AND NOT {cross_m} \
-         RETURNING s.id::int8 AS id, s.encrypted_api_key, s.encrypted_aes_key"
-    )
-}
-
-fn lean_sql_cached(cond: &str) -> &'static str {
-    static BUILT: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(sql) = built.get(cond) {
-        return sql;
-    }
-    // Bounded: `cond` is one of the nine shapes `filter_sql` produces for an increment.
-    let sql: &'static str = Box::leak(lean_sql(cond).into_boxed_str());
-    built.insert(cond.to_owned(), sql);
-    sql
-}
-
-fn increment_sql(cond: &str) -> String {
-    let (d, m, t) = (daily("s"), monthly("s"), total("s"));
-    let (ld, lm, lt) = (
-        limit("s", "perDay"),
-        limit("s", "petMonth"),
-        limit("s", "total"),
-    );
-    let (over_d, over_m, over_t) = (over(&d, &ld), over(&m, &lm), over(&t, &lt));
-    let new_dl = format!(
-        "({over_d} AND {})",
-        not_notified("s", EventKind::DailyLimit, "p.day")
-    );
-    let new_ml = format!(
-        "({over_m} AND {})",
-        not_notified("s", EventKind::MonthlyLimit, "p.month")
-    );
-    let new_tl = format!(
-        "({over_t} AND {})",
-        not_notified("s", EventKind::TotalLimit, "'total'")
-    );
-    let room = format!("NOT ({over_d} OR {over_m} OR {over_t})");
-    let (td, tm) = (
-        config_number("s", "emailNotificationBudgetThresholds", "daily"),
-        config_number("s", "emailNotificationBudgetThresholds", "monthly"),
-    );
-    let flag = |cond: &str, kind: EventKind, value: &str| {
-        format!(
-            "|| CASE WHEN {cond} THEN jsonb_build_object('{}', {value}) ELSE '{{}}'::jsonb END",
-            kind.as_str()
-        )
-    };
-    format!(
-        "WITH p AS (SELECT to_char(now() AT TIME ZONE $3, 'YYYY-MM-DD') AS day, \
-           to_char(now() AT TIME ZONE $3, 'YYYY-MM') AS month, \
-           date_trunc('day', now() AT TIME ZONE $3) AT TIME ZONE $3 AS day_start, \
-           date_trunc('month', now() AT TIME ZONE $3) AT TIME ZONE $3 AS month_start, \
-           $2::float8::numeric AS amt, $4::bool AS enforce), \
-         pick AS (SELECT s.id, s.group_id, s.ai_model_id, s.external_api_id, {d} AS d0, {m} AS m0, {t} AS t0, \
-             {ld} AS ld, {lm} AS lm, {td} AS td, {tm} AS tm, COALESCE(s.usage->'notified', '{{}}'::jsonb) AS notified \
-           FROM ps_private_access_store s CROSS JOIN p \
-           WHERE s.group_id = $1 AND s.is_active IS NOT FALSE{cond} AND (NOT p.enforce OR {room}) \
-           ORDER BY s.id LIMIT 1 FOR UPDATE OF s), \
-         ev AS (SELECT pick.*, \
-             (pick.ld IS NOT NULL AND pick.td IS NOT NULL AND pick.d0 + p.amt >= (CASE WHEN pick.td <= 1 THEN pick.td * pick.ld ELSE pick.td END) \
-               AND (pick.notified->>'dailyThreshold') IS DISTINCT FROM p.day) AS e_dt, \
-             (pick.lm IS NOT NULL AND pick.tm IS NOT NULL AND pick.m0 + p.amt >= (CASE WHEN pick.tm <= 1 THEN pick.tm * pick.lm ELSE pick.tm END) \
-               AND (pick.notified->>'monthlyThreshold') IS DISTINCT FROM p.month) AS e_mt \
-           FROM pick CROSS JOIN p), \
-         upd AS (UPDATE ps_private_access_store s SET \
-             usage = COALESCE(s.usage, '{{}}'::jsonb) || jsonb_build_object( \
-               'dailyUse', ev.d0 + p.amt, 'monthlyUse', ev.m0 + p.amt, 'totalUse', ev.t0 + p.amt, \
-               'periodDay', p.day, 'periodMonth', p.month, \
-               'notified', ev.notified {fdt} {fmt}), \
-             last_used_at = now(), updated_at = now() \
-           FROM ev CROSS JOIN p WHERE s.id = ev.id \
-           RETURNING s.id::int8 AS id, s.encrypted_api_key, s.encrypted_aes_key, ev.group_id::int8 AS g, \
-             ev.ai_model_id::int8 AS am, ev.external_api_id::int8 AS ea, (ev.d0 + p.amt)::float8 AS du, \
-             (ev.m0 + p.amt)::float8 AS mu, (ev.t0 + p.amt)::float8 AS tu, ev.ld::float8 AS ld, ev.lm::float8 AS lm, \
-             NULL::float8 AS lt, ev.e_dt, ev.e_mt, false AS e_dl, false AS e_ml, false AS e_tl), \
-         rpick AS (SELECT s.id, s.group_id, s.ai_model_id, s.external_api_id, {d} AS d0, {m} AS m0, {t} AS t0, \
-             {ld} AS ld, {lm} AS lm, {lt} AS lt, {new_dl} AS e_dl, {new_ml} AS e_ml, {new_tl} AS e_tl \
-           FROM ps_private_access_store s CROSS JOIN p \
-           WHERE p.enforce AND s.group_id = $1 AND s.is_active IS NOT FALSE{cond} \
-             AND s.id < COALESCE((SELECT id FROM pick), 9223372036854775807) \
-             AND ({new_dl} OR {new_ml} OR {new_tl}) \
-           ORDER BY s.id FOR UPDATE OF s), \
-         refused AS (UPDATE ps_private_access_store s SET \
-             usage = COALESCE(s.usage, '{{}}'::jsonb) || jsonb_build_object('notified', \
-               COALESCE(s.usage->'notified', '{{}}'::jsonb) {fdl} {fml} {ftl}) \
-           FROM rpick r CROSS JOIN p WHERE s.id = r.id \
-           RETURNING r.id::int8 AS id, NULL::text AS encrypted_api_key, NULL::text AS encrypted_aes_key, \
-             r.group_id::int8 AS g, r.ai_model_id::int8 AS am, r.external_api_id::int8 AS ea, r.d0::float8 AS du, \
-             r.m0::float8 AS mu, r.t0::float8 AS tu, r.ld::float8 AS ld, r.lm::float8 AS lm, r.lt::float8 AS lt, \
-             false AS e_dt, false AS e_mt, r.e_dl, r.e_ml, r.e_tl) \
-         SELECT x.*, p.day, p.month, p.day_start, p.month_start \
-           FROM (SELECT * FROM upd UNION ALL SELECT * FROM refused) x CROSS JOIN p",
-        fdt = flag("ev.e_dt", EventKind::DailyThreshold, "p.day"),
-        fmt = flag("ev.e_mt", EventKind::MonthlyThreshold, "p.month"),
-        fdl = flag("r.e_dl", EventKind::DailyLimit, "p.day"),
-        fml = flag("r.e_ml", EventKind::MonthlyLimit, "p.month"),
-        ftl = flag("r.e_tl", EventKind::TotalLimit, "'total'"),
-    )
-}
-
-/// `usage` with `$2` taken off each documented counter (undoing one increment).
-const UNDO_SQL: &str = "UPDATE ps_private_access_store SET usage = COALESCE(usage, '{}'::jsonb) || jsonb_build_object(\
-    'dailyUse', COALESCE((usage->>'dailyUse')::numeric, 0) - $2::float8::numeric, \
-    'monthlyUse', COALESCE((usage->>'monthlyUse')::numeric, 0) - $2::float8::numeric, \
-    'totalUse', COALESCE((usage->>'totalUse')::numeric, 0) - $2::float8::numeric) WHERE id = $1";
 
 pub struct PgStore {
     pool: PgPool,
@@ -375,26 +212,26 @@ fn classify(e: &sqlx::Error) -> Failure {
     }
 }
 
-/// A row of `COLUMNS` followed by the 4 period columns.
+/// A key record (the columns of `sql/postgres/key_record.sql`).
 fn record(row: &PgRow) -> Result<KeyRecord> {
-    let period = period_at(row, 13)?;
+    let period = period_of(row)?;
     let usage: serde_json::Value =
-        serde_json::from_str(row.try_get::<&str, _>(8)?).unwrap_or_default();
+        serde_json::from_str(row.try_get::<&str, _>("usage")?).unwrap_or_default();
     Ok(KeyRecord {
-        id: row.try_get(0)?,
-        group_id: row.try_get(1)?,
-        user_id: row.try_get(2)?,
-        ai_model_id: row.try_get(3)?,
-        external_api_id: row.try_get(4)?,
-        encrypted_api_key: row.try_get(5)?,
-        encrypted_aes_key: row.try_get(6)?,
-        configuration: serde_json::from_str(row.try_get::<&str, _>(7)?)
+        id: row.try_get("id")?,
+        group_id: row.try_get("group_id")?,
+        user_id: row.try_get("user_id")?,
+        ai_model_id: row.try_get("ai_model_id")?,
+        external_api_id: row.try_get("external_api_id")?,
+        encrypted_api_key: row.try_get("encrypted_api_key")?,
+        encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+        configuration: serde_json::from_str(row.try_get::<&str, _>("configuration")?)
             .unwrap_or(serde_json::Value::Null),
         usage: budget::effective_usage(&usage, &period),
-        created_at: row.try_get(9)?,
-        updated_at: row.try_get(10)?,
-        last_used_at: row.try_get(11)?,
-        is_active: row.try_get(12)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        is_active: row.try_get("is_active")?,
     })
 }
 
@@ -553,7 +390,7 @@ impl PgStore {
         }
         let sum: f64 = batch.iter().map(|w| w.amount).sum();
         let outcome = match self
-            .run_increment(lean_sql_cached(cond), *group_id, binds, sum)
+            .run_increment(statement(INCREMENT_LEAN, cond), *group_id, binds, sum)
             .await
         {
             Ok(rows) => rows.first().map(picked_of).transpose(),
@@ -579,7 +416,7 @@ impl PgStore {
     ) -> Result<Increment> {
         // The common path first: granted, no event. Nothing updated: the full statement.
         let lean = self
-            .run_increment(lean_sql_cached(cond), group_id, binds, amount)
+            .run_increment(statement(INCREMENT_LEAN, cond), group_id, binds, amount)
             .await?;
         if let Some(row) = lean.first() {
             return Ok(Increment {
@@ -588,16 +425,16 @@ impl PgStore {
             });
         }
         let rows = self
-            .run_increment(increment_sql_cached(cond), group_id, binds, amount)
+            .run_increment(statement(INCREMENT_BUDGET, cond), group_id, binds, amount)
             .await?;
         let mut out = Increment::default();
         for row in &rows {
-            if let Some(api) = row.try_get::<Option<String>, _>(1)? {
-                out.picked = Some(Picked {
-                    id: row.try_get(0)?,
-                    encrypted_api_key: api,
-                    encrypted_aes_key: row.try_get(2)?,
-                });
+            // The granted key carries its API key; keys that refused the call do not.
+            if row
+                .try_get::<Option<String>, _>("encrypted_api_key")?
+                .is_some()
+            {
+                out.picked = Some(picked_of(row)?);
             }
             out.events.extend(events_of(row)?);
         }
@@ -614,9 +451,9 @@ impl PgStore {
     ) -> Result<Vec<PgRow>> {
         self.rows(Kind::Write, || {
             let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(self.tz())
                 .bind(group_id)
                 .bind(amount)
-                .bind(self.tz())
                 .bind(self.budget.enforce);
             for b in binds {
                 q = q.bind(*b);
@@ -632,13 +469,7 @@ impl PgStore {
 
     /// Create the table when it is missing. An existing table (PolicySynth's) is left as is.
     async fn migrate(&self) -> Result<()> {
-        let rows = self
-            .rows(Kind::Read, || {
-                sqlx::query(
-                    "SELECT to_regclass('ps_private_access_store') IS NOT NULL AS table_exists",
-                )
-            })
-            .await?;
+        let rows = self.rows(Kind::Read, || sqlx::query(TABLE_EXISTS)).await?;
         let exists: bool = match rows.first() {
             Some(row) => row.try_get("table_exists")?,
             None => false,
@@ -676,27 +507,58 @@ fn picked_of(row: &PgRow) -> Result<Picked> {
 }
 
 fn events_of(row: &PgRow) -> Result<Vec<BudgetEvent>> {
-    let period = period_at(row, 17)?;
-    let (du, mu, tu): (f64, f64, f64) = (row.try_get(6)?, row.try_get(7)?, row.try_get(8)?);
-    let (ld, lm, lt): (Option<f64>, Option<f64>, Option<f64>) =
-        (row.try_get(9)?, row.try_get(10)?, row.try_get(11)?);
+    let period = period_of(row)?;
+    let used = |c: &str| row.try_get::<f64, _>(c);
+    let limit = |c: &str| row.try_get::<Option<f64>, _>(c);
+    let (used_day, used_month, used_total) =
+        (used("used_day")?, used("used_month")?, used("used_total")?);
+    let (limit_day, limit_month, limit_total) = (
+        limit("limit_day")?,
+        limit("limit_month")?,
+        limit("limit_total")?,
+    );
     let mut events = Vec::new();
-    for (i, kind, used, lim) in [
-        (12, EventKind::DailyThreshold, du, ld),
-        (13, EventKind::MonthlyThreshold, mu, lm),
-        (14, EventKind::DailyLimit, du, ld),
-        (15, EventKind::MonthlyLimit, mu, lm),
-        (16, EventKind::TotalLimit, tu, lt),
+    for (column, kind, used, limit) in [
+        (
+            "event_daily_threshold",
+            EventKind::DailyThreshold,
+            used_day,
+            limit_day,
+        ),
+        (
+            "event_monthly_threshold",
+            EventKind::MonthlyThreshold,
+            used_month,
+            limit_month,
+        ),
+        (
+            "event_daily_limit",
+            EventKind::DailyLimit,
+            used_day,
+            limit_day,
+        ),
+        (
+            "event_monthly_limit",
+            EventKind::MonthlyLimit,
+            used_month,
+            limit_month,
+        ),
+        (
+            "event_total_limit",
+            EventKind::TotalLimit,
+            used_total,
+            limit_total,
+        ),
     ] {
-        if row.try_get::<bool, _>(i)? {
+        if row.try_get::<bool, _>(column)? {
             events.push(BudgetEvent {
-                key_id: row.try_get(0)?,
-                group_id: row.try_get(3)?,
-                ai_model_id: row.try_get(4)?,
-                external_api_id: row.try_get(5)?,
+                key_id: row.try_get("id")?,
+                group_id: row.try_get("group_id")?,
+                ai_model_id: row.try_get("ai_model_id")?,
+                external_api_id: row.try_get("external_api_id")?,
                 kind,
                 used,
-                limit: lim.unwrap_or_default(),
+                limit: limit.unwrap_or_default(),
                 period_start: kind.period_start(&period),
             });
         }
@@ -706,17 +568,12 @@ fn events_of(row: &PgRow) -> Result<Vec<BudgetEvent>> {
 
 impl Store for PgStore {
     async fn insert(&self, key: &NewKey) -> Result<KeyRecord> {
-        let sql = format!(
-            "INSERT INTO ps_private_access_store (group_id, user_id, ai_model_id, external_api_id, configuration, \
-             usage, encrypted_api_key, encrypted_aes_key, created_at, updated_at, is_active) \
-             VALUES ($1, $2, $3, $4, $5::jsonb, '{{\"dailyUse\":0,\"monthlyUse\":0,\"totalUse\":0}}'::jsonb, $6, $7, \
-             now(), now(), true) RETURNING {COLUMNS}, {}",
-            period_columns("$8")
-        );
+        let sql = statement(INSERT, "");
         let configuration = key.configuration.to_string();
         let rows = self
             .rows(Kind::Write, || {
-                sqlx::query(AssertSqlSafe(sql.as_str()))
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(self.tz())
                     .bind(key.group_id)
                     .bind(key.user_id)
                     .bind(key.ai_model_id)
@@ -724,7 +581,6 @@ impl Store for PgStore {
                     .bind(configuration.as_str())
                     .bind(key.encrypted_api_key.as_str())
                     .bind(key.encrypted_aes_key.as_str())
-                    .bind(self.tz())
             })
             .await?;
         match rows.first() {
@@ -735,16 +591,12 @@ impl Store for PgStore {
 
     async fn list(&self, group_id: i64, filter: &KeyFilter) -> Result<Vec<KeyRecord>> {
         let (cond, binds) = filter_sql(filter, '$', 3);
-        let sql = format!(
-            "SELECT {COLUMNS}, {} FROM ps_private_access_store WHERE group_id = $1{cond} \
-             ORDER BY COALESCE(is_active, true) DESC, id ASC",
-            period_columns("$2")
-        );
+        let sql = statement(LIST, &cond);
         let rows = self
             .rows(Kind::Read, || {
-                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
-                    .bind(group_id)
-                    .bind(self.tz());
+                let mut q = sqlx::query(AssertSqlSafe(sql))
+                    .bind(self.tz())
+                    .bind(group_id);
                 for b in &binds {
                     q = q.bind(*b);
                 }
@@ -809,7 +661,7 @@ impl Store for PgStore {
 
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
         self.rows(Kind::Write, || {
-            sqlx::query(UNDO_SQL).bind(picked.id).bind(amount)
+            sqlx::query(UNDO_INCREMENT).bind(picked.id).bind(amount)
         })
         .await?;
         Ok(())
@@ -818,12 +670,7 @@ impl Store for PgStore {
     async fn set_active(&self, id: i64, active: bool) -> Result<bool> {
         let rows = self
             .rows(Kind::Write, || {
-                sqlx::query(
-                    "UPDATE ps_private_access_store SET is_active = $2, updated_at = now() \
-                     WHERE id = $1 RETURNING id",
-                )
-                .bind(id)
-                .bind(active)
+                sqlx::query(SET_ACTIVE).bind(id).bind(active)
             })
             .await?;
         Ok(!rows.is_empty())
@@ -855,28 +702,23 @@ impl PgStore {
         &self,
         id: i64,
     ) -> Result<Option<(bool, serde_json::Value, serde_json::Value, Period)>> {
-        let sql = format!(
-            "SELECT COALESCE(is_active, true), usage::text, configuration::text, {} FROM ps_private_access_store WHERE id = $1",
-            period_columns("$2")
-        );
+        let sql = statement(BUDGET_ROW, "");
         let rows = self
             .rows(Kind::Read, || {
-                sqlx::query(AssertSqlSafe(sql.as_str()))
-                    .bind(id)
-                    .bind(self.tz())
+                sqlx::query(AssertSqlSafe(sql)).bind(self.tz()).bind(id)
             })
             .await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
-        let json = |i: usize| -> Result<serde_json::Value> {
-            Ok(serde_json::from_str(row.try_get::<&str, _>(i)?).unwrap_or_default())
+        let json = |column: &str| -> Result<serde_json::Value> {
+            Ok(serde_json::from_str(row.try_get::<&str, _>(column)?).unwrap_or_default())
         };
         Ok(Some((
-            row.try_get(0)?,
-            json(1)?,
-            json(2)?,
-            period_at(&row, 3)?,
+            row.try_get("is_active")?,
+            json("usage")?,
+            json("configuration")?,
+            period_of(row)?,
         )))
     }
 }

@@ -1,0 +1,133 @@
+-- An increment with the whole budget decision (crate::budget::decide, stated in SQL), in one
+-- statement so that any number of processes decide on the same locked rows with the
+-- database's clock. Sent when increment_lean.sql counted nothing.
+-- $1 time zone, $2 group, $3 amount, $4 enforce, then the filter's values from $5.
+-- One result row per key the call touched, in id order: each key before the granted one that
+-- refused the call for the first time in its period (no API key), then the granted key.
+/*:period*/,
+p AS (
+  SELECT period.*, $3::float8::numeric AS amt, $4::bool AS enforce
+  FROM period
+),
+-- The first active matching key (id order) that can take the amount: any, when budgets are
+-- not enforced. Locked; a row re-read after a lock wait is judged again.
+pick AS (
+  SELECT
+    s.id, s.group_id, s.ai_model_id, s.external_api_id,
+    b.used_day, b.used_month, b.used_total, b.limit_day, b.limit_month, b.notified,
+    o.reaches_day_threshold AND NOT o.day_threshold_notified AS event_daily_threshold,
+    o.reaches_month_threshold AND NOT o.month_threshold_notified AS event_monthly_threshold
+  FROM ps_private_access_store s
+  CROSS JOIN p
+/*:key_budget*/
+  WHERE s.group_id = $2 AND s.is_active IS NOT FALSE /*:filter*/
+    AND (NOT p.enforce OR NOT (o.over_day OR o.over_month OR o.over_total))
+  ORDER BY s.id
+  LIMIT 1
+  FOR UPDATE OF s
+),
+-- Count the amount on it (counters of an ended period restart), and mark the thresholds this
+-- call reached first, so each threshold event fires once per period.
+granted AS (
+  UPDATE ps_private_access_store s
+  SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object(
+        'dailyUse', pick.used_day + p.amt,
+        'monthlyUse', pick.used_month + p.amt,
+        'totalUse', pick.used_total + p.amt,
+        'periodDay', p.day,
+        'periodMonth', p.month,
+        'notified', pick.notified
+          || CASE WHEN pick.event_daily_threshold
+               THEN jsonb_build_object('dailyThreshold', p.day) ELSE '{}'::jsonb END
+          || CASE WHEN pick.event_monthly_threshold
+               THEN jsonb_build_object('monthlyThreshold', p.month) ELSE '{}'::jsonb END
+      ),
+      last_used_at = now(),
+      updated_at = now()
+  FROM pick
+  CROSS JOIN p
+  WHERE s.id = pick.id
+  RETURNING
+    s.id::int8 AS id,
+    s.encrypted_api_key,
+    s.encrypted_aes_key,
+    pick.group_id::int8 AS group_id,
+    pick.ai_model_id::int8 AS ai_model_id,
+    pick.external_api_id::int8 AS external_api_id,
+    (pick.used_day + p.amt)::float8 AS used_day,
+    (pick.used_month + p.amt)::float8 AS used_month,
+    (pick.used_total + p.amt)::float8 AS used_total,
+    pick.limit_day::float8 AS limit_day,
+    pick.limit_month::float8 AS limit_month,
+    NULL::float8 AS limit_total,
+    pick.event_daily_threshold,
+    pick.event_monthly_threshold,
+    false AS event_daily_limit,
+    false AS event_monthly_limit,
+    false AS event_total_limit
+),
+-- When enforced: the keys before the pick (all of them, when none could take the amount) that
+-- refuse it for the first time in their period. Locked in id order like the pick.
+refusing AS (
+  SELECT
+    s.id, s.group_id, s.ai_model_id, s.external_api_id,
+    b.used_day, b.used_month, b.used_total, b.limit_day, b.limit_month, b.limit_total,
+    o.over_day AND NOT o.day_limit_notified AS event_daily_limit,
+    o.over_month AND NOT o.month_limit_notified AS event_monthly_limit,
+    o.over_total AND NOT o.total_limit_notified AS event_total_limit
+  FROM ps_private_access_store s
+  CROSS JOIN p
+/*:key_budget*/
+  WHERE p.enforce AND s.group_id = $2 AND s.is_active IS NOT FALSE /*:filter*/
+    AND s.id < COALESCE((SELECT id FROM pick), 9223372036854775807)
+    AND (
+      (o.over_day AND NOT o.day_limit_notified)
+      OR (o.over_month AND NOT o.month_limit_notified)
+      OR (o.over_total AND NOT o.total_limit_notified)
+    )
+  ORDER BY s.id
+  FOR UPDATE OF s
+),
+-- Mark those refusals, so each limit event fires once per period.
+refused AS (
+  UPDATE ps_private_access_store s
+  SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object(
+        'notified', COALESCE(s.usage->'notified', '{}'::jsonb)
+          || CASE WHEN r.event_daily_limit
+               THEN jsonb_build_object('dailyLimit', p.day) ELSE '{}'::jsonb END
+          || CASE WHEN r.event_monthly_limit
+               THEN jsonb_build_object('monthlyLimit', p.month) ELSE '{}'::jsonb END
+          || CASE WHEN r.event_total_limit
+               THEN jsonb_build_object('totalLimit', 'total') ELSE '{}'::jsonb END
+      )
+  FROM refusing r
+  CROSS JOIN p
+  WHERE s.id = r.id
+  RETURNING
+    r.id::int8 AS id,
+    NULL::text AS encrypted_api_key,
+    NULL::text AS encrypted_aes_key,
+    r.group_id::int8 AS group_id,
+    r.ai_model_id::int8 AS ai_model_id,
+    r.external_api_id::int8 AS external_api_id,
+    r.used_day::float8 AS used_day,
+    r.used_month::float8 AS used_month,
+    r.used_total::float8 AS used_total,
+    r.limit_day::float8 AS limit_day,
+    r.limit_month::float8 AS limit_month,
+    r.limit_total::float8 AS limit_total,
+    false AS event_daily_threshold,
+    false AS event_monthly_threshold,
+    r.event_daily_limit,
+    r.event_monthly_limit,
+    r.event_total_limit
+)
+-- In the order the call met the keys: the refusals (lower ids), then the granted key.
+SELECT touched.*, p.day, p.month, p.day_start, p.month_start
+FROM (
+  SELECT * FROM refused
+  UNION ALL
+  SELECT * FROM granted
+) touched
+CROSS JOIN p
+ORDER BY touched.id

@@ -1,0 +1,19 @@
+-- A new key: active, zero usage (the original's default), timestamps now.
+-- $1 time zone, $2 group, $3 user, $4 AI model, $5 external API, $6 configuration (JSON
+-- text), $7 encrypted API key, $8 encrypted AES key.
+/*:period*/,
+inserted AS (
+  INSERT INTO ps_private_access_store (
+    group_id, user_id, ai_model_id, external_api_id, configuration, usage,
+    encrypted_api_key, encrypted_aes_key, created_at, updated_at, is_active
+  )
+  VALUES (
+    $2, $3, $4, $5, $6::jsonb, '{"dailyUse":0,"monthlyUse":0,"totalUse":0}'::jsonb,
+    $7, $8, now(), now(), true
+  )
+  RETURNING *
+)
+SELECT
+/*:key_record*/
+FROM inserted s
+CROSS JOIN period

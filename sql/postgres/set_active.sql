@@ -1,0 +1,5 @@
+-- Activate or deactivate a key. $1 key id, $2 active.
+UPDATE ps_private_access_store
+SET is_active = $2, updated_at = now()
+WHERE id = $1
+RETURNING id
