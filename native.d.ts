@@ -10,12 +10,17 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
- * A private key PEM as the JS layer last read it, digested once so that calls do not hash the
- * PEM again (the data-key cache is keyed by the digest). Parsed on first use.
+ * The private keys as the JS layer last read them (the current PEM and, during a rotation,
+ * the previous ones), digested once so that calls do not hash the PEMs again (the data-key
+ * cache is keyed by the digest). Parsed on first use.
  */
 export declare class NativePrivateKey {
-  /** `configured`: the PEM came from `configure({ privateKey })` (errors name that option). */
-  constructor(pem: string, configured?: boolean | undefined | null)
+  /**
+   * `previous`: `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS` or the `previousPrivateKeys`
+   * option (PEMs one after another), tried in order after the current key. `configured`:
+   * the PEMs came from `configure()` (errors name those options).
+   */
+  constructor(pem: string, configured?: boolean | undefined | null, previous?: string | undefined | null)
 }
 
 /** A database set-up: a handle on the service shared by every caller that names it. */
@@ -54,6 +59,18 @@ export declare class NativeStore {
   usage(id: number): Promise<string | null>
   /** The budget status as JSON, or `null` for an unknown id. */
   budgetStatus(id: number): Promise<string | null>
+  /** Open the store now, creating the table if it is missing. */
+  migrate(): Promise<void>
+  /** The number of stored keys. */
+  countKeys(): Promise<number>
+  /**
+   * Rotate the batch of up to `limit` rows after id `afterId` from the previous private
+   * keys of `privateKey` to its current key pair (`newPublicKey`, when given, must be the
+   * current key's public half).
+   */
+  rotateBatch(afterId: number, limit: number, privateKey?: NativePrivateKey | undefined | null, newPublicKey?: string | undefined | null): Promise<NativeRotationBatch>
+  /** Check the batch of up to `limit` rows after id `afterId`: which key opens each row. */
+  verifyBatch(afterId: number, limit: number, privateKey?: NativePrivateKey | undefined | null): Promise<NativeVerifyBatch>
   /**
    * Close this set-up's pool and stop sharing it; the next call through any handle on it
    * reconnects.
@@ -71,7 +88,7 @@ export declare function blockedMethod(name: string): void
  * Parse the PEMs given to `configure()` now, so a bad one is reported there, naming the
  * option and never its value.
  */
-export declare function checkConfiguredKeys(publicKeyPem?: string | undefined | null, privateKeyPem?: string | undefined | null): void
+export declare function checkConfiguredKeys(publicKeyPem?: string | undefined | null, privateKeyPem?: string | undefined | null, previousPrivateKeys?: string | undefined | null): void
 
 /**
  * Canonical standard base64 (re-encoding gives the same string; `""` passes, as in the
@@ -112,10 +129,28 @@ export interface NativeOptions {
   coalesce?: boolean
 }
 
+/** One batch of a key rotation (see `rotateKeys`). */
+export interface NativeRotationBatch {
+  /** The last id read; `null`: no rows left. */
+  lastId?: number
+  rotated: number
+  alreadyCurrent: number
+  cannotOpen: Array<number>
+  changedMeanwhile: number
+}
+
 /** The two stored strings of a sealed API key. */
 export interface NativeSealed {
   encryptedApiKey: string
   encryptedAesKey: string
+}
+
+/** One batch of a verification (see `verifyKeys`). */
+export interface NativeVerifyBatch {
+  lastId?: number
+  ok: number
+  previousKey: number
+  cannotOpen: Array<number>
 }
 
 /**

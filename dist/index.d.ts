@@ -106,6 +106,13 @@ export interface PsPrivateAccessStoreOptions {
     publicKey?: string | null;
     /** RSA private key PEM (PKCS#8 or PKCS#1); default `RSA_API_ENCRYPTION_PRIVATE_KEY`. */
     privateKey?: string | null;
+    /**
+     * Earlier RSA private keys, PEMs one after another (default
+     * `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`). Decryption tries them in order after
+     * `privateKey`, so agents keep working while `rotateKeys()` rewraps the rows; drop them once
+     * `verifyKeys()` reports every row opens with the current key.
+     */
+    previousPrivateKeys?: string | null;
     /** Pool size (default `DB_POOL_MAX`, 5). */
     poolMax?: number | null;
     /** Connections kept open (default `DB_POOL_MIN`, 5). */
@@ -136,6 +143,53 @@ export interface PsPrivateAccessStoreOptions {
      * event is decided call by call, so budgets and events behave exactly as without it.
      */
     coalesce?: boolean | null;
+}
+/** Progress of `rotateKeys()` / `verifyKeys()`, reported after every batch. */
+export interface PsKeyBatchProgress {
+    /** Rows processed so far. */
+    done: number;
+    /** Rows stored when the run started (rows added meanwhile are processed too). */
+    total: number;
+}
+/** Options of `rotateKeys()` and `verifyKeys()`. */
+export interface PsKeyBatchOptions {
+    /** Rows per batch (1–10000, default 100): one short transaction each in `rotateKeys()`. */
+    batchSize?: number;
+    /** Called after every batch. A listener that throws stops the run (rows done stay done). */
+    onProgress?: (progress: PsKeyBatchProgress) => void;
+}
+/** Options of `rotateKeys()`. */
+export interface PsKeyRotationOptions extends PsKeyBatchOptions {
+    /**
+     * The public key PEM rows are rewrapped to. It must be the public half of the current
+     * private key (`privateKey` / `RSA_API_ENCRYPTION_PRIVATE_KEY`), which is used when this is
+     * left out; a key the deployment could not open is refused (`PSPAS_CONFIG`).
+     */
+    newPublicKey?: string;
+}
+/** The outcome of `rotateKeys()`. */
+export interface PsKeyRotationResult {
+    /** Rows processed. */
+    total: number;
+    /** Rows rewrapped from a previous key to the current one. */
+    rotated: number;
+    /** Rows already under the current key (skipped: a re-run rewraps nothing twice). */
+    alreadyCurrent: number;
+    /** Ids of rows no configured key opens (left untouched). */
+    cannotOpen: number[];
+    /** Rows whose data key changed while their batch was being rewrapped (run again). */
+    changedMeanwhile: number;
+    seconds: number;
+}
+/** The outcome of `verifyKeys()`. */
+export interface PsKeyVerificationResult {
+    total: number;
+    /** Rows the current private key opens. */
+    ok: number;
+    /** Rows only a previous private key opens (not rotated yet). */
+    previousKey: number;
+    /** Ids of rows no configured key opens. */
+    cannotOpen: number[];
 }
 /** The stable codes carried by every error's `err.code`. */
 export type PsPrivateAccessStoreErrorCode = 'PSPAS_MISSING_PUBLIC_KEY' | 'PSPAS_MISSING_PRIVATE_KEY' | 'PSPAS_INVALID_RSA_KEY' | 'PSPAS_INVALID_FORMAT' | 'PSPAS_EMPTY_API_KEY' | 'PSPAS_DECRYPT_FAILED' | 'PSPAS_INVALID_ARGUMENT' | 'PSPAS_INVALID_CONFIGURATION' | 'PSPAS_CONFIG' | 'PSPAS_DB_UNAVAILABLE' | 'PSPAS_DB_ERROR' | 'PSPAS_DB_OUTCOME_UNKNOWN' | 'PSPAS_NOT_ALLOWED' | 'PSPAS_NATIVE_BINDING_MISSING' | 'PSPAS_INTERNAL';
@@ -267,6 +321,25 @@ export declare class PsPrivateAccessStore {
      * calls made here. Returns the function that unsubscribes. A listener that throws is
      * reported with `process.emitWarning` and affects nothing else.
      */
+    /** Open the store now and create the table if it is missing (what the first call does). */
+    static migrate(): Promise<void>;
+    /**
+     * Rewrap every row's data key (`encrypted_aes_key`) from the previous private keys
+     * (`previousPrivateKeys` / `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`) to the current key
+     * pair, in batches, each written in one short transaction with its rows locked and only
+     * after the new wrapping was checked to open with the current private key. API-key
+     * ciphertexts are never touched. Resumable and idempotent: rows already under the current
+     * key are recognised and skipped, so an interrupted run is completed by running it again.
+     * Agents keep working throughout (they decrypt with the current key, then the previous
+     * ones).
+     */
+    static rotateKeys(options?: PsKeyRotationOptions): Promise<PsKeyRotationResult>;
+    /**
+     * Check that every row's data key opens: with the current private key (`ok`), only with a
+     * previous one (`previousKey`), or with none (`cannotOpen`, by id). Reads only; never
+     * returns or logs a secret.
+     */
+    static verifyKeys(options?: PsKeyBatchOptions): Promise<PsKeyVerificationResult>;
     static onBudgetEvent(listener: (event: PsBudgetEvent) => void): () => void;
     /** Checks that an encrypted API key is three `:`-separated hex parts (the original's check). */
     private static isValidEncryptedFormat;

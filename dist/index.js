@@ -86,6 +86,40 @@ async function settle(p) {
         throw convertError(e);
     }
 }
+/** `rotateKeys()` / `verifyKeys()` options, checked. */
+function batchOptions(options) {
+    const o = optionsObject(options);
+    const batchSize = o.batchSize === undefined ? 100 : number(o.batchSize, 'batchSize');
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10000) {
+        throw invalid('batchSize must be an integer from 1 to 10000');
+    }
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+        throw invalid('onProgress must be a function');
+    }
+    return { batchSize, onProgress: o.onProgress ?? null };
+}
+/** Run `batch` over the table in id order until no rows are left, reporting progress. */
+async function eachBatch(o, batch) {
+    const store = currentStore();
+    const total = await settle(store.countKeys());
+    let after = 0;
+    let done = 0;
+    for (;;) {
+        let r;
+        try {
+            r = await batch(store, after);
+        }
+        catch (e) {
+            throw convertError(e);
+        }
+        if (r.lastId === null)
+            return;
+        after = r.lastId;
+        done += r.rows;
+        if (o.onProgress !== null)
+            o.onProgress({ done, total: Math.max(total, done) });
+    }
+}
 function invalid(message) {
     return new PsPrivateAccessStoreError('PSPAS_INVALID_ARGUMENT', message);
 }
@@ -157,6 +191,7 @@ const OPTION_TYPES = {
     sqlitePath: 'string',
     publicKey: 'string',
     privateKey: 'string',
+    previousPrivateKeys: 'string',
     poolMax: 'number',
     poolMin: 'number',
     acquireTimeoutMs: 'number',
@@ -173,13 +208,15 @@ const OPTION_TYPES = {
 const state = {
     publicKey: undefined,
     privateKey: undefined,
+    previousPrivateKeys: undefined,
     native: {},
     /** Handles by the values of `SETUP_VARIABLES` they were opened for. */
     handles: new Map(),
     /** The last handle and the variable values it was found for (the common case: unchanged). */
     last: null,
-    /** The private key as last read, and its native handle (digested once, not per call). */
+    /** The private keys as last read, and their native handle (digested once, not per call). */
     privatePem: null,
+    previousPems: null,
     privateHandle: null,
     listeners: new Set(),
 };
@@ -239,10 +276,13 @@ function publicKeyPem() {
  */
 function privateKey() {
     const pem = state.privateKey ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PRIVATE_KEY);
-    if (pem !== state.privatePem) {
-        state.privatePem = pem;
+    const previous = state.previousPrivateKeys ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS);
+    if (pem !== state.privatePem || previous !== state.previousPems) {
+        const configured = state.privateKey !== undefined || state.previousPrivateKeys !== undefined;
         state.privateHandle =
-            pem === null ? null : new native.NativePrivateKey(pem, state.privateKey !== undefined);
+            pem === null ? null : sync(() => new native.NativePrivateKey(pem, configured, previous));
+        state.privatePem = pem;
+        state.previousPems = previous;
     }
     return state.privateHandle;
 }
@@ -404,14 +444,16 @@ class PsPrivateAccessStore {
             }
             given[name] = value;
         }
-        const { publicKey, privateKey, ...rest } = given;
+        const { publicKey, privateKey, previousPrivateKeys, ...rest } = given;
         const nativeOptions = rest;
         sync(() => native.NativeStore.checkOptions(nativeOptions));
-        sync(() => native.checkConfiguredKeys(publicKey ?? null, privateKey ?? null));
+        sync(() => native.checkConfiguredKeys(publicKey ?? null, privateKey ?? null, previousPrivateKeys ?? null));
         void closeAll();
         state.publicKey = publicKey;
         state.privateKey = privateKey;
+        state.previousPrivateKeys = previousPrivateKeys;
         state.privatePem = null;
+        state.previousPems = null;
         state.privateHandle = null;
         state.native = nativeOptions;
     }
@@ -515,6 +557,65 @@ class PsPrivateAccessStore {
      * calls made here. Returns the function that unsubscribes. A listener that throws is
      * reported with `process.emitWarning` and affects nothing else.
      */
+    /** Open the store now and create the table if it is missing (what the first call does). */
+    static async migrate() {
+        await settle(currentStore().migrate());
+    }
+    /**
+     * Rewrap every row's data key (`encrypted_aes_key`) from the previous private keys
+     * (`previousPrivateKeys` / `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`) to the current key
+     * pair, in batches, each written in one short transaction with its rows locked and only
+     * after the new wrapping was checked to open with the current private key. API-key
+     * ciphertexts are never touched. Resumable and idempotent: rows already under the current
+     * key are recognised and skipped, so an interrupted run is completed by running it again.
+     * Agents keep working throughout (they decrypt with the current key, then the previous
+     * ones).
+     */
+    static async rotateKeys(options) {
+        const o = batchOptions(options);
+        const given = optionsObject(options).newPublicKey;
+        const newPublicKey = given === undefined ? null : string(given, 'newPublicKey');
+        const started = process.hrtime.bigint();
+        const out = {
+            total: 0,
+            rotated: 0,
+            alreadyCurrent: 0,
+            cannotOpen: [],
+            changedMeanwhile: 0,
+            seconds: 0,
+        };
+        await eachBatch(o, async (store, after) => {
+            const b = await store.rotateBatch(after, o.batchSize, privateKey(), newPublicKey);
+            out.rotated += b.rotated;
+            out.alreadyCurrent += b.alreadyCurrent;
+            out.changedMeanwhile += b.changedMeanwhile;
+            out.cannotOpen.push(...b.cannotOpen);
+            const rows = b.rotated + b.alreadyCurrent + b.cannotOpen.length + b.changedMeanwhile;
+            out.total += rows;
+            return { lastId: b.lastId ?? null, rows };
+        });
+        out.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        return out;
+    }
+    /**
+     * Check that every row's data key opens: with the current private key (`ok`), only with a
+     * previous one (`previousKey`), or with none (`cannotOpen`, by id). Reads only; never
+     * returns or logs a secret.
+     */
+    static async verifyKeys(options) {
+        const o = batchOptions(options);
+        const out = { total: 0, ok: 0, previousKey: 0, cannotOpen: [] };
+        await eachBatch(o, async (store, after) => {
+            const b = await store.verifyBatch(after, o.batchSize, privateKey());
+            out.ok += b.ok;
+            out.previousKey += b.previousKey;
+            out.cannotOpen.push(...b.cannotOpen);
+            const rows = b.ok + b.previousKey + b.cannotOpen.length;
+            out.total += rows;
+            return { lastId: b.lastId ?? null, rows };
+        });
+        return out;
+    }
     static onBudgetEvent(listener) {
         if (typeof listener !== 'function')
             throw invalid('listener must be a function');

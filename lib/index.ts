@@ -128,6 +128,13 @@ export interface PsPrivateAccessStoreOptions {
   publicKey?: string | null
   /** RSA private key PEM (PKCS#8 or PKCS#1); default `RSA_API_ENCRYPTION_PRIVATE_KEY`. */
   privateKey?: string | null
+  /**
+   * Earlier RSA private keys, PEMs one after another (default
+   * `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`). Decryption tries them in order after
+   * `privateKey`, so agents keep working while `rotateKeys()` rewraps the rows; drop them once
+   * `verifyKeys()` reports every row opens with the current key.
+   */
+  previousPrivateKeys?: string | null
   /** Pool size (default `DB_POOL_MAX`, 5). */
   poolMax?: number | null
   /** Connections kept open (default `DB_POOL_MIN`, 5). */
@@ -158,6 +165,58 @@ export interface PsPrivateAccessStoreOptions {
    * event is decided call by call, so budgets and events behave exactly as without it.
    */
   coalesce?: boolean | null
+}
+
+/** Progress of `rotateKeys()` / `verifyKeys()`, reported after every batch. */
+export interface PsKeyBatchProgress {
+  /** Rows processed so far. */
+  done: number
+  /** Rows stored when the run started (rows added meanwhile are processed too). */
+  total: number
+}
+
+/** Options of `rotateKeys()` and `verifyKeys()`. */
+export interface PsKeyBatchOptions {
+  /** Rows per batch (1–10000, default 100): one short transaction each in `rotateKeys()`. */
+  batchSize?: number
+  /** Called after every batch. A listener that throws stops the run (rows done stay done). */
+  onProgress?: (progress: PsKeyBatchProgress) => void
+}
+
+/** Options of `rotateKeys()`. */
+export interface PsKeyRotationOptions extends PsKeyBatchOptions {
+  /**
+   * The public key PEM rows are rewrapped to. It must be the public half of the current
+   * private key (`privateKey` / `RSA_API_ENCRYPTION_PRIVATE_KEY`), which is used when this is
+   * left out; a key the deployment could not open is refused (`PSPAS_CONFIG`).
+   */
+  newPublicKey?: string
+}
+
+/** The outcome of `rotateKeys()`. */
+export interface PsKeyRotationResult {
+  /** Rows processed. */
+  total: number
+  /** Rows rewrapped from a previous key to the current one. */
+  rotated: number
+  /** Rows already under the current key (skipped: a re-run rewraps nothing twice). */
+  alreadyCurrent: number
+  /** Ids of rows no configured key opens (left untouched). */
+  cannotOpen: number[]
+  /** Rows whose data key changed while their batch was being rewrapped (run again). */
+  changedMeanwhile: number
+  seconds: number
+}
+
+/** The outcome of `verifyKeys()`. */
+export interface PsKeyVerificationResult {
+  total: number
+  /** Rows the current private key opens. */
+  ok: number
+  /** Rows only a previous private key opens (not rotated yet). */
+  previousKey: number
+  /** Ids of rows no configured key opens. */
+  cannotOpen: number[]
 }
 
 /** The stable codes carried by every error's `err.code`. */
@@ -259,6 +318,48 @@ async function settle<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+/** `rotateKeys()` / `verifyKeys()` options, checked. */
+function batchOptions(options: PsKeyBatchOptions | undefined): {
+  batchSize: number
+  onProgress: ((p: PsKeyBatchProgress) => void) | null
+} {
+  const o = optionsObject(options) as PsKeyBatchOptions & Record<string, unknown>
+  const batchSize = o.batchSize === undefined ? 100 : number(o.batchSize, 'batchSize')
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10000) {
+    throw invalid('batchSize must be an integer from 1 to 10000')
+  }
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+    throw invalid('onProgress must be a function')
+  }
+  return { batchSize, onProgress: o.onProgress ?? null }
+}
+
+/** Run `batch` over the table in id order until no rows are left, reporting progress. */
+async function eachBatch(
+  o: { onProgress: ((p: PsKeyBatchProgress) => void) | null },
+  batch: (
+    store: Native.NativeStore,
+    after: number,
+  ) => Promise<{ lastId: number | null; rows: number }>,
+): Promise<void> {
+  const store = currentStore()
+  const total = await settle(store.countKeys())
+  let after = 0
+  let done = 0
+  for (;;) {
+    let r
+    try {
+      r = await batch(store, after)
+    } catch (e) {
+      throw convertError(e)
+    }
+    if (r.lastId === null) return
+    after = r.lastId
+    done += r.rows
+    if (o.onProgress !== null) o.onProgress({ done, total: Math.max(total, done) })
+  }
+}
+
 function invalid(message: string): PsPrivateAccessStoreError {
   return new PsPrivateAccessStoreError('PSPAS_INVALID_ARGUMENT', message)
 }
@@ -333,6 +434,7 @@ const OPTION_TYPES = {
   sqlitePath: 'string',
   publicKey: 'string',
   privateKey: 'string',
+  previousPrivateKeys: 'string',
   poolMax: 'number',
   poolMin: 'number',
   acquireTimeoutMs: 'number',
@@ -352,13 +454,15 @@ type OptionName = keyof typeof OPTION_TYPES
 const state = {
   publicKey: undefined as string | undefined,
   privateKey: undefined as string | undefined,
+  previousPrivateKeys: undefined as string | undefined,
   native: {} as Native.NativeOptions,
   /** Handles by the values of `SETUP_VARIABLES` they were opened for. */
   handles: new Map<string, Native.NativeStore>(),
   /** The last handle and the variable values it was found for (the common case: unchanged). */
   last: null as { values: Array<string | undefined>; handle: Native.NativeStore } | null,
-  /** The private key as last read, and its native handle (digested once, not per call). */
+  /** The private keys as last read, and their native handle (digested once, not per call). */
   privatePem: null as string | null,
+  previousPems: null as string | null,
   privateHandle: null as Native.NativePrivateKey | null,
   listeners: new Set<(event: PsBudgetEvent) => void>(),
 }
@@ -420,10 +524,14 @@ function publicKeyPem(): string | null {
  */
 function privateKey(): Native.NativePrivateKey | null {
   const pem = state.privateKey ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PRIVATE_KEY)
-  if (pem !== state.privatePem) {
-    state.privatePem = pem
+  const previous =
+    state.previousPrivateKeys ?? nonEmpty(process.env.RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS)
+  if (pem !== state.privatePem || previous !== state.previousPems) {
+    const configured = state.privateKey !== undefined || state.previousPrivateKeys !== undefined
     state.privateHandle =
-      pem === null ? null : new native.NativePrivateKey(pem, state.privateKey !== undefined)
+      pem === null ? null : sync(() => new native.NativePrivateKey(pem, configured, previous))
+    state.privatePem = pem
+    state.previousPems = previous
   }
   return state.privateHandle
 }
@@ -622,19 +730,22 @@ export class PsPrivateAccessStore {
       }
       given[name as OptionName] = value as string | number | boolean
     }
-    const { publicKey, privateKey, ...rest } = given
+    const { publicKey, privateKey, previousPrivateKeys, ...rest } = given
     const nativeOptions = rest as Native.NativeOptions
     sync(() => native.NativeStore.checkOptions(nativeOptions))
     sync(() =>
       native.checkConfiguredKeys(
         (publicKey as string | undefined) ?? null,
         (privateKey as string | undefined) ?? null,
+        (previousPrivateKeys as string | undefined) ?? null,
       ),
     )
     void closeAll()
     state.publicKey = publicKey as string | undefined
     state.privateKey = privateKey as string | undefined
+    state.previousPrivateKeys = previousPrivateKeys as string | undefined
     state.privatePem = null
+    state.previousPems = null
     state.privateHandle = null
     state.native = nativeOptions
   }
@@ -772,6 +883,68 @@ export class PsPrivateAccessStore {
    * calls made here. Returns the function that unsubscribes. A listener that throws is
    * reported with `process.emitWarning` and affects nothing else.
    */
+  /** Open the store now and create the table if it is missing (what the first call does). */
+  static async migrate(): Promise<void> {
+    await settle(currentStore().migrate())
+  }
+
+  /**
+   * Rewrap every row's data key (`encrypted_aes_key`) from the previous private keys
+   * (`previousPrivateKeys` / `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`) to the current key
+   * pair, in batches, each written in one short transaction with its rows locked and only
+   * after the new wrapping was checked to open with the current private key. API-key
+   * ciphertexts are never touched. Resumable and idempotent: rows already under the current
+   * key are recognised and skipped, so an interrupted run is completed by running it again.
+   * Agents keep working throughout (they decrypt with the current key, then the previous
+   * ones).
+   */
+  static async rotateKeys(options?: PsKeyRotationOptions): Promise<PsKeyRotationResult> {
+    const o = batchOptions(options)
+    const given = optionsObject(options).newPublicKey
+    const newPublicKey = given === undefined ? null : string(given, 'newPublicKey')
+    const started = process.hrtime.bigint()
+    const out: PsKeyRotationResult = {
+      total: 0,
+      rotated: 0,
+      alreadyCurrent: 0,
+      cannotOpen: [],
+      changedMeanwhile: 0,
+      seconds: 0,
+    }
+    await eachBatch(o, async (store, after) => {
+      const b = await store.rotateBatch(after, o.batchSize, privateKey(), newPublicKey)
+      out.rotated += b.rotated
+      out.alreadyCurrent += b.alreadyCurrent
+      out.changedMeanwhile += b.changedMeanwhile
+      out.cannotOpen.push(...b.cannotOpen)
+      const rows = b.rotated + b.alreadyCurrent + b.cannotOpen.length + b.changedMeanwhile
+      out.total += rows
+      return { lastId: b.lastId ?? null, rows }
+    })
+    out.seconds = Number(process.hrtime.bigint() - started) / 1e9
+    return out
+  }
+
+  /**
+   * Check that every row's data key opens: with the current private key (`ok`), only with a
+   * previous one (`previousKey`), or with none (`cannotOpen`, by id). Reads only; never
+   * returns or logs a secret.
+   */
+  static async verifyKeys(options?: PsKeyBatchOptions): Promise<PsKeyVerificationResult> {
+    const o = batchOptions(options)
+    const out: PsKeyVerificationResult = { total: 0, ok: 0, previousKey: 0, cannotOpen: [] }
+    await eachBatch(o, async (store, after) => {
+      const b = await store.verifyBatch(after, o.batchSize, privateKey())
+      out.ok += b.ok
+      out.previousKey += b.previousKey
+      out.cannotOpen.push(...b.cannotOpen)
+      const rows = b.ok + b.previousKey + b.cannotOpen.length
+      out.total += rows
+      return { lastId: b.lastId ?? null, rows }
+    })
+    return out
+  }
+
   static onBudgetEvent(listener: (event: PsBudgetEvent) => void): () => void {
     if (typeof listener !== 'function') throw invalid('listener must be a function')
     // Each subscription is its own entry, even for the same function.

@@ -133,7 +133,7 @@ pub fn seal(public: &RsaPublic, api_key: &str) -> Result<SealedKey> {
     let tag = Gcm16::new(key.expose().into())
         .encrypt_inout_detached(&nonce, b"", buf.as_mut_slice().into())
         .map_err(|_| Error::Internal("AES-GCM encryption failed".into()))?;
-    let wrapped = public.encrypt_oaep_sha256(key.expose())?;
+    let encrypted_aes_key = wrap_aes_key(public, &key)?;
     Ok(SealedKey {
         encrypted_api_key: format!(
             "{}:{}:{}",
@@ -141,8 +141,13 @@ pub fn seal(public: &RsaPublic, api_key: &str) -> Result<SealedKey> {
             hex::encode(tag),
             hex::encode(&buf[..])
         ),
-        encrypted_aes_key: STANDARD.encode(wrapped),
+        encrypted_aes_key,
     })
+}
+
+/// Wrap an AES data key with the RSA public key (the stored `encrypted_aes_key`).
+pub fn wrap_aes_key(public: &RsaPublic, key: &AesKey) -> Result<String> {
+    Ok(STANDARD.encode(public.encrypt_oaep_sha256(key.expose())?))
 }
 
 /// Unwrap the AES data key with the RSA private key.

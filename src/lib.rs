@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod error;
 pub mod keycache;
 pub mod model;
+pub mod rotation;
 pub mod rsa_keys;
 pub mod secret;
 pub mod service;

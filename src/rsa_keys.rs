@@ -17,6 +17,7 @@ use rsa::sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::secret::SecretString;
 
 /// A parsed RSA private key (zeroized on drop by the backend).
 pub struct RsaPrivate(rsa::PrivateKey);
@@ -65,6 +66,12 @@ pub enum KeySource {
 }
 
 impl KeySource {
+    fn previous_private_name(self) -> &'static str {
+        match self {
+            KeySource::Environment => "RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS",
+            KeySource::Configured => "The previousPrivateKeys option",
+        }
+    }
     fn private_name(self) -> &'static str {
         match self {
             KeySource::Environment => "RSA_API_ENCRYPTION_PRIVATE_KEY",
@@ -119,6 +126,15 @@ pub fn public_key(pem: &str) -> Result<Arc<RsaPublic>> {
 
 /// Parse (once) a private key PEM, PKCS#8 or PKCS#1; an error names `source`.
 pub fn private_key_from(pem: &str, source: KeySource) -> Result<Arc<RsaPrivate>> {
+    private_key_named(pem, source.private_name())
+}
+
+/// Parse (once) one of the previous private keys; an error names the variable or option.
+pub fn previous_private_key_from(pem: &str, source: KeySource) -> Result<Arc<RsaPrivate>> {
+    private_key_named(pem, source.previous_private_name())
+}
+
+fn private_key_named(pem: &str, name: &str) -> Result<Arc<RsaPrivate>> {
     static CACHE: OnceLock<Cache<RsaPrivate>> = OnceLock::new();
     cached(&CACHE, pem, |pem| {
         let pem = normalize_pem(pem);
@@ -127,11 +143,53 @@ pub fn private_key_from(pem: &str, source: KeySource) -> Result<Arc<RsaPrivate>>
             .map(RsaPrivate)
             .map_err(|_| {
                 Error::InvalidRsaKey(format!(
-                    "{} is not a valid RSA private key (PEM, PKCS#8 or PKCS#1)",
-                    source.private_name()
+                    "{name} is not a valid RSA private key (PEM, PKCS#8 or PKCS#1)"
                 ))
             })
     })
+}
+
+/// The PEMs of a variable holding several (`RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`): PEM
+/// blocks one after another, in any spacing, on separate lines or on one line with `\n`
+/// escapes; commas between blocks are ignored. Text that holds no PEM block is an error
+/// naming `source`, never showing the value.
+pub fn split_private_pems(text: &str, source: KeySource) -> Result<Vec<SecretString>> {
+    let invalid = || {
+        Error::InvalidRsaKey(format!(
+            "{} must hold PEM private keys (-----BEGIN … -----END …-----), one after another",
+            source.previous_private_name()
+        ))
+    };
+    let between = |s: &str| {
+        s.trim_matches(|c: char| c == ',' || c.is_whitespace())
+            .is_empty()
+    };
+    let text = normalize_pem(text);
+    let mut pems = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let end = start + rest[start..].find("-----END ").ok_or_else(invalid)? + 9;
+        let close = end + rest[end..].find("-----").ok_or_else(invalid)? + 5;
+        if !between(&rest[..start]) {
+            return Err(invalid());
+        }
+        pems.push(SecretString::new(rest[start..close].to_owned()));
+        rest = &rest[close..];
+    }
+    if pems.is_empty() || !between(rest) {
+        return Err(invalid());
+    }
+    Ok(pems)
+}
+
+/// Whether `public` is the public half of `private` (same modulus and exponent).
+pub fn is_pair(private: &RsaPrivate, public: &RsaPublic) -> bool {
+    private.0.to_public_key() == public.0
+}
+
+/// The public half of a private key.
+pub fn public_of(private: &RsaPrivate) -> RsaPublic {
+    RsaPublic(private.0.to_public_key())
 }
 
 /// Parse (once) a public key PEM, SPKI or PKCS#1; an error names `source`.

@@ -30,11 +30,14 @@ impl fmt::Debug for SecretString {
     }
 }
 
-/// A private key PEM with its SHA-256 digest, computed once: the data-key cache and the
-/// parsed-key cache are keyed by the digest, so a caller that keeps one of these (the JS layer
-/// keeps one per PEM it has seen) pays for hashing the PEM once, not per call.
+/// The private keys a caller decrypts with: the current PEM and, during a key rotation, the
+/// previous ones (`RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`), with one SHA-256 digest of them
+/// all, computed once: the data-key cache and the parsed-key cache are keyed by digests, so a
+/// caller that keeps one of these (the JS layer keeps one per set of PEMs it has seen) pays
+/// for hashing the PEMs once, not per call.
 pub struct PrivatePem {
     pem: SecretString,
+    previous: Vec<SecretString>,
     digest: [u8; 32],
     source: crate::rsa_keys::KeySource,
 }
@@ -46,22 +49,56 @@ impl PrivatePem {
     }
     /// A PEM whose parse error names `source`.
     pub fn from_source(pem: SecretString, source: crate::rsa_keys::KeySource) -> Self {
+        PrivatePem::with_previous(pem, Vec::new(), source)
+    }
+    /// The current PEM and the previous ones, each tried in order after it. Errors name
+    /// `source` (the environment variables or the `configure()` options).
+    pub fn with_previous(
+        pem: SecretString,
+        previous: Vec<SecretString>,
+        source: crate::rsa_keys::KeySource,
+    ) -> Self {
         use rsa::sha2::{Digest, Sha256};
-        let digest = Sha256::digest(pem.expose().as_bytes()).into();
+        let mut hash = Sha256::new();
+        hash.update(pem.expose().as_bytes());
+        for p in &previous {
+            // A separator no PEM contains, so [a, b] and [ab] differ.
+            hash.update(b"\0previous\0");
+            hash.update(p.expose().as_bytes());
+        }
         PrivatePem {
             pem,
-            digest,
+            previous,
+            digest: hash.finalize().into(),
             source,
         }
     }
     pub fn source(&self) -> crate::rsa_keys::KeySource {
         self.source
     }
+    /// The current private key PEM.
     pub fn expose(&self) -> &str {
         self.pem.expose()
     }
+    /// The previous private key PEMs, in the order they are tried.
+    pub fn previous(&self) -> impl Iterator<Item = &str> {
+        self.previous.iter().map(SecretString::expose)
+    }
     pub fn digest(&self) -> &[u8; 32] {
         &self.digest
+    }
+    /// A second copy for work moved to another thread (explicit: secrets are not `Clone`).
+    pub(crate) fn copy(&self) -> PrivatePem {
+        PrivatePem {
+            pem: SecretString::new(self.pem.expose().to_owned()),
+            previous: self
+                .previous
+                .iter()
+                .map(|p| SecretString::new(p.expose().to_owned()))
+                .collect(),
+            digest: self.digest,
+            source: self.source,
+        }
     }
 }
 

@@ -10,9 +10,37 @@ use crate::envelope::{self, SealedKey};
 use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
 use crate::model::{self, KeyFilter, KeyRecord, NewKey, Usage};
+use crate::rotation;
 use crate::rsa_keys;
 use crate::secret::{AesKey, PrivatePem, SecretString};
 use crate::store::{AnyStore, Increment, Store};
+
+/// One batch of a key rotation.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RotationBatch {
+    /// The last id read (the next batch starts after it); `None`: no rows left.
+    pub last_id: Option<i64>,
+    /// Rows rewrapped to the current key.
+    pub rotated: u64,
+    /// Rows already under the current key (skipped).
+    pub already_current: u64,
+    /// Rows no configured key opens (left as they are).
+    pub cannot_open: Vec<i64>,
+    /// Rows whose data key changed between read and write (left for the next run).
+    pub changed_meanwhile: u64,
+}
+
+/// One batch of a verification.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct VerifyBatch {
+    pub last_id: Option<i64>,
+    /// Rows the current private key opens.
+    pub ok: u64,
+    /// Rows only a previous private key opens.
+    pub previous_key: u64,
+    /// Rows no configured key opens.
+    pub cannot_open: Vec<i64>,
+}
 
 /// One configured instance: settings and the environment they fall back to, plus a lazily
 /// opened store.
@@ -129,10 +157,7 @@ impl Service {
             Lookup::Hit(plaintext) => return Ok(plaintext),
             Lookup::Miss(ct, entry) => (ct, entry),
         };
-        let (pem, wrapped) = (
-            PrivatePem::from_source(SecretString::new(pem.expose().to_owned()), pem.source()),
-            encrypted_aes_key.to_owned(),
-        );
+        let (pem, wrapped) = (pem.copy(), encrypted_aes_key.to_owned());
         let (key, plaintext) =
             tokio::task::spawn_blocking(move || unwrap_and_open(&pem, &wrapped, &ct))
                 .await
@@ -225,6 +250,97 @@ impl Service {
     pub async fn get_usage(&self, id: i64) -> Result<Option<Usage>> {
         self.store().await?.usage(id).await
     }
+
+    /// Open the store now, creating the table if it is missing (deploys: `migrate`).
+    pub async fn migrate(&self) -> Result<()> {
+        self.store().await.map(|_| ())
+    }
+
+    /// The number of stored keys (progress of a rotation or verification).
+    pub async fn count_keys(&self) -> Result<i64> {
+        self.store().await?.count_keys().await
+    }
+
+    /// Rotate the batch of up to `limit` rows after id `after_id` (see [`crate::rotation`]):
+    /// rewrap from the previous keys of `pem` to its current key pair. `new_public`, when
+    /// given, must be the current key's public half (a guard against rotating to a key the
+    /// deployment cannot open).
+    pub async fn rotate_batch(
+        &self,
+        after_id: i64,
+        limit: i64,
+        pem: &PrivatePem,
+        new_public: Option<&SecretString>,
+    ) -> Result<RotationBatch> {
+        let ring = rotation::KeyRing::parse(pem)?;
+        let public = ring.current_public();
+        if let Some(given) = new_public {
+            let given = rsa_keys::public_key_from(given.expose(), rsa_keys::KeySource::Configured)?;
+            if !ring.is_current_public(&given) {
+                return Err(Error::Config(
+                    "the new public key is not the public half of the current private key \
+                     (RSA_API_ENCRYPTION_PRIVATE_KEY or the privateKey option): deploy the new \
+                     private key as the current one and the old one as a previous key first"
+                        .into(),
+                ));
+            }
+        }
+        let store = self.store().await?;
+        let rows = store.wrapped_keys(after_id, limit).await?;
+        let mut batch = RotationBatch {
+            last_id: rows.last().map(|r| r.id),
+            ..RotationBatch::default()
+        };
+        let plans = tokio::task::spawn_blocking(move || {
+            rotation::parallel(&rows, rotation::threads(), |row| {
+                Ok((row.id, rotation::plan_row(&ring, &public, row)?))
+            })
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("key rotation task failed: {e}")))??;
+        let mut rewraps = Vec::new();
+        for (id, plan) in plans {
+            match plan {
+                rotation::Plan::Rewrap(r) => rewraps.push(r),
+                rotation::Plan::AlreadyCurrent => batch.already_current += 1,
+                rotation::Plan::CannotOpen => batch.cannot_open.push(id),
+            }
+        }
+        batch.rotated = store.replace_wrapped_keys(&rewraps).await?;
+        batch.changed_meanwhile = rewraps.len() as u64 - batch.rotated;
+        Ok(batch)
+    }
+
+    /// Check the batch of up to `limit` rows after id `after_id`: which of `pem`'s keys opens
+    /// each row's data key (and, with it, the row's API-key ciphertext).
+    pub async fn verify_batch(
+        &self,
+        after_id: i64,
+        limit: i64,
+        pem: &PrivatePem,
+    ) -> Result<VerifyBatch> {
+        let ring = rotation::KeyRing::parse(pem)?;
+        let rows = self.store().await?.wrapped_keys(after_id, limit).await?;
+        let mut batch = VerifyBatch {
+            last_id: rows.last().map(|r| r.id),
+            ..VerifyBatch::default()
+        };
+        let openers = tokio::task::spawn_blocking(move || {
+            rotation::parallel(&rows, rotation::threads(), |row| {
+                Ok((row.id, ring.opener(row)))
+            })
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("key verification task failed: {e}")))??;
+        for (id, opener) in openers {
+            match opener {
+                rotation::Opener::Current => batch.ok += 1,
+                rotation::Opener::Previous(_) => batch.previous_key += 1,
+                rotation::Opener::Nobody => batch.cannot_open.push(id),
+            }
+        }
+        Ok(batch)
+    }
 }
 
 /// Seal an API key with a public key PEM (an empty key is refused before any RSA work).
@@ -248,16 +364,28 @@ enum Lookup {
 }
 
 /// RSA-unwrap the data key and open the ciphertext with it; the key is returned for caching
-/// only because the open succeeded (GCM verified).
+/// only because the open succeeded (GCM verified). The current private key is tried first,
+/// then the previous ones in order (during a key rotation, rows not yet rewrapped).
 fn unwrap_and_open(
     pem: &PrivatePem,
     encrypted_aes_key: &str,
     ct: &envelope::Ciphertext,
 ) -> Result<(AesKey, SecretString)> {
-    let key = envelope::unwrap_aes_key(
-        &*rsa_keys::private_key_from(pem.expose(), pem.source())?,
-        encrypted_aes_key,
-    )?;
-    let plaintext = envelope::open_with_key(&key, ct)?;
-    Ok((key, plaintext))
+    let current = rsa_keys::private_key_from(pem.expose(), pem.source())?;
+    match envelope::unwrap_aes_key(&current, encrypted_aes_key) {
+        Ok(key) => {
+            let plaintext = envelope::open_with_key(&key, ct)?;
+            return Ok((key, plaintext));
+        }
+        Err(Error::DecryptFailed) => {}
+        Err(e) => return Err(e),
+    }
+    for previous in pem.previous() {
+        let private = rsa_keys::previous_private_key_from(previous, pem.source())?;
+        if let Ok(key) = envelope::unwrap_aes_key(&private, encrypted_aes_key) {
+            let plaintext = envelope::open_with_key(&key, ct)?;
+            return Ok((key, plaintext));
+        }
+    }
+    Err(Error::DecryptFailed)
 }

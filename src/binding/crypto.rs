@@ -46,8 +46,9 @@ pub fn seal(
     })
 }
 
-/// A private key PEM as the JS layer last read it, digested once so that calls do not hash the
-/// PEM again (the data-key cache is keyed by the digest). Parsed on first use.
+/// The private keys as the JS layer last read them (the current PEM and, during a rotation,
+/// the previous ones), digested once so that calls do not hash the PEMs again (the data-key
+/// cache is keyed by the digest). Parsed on first use.
 #[napi]
 pub struct NativePrivateKey {
     pub(crate) pem: std::sync::Arc<PrivatePem>,
@@ -55,15 +56,27 @@ pub struct NativePrivateKey {
 
 #[napi]
 impl NativePrivateKey {
-    /// `configured`: the PEM came from `configure({ privateKey })` (errors name that option).
+    /// `previous`: `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS` or the `previousPrivateKeys`
+    /// option (PEMs one after another), tried in order after the current key. `configured`:
+    /// the PEMs came from `configure()` (errors name those options).
     #[napi(constructor, catch_unwind)]
-    pub fn new(pem: String, configured: Option<bool>) -> Self {
-        NativePrivateKey {
-            pem: std::sync::Arc::new(PrivatePem::from_source(
+    pub fn new(
+        pem: String,
+        configured: Option<bool>,
+        previous: Option<String>,
+    ) -> napi::Result<Self> {
+        let source = source(configured);
+        let previous = match previous {
+            Some(text) => rsa_keys::split_private_pems(&text, source).map_err(to_js)?,
+            None => Vec::new(),
+        };
+        Ok(NativePrivateKey {
+            pem: std::sync::Arc::new(PrivatePem::with_previous(
                 SecretString::new(pem),
-                source(configured),
+                previous,
+                source,
             )),
-        }
+        })
     }
 }
 
@@ -73,6 +86,7 @@ impl NativePrivateKey {
 pub fn check_configured_keys(
     public_key_pem: Option<String>,
     private_key_pem: Option<String>,
+    previous_private_keys: Option<String>,
 ) -> napi::Result<()> {
     if let Some(pem) = public_key_pem {
         rsa_keys::public_key_from(SecretString::new(pem).expose(), KeySource::Configured)
@@ -81,6 +95,12 @@ pub fn check_configured_keys(
     if let Some(pem) = private_key_pem {
         rsa_keys::private_key_from(SecretString::new(pem).expose(), KeySource::Configured)
             .map_err(to_js)?;
+    }
+    if let Some(text) = previous_private_keys {
+        for pem in rsa_keys::split_private_pems(&text, KeySource::Configured).map_err(to_js)? {
+            rsa_keys::previous_private_key_from(pem.expose(), KeySource::Configured)
+                .map_err(to_js)?;
+        }
     }
     Ok(())
 }

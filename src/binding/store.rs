@@ -75,6 +75,38 @@ impl ToNapiValue for Incremented {
     }
 }
 
+/// One batch of a key rotation (see `rotateKeys`).
+#[napi(object)]
+pub struct NativeRotationBatch {
+    /// The last id read; `null`: no rows left.
+    pub last_id: Option<i64>,
+    pub rotated: i64,
+    pub already_current: i64,
+    pub cannot_open: Vec<i64>,
+    pub changed_meanwhile: i64,
+}
+
+/// One batch of a verification (see `verifyKeys`).
+#[napi(object)]
+pub struct NativeVerifyBatch {
+    pub last_id: Option<i64>,
+    pub ok: i64,
+    pub previous_key: i64,
+    pub cannot_open: Vec<i64>,
+}
+
+/// A batch's start (an id, 0 to start) and size (1 to 10,000).
+fn batch_bounds(after_id: f64, limit: f64) -> CoreResult<(i64, i64)> {
+    let after_id = model::id("afterId", after_id)?;
+    let limit = model::id("batchSize", limit)?;
+    if !(1..=10_000).contains(&limit) {
+        return Err(CoreError::InvalidArgument(
+            "batchSize must be an integer from 1 to 10000".into(),
+        ));
+    }
+    Ok((after_id, limit))
+}
+
 /// A database set-up: a handle on the service shared by every caller that names it.
 #[napi]
 pub struct NativeStore {
@@ -255,6 +287,77 @@ impl NativeStore {
                 .get_budget_status(model::id("id", id)?)
                 .await?
                 .map(records::status))
+        })
+    }
+
+    /// Open the store now, creating the table if it is missing.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn migrate<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, ()>> {
+        let service = self.service.clone();
+        promise(env, async move { service.migrate().await })
+    }
+
+    /// The number of stored keys.
+    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
+    pub fn count_keys<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, i64>> {
+        let service = self.service.clone();
+        promise(env, async move { service.count_keys().await })
+    }
+
+    /// Rotate the batch of up to `limit` rows after id `afterId` from the previous private
+    /// keys of `privateKey` to its current key pair (`newPublicKey`, when given, must be the
+    /// current key's public half).
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeRotationBatch>")]
+    pub fn rotate_batch<'e>(
+        &self,
+        env: &'e Env,
+        after_id: f64,
+        limit: f64,
+        private_key: Option<&NativePrivateKey>,
+        new_public_key: Option<String>,
+    ) -> Result<PromiseRaw<'e, NativeRotationBatch>> {
+        let service = self.service.clone();
+        let pem = private_key
+            .map(|k| k.pem.clone())
+            .ok_or(CoreError::MissingPrivateKey);
+        let new_public_key = new_public_key.map(SecretString::new);
+        promise(env, async move {
+            let (after_id, limit) = batch_bounds(after_id, limit)?;
+            let b = service
+                .rotate_batch(after_id, limit, &*pem?, new_public_key.as_ref())
+                .await?;
+            Ok(NativeRotationBatch {
+                last_id: b.last_id,
+                rotated: b.rotated as i64,
+                already_current: b.already_current as i64,
+                cannot_open: b.cannot_open,
+                changed_meanwhile: b.changed_meanwhile as i64,
+            })
+        })
+    }
+
+    /// Check the batch of up to `limit` rows after id `afterId`: which key opens each row.
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeVerifyBatch>")]
+    pub fn verify_batch<'e>(
+        &self,
+        env: &'e Env,
+        after_id: f64,
+        limit: f64,
+        private_key: Option<&NativePrivateKey>,
+    ) -> Result<PromiseRaw<'e, NativeVerifyBatch>> {
+        let service = self.service.clone();
+        let pem = private_key
+            .map(|k| k.pem.clone())
+            .ok_or(CoreError::MissingPrivateKey);
+        promise(env, async move {
+            let (after_id, limit) = batch_bounds(after_id, limit)?;
+            let b = service.verify_batch(after_id, limit, &*pem?).await?;
+            Ok(NativeVerifyBatch {
+                last_id: b.last_id,
+                ok: b.ok as i64,
+                previous_key: b.previous_key as i64,
+                cannot_open: b.cannot_open,
+            })
         })
     }
 

@@ -8,6 +8,7 @@ use crate::budget::{BudgetEvent, BudgetStatus};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::Result;
 use crate::model::{ActiveFilter, IdFilter, KeyFilter, KeyRecord, NewKey, Picked, Usage};
+use crate::rotation::{Rewrap, WrappedKey};
 
 /// The outcome of one increment: the key served (if any) and the budget events it caused.
 #[derive(Debug, Default)]
@@ -48,6 +49,17 @@ pub trait Store: Send + Sync {
     fn usage(&self, id: i64) -> impl Future<Output = Result<Option<Usage>>> + Send;
     fn budget_status(&self, id: i64) -> impl Future<Output = Result<Option<BudgetStatus>>> + Send;
     fn close(&self) -> impl Future<Output = ()> + Send;
+    /// Up to `limit` rows' wrapped data keys after id `after_id`, in id order (rotation).
+    fn wrapped_keys(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<WrappedKey>>> + Send;
+    /// Write rewrapped data keys in one short transaction, each row locked and written only
+    /// if it still holds the data key that was read; the number written.
+    fn replace_wrapped_keys(&self, batch: &[Rewrap]) -> impl Future<Output = Result<u64>> + Send;
+    /// The number of stored keys.
+    fn count_keys(&self) -> impl Future<Output = Result<i64>> + Send;
 }
 
 /// The backend in use.
@@ -106,6 +118,15 @@ impl Store for AnyStore {
     }
     async fn close(&self) {
         dispatch!(self, s => s.close().await)
+    }
+    async fn wrapped_keys(&self, after_id: i64, limit: i64) -> Result<Vec<WrappedKey>> {
+        dispatch!(self, s => s.wrapped_keys(after_id, limit).await)
+    }
+    async fn replace_wrapped_keys(&self, batch: &[Rewrap]) -> Result<u64> {
+        dispatch!(self, s => s.replace_wrapped_keys(batch).await)
+    }
+    async fn count_keys(&self) -> Result<i64> {
+        dispatch!(self, s => s.count_keys().await)
     }
 }
 

@@ -18,6 +18,7 @@ use crate::budget::{self, BudgetEvent, BudgetStatus, EventKind, Period};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::{Error, Result};
 use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Usage};
+use crate::rotation::{Rewrap, WrappedKey};
 
 const MIGRATION: &str =
     include_str!("../../migrations/postgres/0001_create_ps_private_access_store.sql");
@@ -41,6 +42,10 @@ mod statements {
     pub const UNDO_INCREMENT: &str = include_str!("../../sql/postgres/undo_increment.sql");
     pub const SET_ACTIVE: &str = include_str!("../../sql/postgres/set_active.sql");
     pub const TABLE_EXISTS: &str = include_str!("../../sql/postgres/table_exists.sql");
+    pub const WRAPPED_KEYS: &str = include_str!("../../sql/postgres/wrapped_keys.sql");
+    pub const REPLACE_WRAPPED_KEYS: &str =
+        include_str!("../../sql/postgres/replace_wrapped_keys.sql");
+    pub const COUNT_KEYS: &str = include_str!("../../sql/postgres/count_keys.sql");
 }
 use statements::*;
 
@@ -694,6 +699,49 @@ impl Store for PgStore {
 
     async fn close(&self) {
         self.pool.close().await
+    }
+
+    async fn wrapped_keys(&self, after_id: i64, limit: i64) -> Result<Vec<WrappedKey>> {
+        let rows = self
+            .rows(Kind::Read, || {
+                sqlx::query(WRAPPED_KEYS).bind(after_id).bind(limit)
+            })
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(WrappedKey {
+                    id: row.try_get("id")?,
+                    encrypted_api_key: row.try_get("encrypted_api_key")?,
+                    encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn replace_wrapped_keys(&self, batch: &[Rewrap]) -> Result<u64> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+        let old: Vec<&str> = batch.iter().map(|r| r.old.as_str()).collect();
+        let new: Vec<&str> = batch.iter().map(|r| r.new.as_str()).collect();
+        let rows = self
+            .rows(Kind::Write, || {
+                sqlx::query(REPLACE_WRAPPED_KEYS)
+                    .bind(&ids)
+                    .bind(&old)
+                    .bind(&new)
+            })
+            .await?;
+        Ok(rows.len() as u64)
+    }
+
+    async fn count_keys(&self) -> Result<i64> {
+        let rows = self.rows(Kind::Read, || sqlx::query(COUNT_KEYS)).await?;
+        match rows.first() {
+            Some(row) => Ok(row.try_get("keys")?),
+            None => Ok(0),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use crate::budget::{self, BudgetStatus, Candidate, Period};
 use crate::config::{BudgetSettings, PoolSettings};
 use crate::error::{Error, Result};
 use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Usage};
+use crate::rotation::{Rewrap, WrappedKey};
 
 const MIGRATION: &str =
     include_str!("../../migrations/sqlite/0001_create_ps_private_access_store.sql");
@@ -266,6 +267,57 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.pool.close().await
+    }
+
+    async fn wrapped_keys(&self, after_id: i64, limit: i64) -> Result<Vec<WrappedKey>> {
+        let rows = sqlx::query(
+            "SELECT id, encrypted_api_key, encrypted_aes_key FROM ps_private_access_store \
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(WrappedKey {
+                    id: row.try_get("id")?,
+                    encrypted_api_key: row.try_get("encrypted_api_key")?,
+                    encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn replace_wrapped_keys(&self, batch: &[Rewrap]) -> Result<u64> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        // SQLite's one writer lock holds the batch's rows for the transaction.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut written = 0;
+        for r in batch {
+            written += sqlx::query(
+                "UPDATE ps_private_access_store SET encrypted_aes_key = ?3 \
+                 WHERE id = ?1 AND encrypted_aes_key = ?2",
+            )
+            .bind(r.id)
+            .bind(r.old.as_str())
+            .bind(r.new.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn count_keys(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM ps_private_access_store")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }
 

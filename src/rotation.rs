@@ -1,0 +1,177 @@
+//! RSA key rotation without downtime: rewrap every row's data key (`encrypted_aes_key`) from
+//! a previous private key to the current key pair; the API-key ciphertexts
+//! (`encrypted_api_key`) are never touched, since the data key inside stays the same.
+//!
+//! Rotation runs in batches in id order. For each row, off the runtime threads and across the
+//! machine's cores: the previous keys are tried first (the common case during a rotation), then
+//! the current one (a row already rotated is recognised and skipped). A data key opened by a
+//! previous key must also open its row's API-key ciphertext (GCM verifies), is wrapped again
+//! under the current public key, and that new wrapping must open with the current private key
+//! before it is written. The batch is then written in one short transaction with its rows
+//! locked, each row only if its `encrypted_aes_key` is still the one that was read (a row
+//! changed meanwhile is left for the next run). So a rotation can be stopped at any point
+//! (even `kill -9`) and run again: nothing is lost, corrupted or wrapped twice.
+
+use std::sync::Arc;
+
+use crate::envelope;
+use crate::error::{Error, Result};
+use crate::rsa_keys::{self, RsaPrivate, RsaPublic};
+use crate::secret::{AesKey, PrivatePem};
+
+/// A row's wrapped data key as read for rotation or verification.
+#[derive(Debug, Clone)]
+pub struct WrappedKey {
+    pub id: i64,
+    pub encrypted_api_key: String,
+    pub encrypted_aes_key: String,
+}
+
+/// A row's new wrapping, written only where `old` is still stored.
+#[derive(Debug, Clone)]
+pub struct Rewrap {
+    pub id: i64,
+    pub old: String,
+    pub new: String,
+}
+
+/// Which of the caller's private keys opens a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opener {
+    Current,
+    /// The n-th previous key (0-based, in the configured order).
+    Previous(usize),
+    /// None of them, or the data key does not open the row's API-key ciphertext.
+    Nobody,
+}
+
+/// The parsed keys of a [`PrivatePem`]: the current one and the previous ones.
+pub struct KeyRing {
+    current: Arc<RsaPrivate>,
+    previous: Vec<Arc<RsaPrivate>>,
+}
+
+impl KeyRing {
+    /// Parse (once per PEM) the current and previous private keys; errors name the variable
+    /// or option, never a value.
+    pub fn parse(pem: &PrivatePem) -> Result<KeyRing> {
+        Ok(KeyRing {
+            current: rsa_keys::private_key_from(pem.expose(), pem.source())?,
+            previous: pem
+                .previous()
+                .map(|p| rsa_keys::previous_private_key_from(p, pem.source()))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// The data key of `row` and which key opened it (`previous_first`: the order tried). The key
+    /// must also open the row's API-key ciphertext; a ciphertext that is not an envelope, or
+    /// does not verify, counts as not opened.
+    fn open(&self, row: &WrappedKey, previous_first: bool) -> (Option<AesKey>, Opener) {
+        let Ok(ct) = envelope::parse_encrypted_api_key(&row.encrypted_api_key) else {
+            return (None, Opener::Nobody);
+        };
+        let current = std::iter::once((Opener::Current, &self.current));
+        let previous = self
+            .previous
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (Opener::Previous(i), k));
+        let order: Vec<_> = if previous_first {
+            previous.chain(current).collect()
+        } else {
+            current.chain(previous).collect()
+        };
+        for (opener, key) in order {
+            if let Ok(aes) = envelope::unwrap_aes_key(key, &row.encrypted_aes_key) {
+                // The data key must open the row's ciphertext; the plaintext is dropped
+                // (zeroized) at once.
+                return match envelope::open_with_key(&aes, &ct) {
+                    Ok(_) => (Some(aes), opener),
+                    Err(_) => (None, Opener::Nobody),
+                };
+            }
+        }
+        (None, Opener::Nobody)
+    }
+
+    /// Which key opens `row`, the current one tried first (as agents do).
+    pub fn opener(&self, row: &WrappedKey) -> Opener {
+        self.open(row, false).1
+    }
+
+    /// The public half of the current key.
+    pub fn current_public(&self) -> RsaPublic {
+        rsa_keys::public_of(&self.current)
+    }
+
+    /// The check that a given public key is the current key's (the CLI's `--new-public-key`).
+    pub fn is_current_public(&self, public: &RsaPublic) -> bool {
+        rsa_keys::is_pair(&self.current, public)
+    }
+}
+
+/// What rotation does with one row.
+#[derive(Debug)]
+pub enum Plan {
+    Rewrap(Rewrap),
+    AlreadyCurrent,
+    CannotOpen,
+}
+
+/// Plan one row: rewrap it when a previous key opens it, and check that the new wrapping opens
+/// with the current key.
+pub fn plan_row(ring: &KeyRing, public: &RsaPublic, row: &WrappedKey) -> Result<Plan> {
+    let (aes, opener) = ring.open(row, true);
+    let aes = match (aes, opener) {
+        (Some(aes), Opener::Previous(_)) => aes,
+        (_, Opener::Current) => return Ok(Plan::AlreadyCurrent),
+        _ => return Ok(Plan::CannotOpen),
+    };
+    let new = envelope::wrap_aes_key(public, &aes)?;
+    let reopened = envelope::unwrap_aes_key(&ring.current, &new).map_err(|_| {
+        Error::Internal("a rewrapped data key did not open with the current private key".into())
+    })?;
+    if reopened.expose() != aes.expose() {
+        return Err(Error::Internal(
+            "a rewrapped data key opened to a different key".into(),
+        ));
+    }
+    Ok(Plan::Rewrap(Rewrap {
+        id: row.id,
+        old: row.encrypted_aes_key.clone(),
+        new,
+    }))
+}
+
+/// Run `work` over `rows` on up to `threads` threads (RSA private operations are CPU-bound),
+/// keeping the rows' order in the result.
+pub fn parallel<T: Send>(
+    rows: &[WrappedKey],
+    threads: usize,
+    work: impl Fn(&WrappedKey) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let threads = threads.clamp(1, rows.len().max(1));
+    let chunk = rows.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&work).collect::<Result<Vec<_>>>()))
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for h in handles {
+            let part = h
+                .join()
+                .map_err(|_| Error::Internal("a key rotation thread failed".into()))??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}
+
+/// The number of threads rotation and verification use: the machine's cores.
+pub fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
