@@ -23,7 +23,9 @@ beforeAll(() => {
   const out = execFileSync('npm', ['pack', '--json', '--pack-destination', project], { cwd: ROOT, encoding: 'utf8' })
   const tarball = path.join(project, JSON.parse(out)[0].filename)
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: project, stdio: 'pipe' })
+  // --prefer-offline, not --offline: the CLI's dependencies (commander, cli-progress, read) are
+  // resolved by range, which needs their registry metadata; `npm ci` caches only tarballs.
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: project, stdio: 'pipe' })
   fs.writeFileSync(
     path.join(project, 'tsconfig.json'),
     JSON.stringify({
@@ -86,7 +88,7 @@ describe('packed tarball', () => {
   test('npm pack ships only what a user needs', () => {
     const [{ files }] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: ROOT, encoding: 'utf8' }))
     const paths = files.map((f) => f.path).sort()
-    expect(paths.filter((p) => !p.endsWith('.node'))).toEqual(['LICENSE', 'README.md', 'dist/index.d.ts', 'dist/index.js', 'native.d.ts', 'native.js', 'package.json'])
+    expect(paths.filter((p) => !p.endsWith('.node'))).toEqual(['LICENSE', 'README.md', 'bin/ps-access-store.mjs', 'dist/index.d.ts', 'dist/index.js', 'native.d.ts', 'native.js', 'package.json'])
     expect(paths.filter((p) => p.endsWith('.node'))).toEqual([expect.stringMatching(/^private-access-store\.[a-z0-9-]+\.node$/)])
   })
 
@@ -107,6 +109,17 @@ describe('packed tarball', () => {
     } finally {
       fs.renameSync(path.join(project, binary), path.join(pkg, binary))
     }
+  })
+
+  test('the operator CLI is installed as a bin: `npx ps-access-store` runs from the project', () => {
+    const bin = path.join(project, 'node_modules/.bin/ps-access-store')
+    expect(fs.existsSync(bin)).toBe(true)
+    const help = spawnSync(bin, ['--help'], { cwd: project, encoding: 'utf8' })
+    expect(help.status).toBe(0)
+    expect(help.stdout).toContain('Usage: ps-access-store')
+    const usage = spawnSync(bin, ['list'], { cwd: project, encoding: 'utf8' })
+    expect(usage.status).toBe(2)
+    expect(usage.stderr).toMatch(/^error PSPAS_USAGE: /m)
   })
 
   test('loads with require as well as import', () => {

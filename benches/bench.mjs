@@ -1,4 +1,4 @@
-// npm run bench [-- --seconds 4 --runs 3 | --smoke]
+// npm run bench [-- --seconds 4 --runs 3 | --smoke] [--only pg,sqlite,crypto]
 //
 // Side by side, against the local PostgreSQL (and the package alone against SQLite):
 //   (a) package   this package's incrementUsageAndGetApiKey
@@ -16,9 +16,21 @@
 // Reported per scenario: calls/s, p50/p99 latency, event-loop delay p99/max, peak RSS, and the
 // ratios package/baseline, package/limit and package/statement; medians of --runs runs. Then encryptApiKey and
 // decryptApiKey per call against node:crypto doing the original's work.
-import { spawn } from 'node:child_process'
+//
+// SQLite: the package alone in every scenario, and at 1 and 32 in flight on a hot key side by
+// side with its limit: the plain single-statement increment (benches/plain-increment-sqlite.sql)
+// in a bare Rust loop with no Node↔Rust hop (examples/sqlite_limit.rs, built once at the start
+// with `cargo build --release --example sqlite_limit`, run as a child process), which opens
+// the file exactly as the package does (WAL, the same `synchronous`, busy timeout and pool).
+// Its own hot group; interleaved run by run; before each run VACUUM and a WAL
+// checkpoint(TRUNCATE), so every run starts from an empty WAL.
+// --only takes a comma list of sections (pg, sqlite, crypto); all three by default.
+// --sqlite-analyze runs ANALYZE on the SQLite file after seeding: a diagnostic, since the
+// package never runs it, and without statistics SQLite picks the ai_model_id index (every
+// key has model 1) over group_id for the package's candidate SELECT.
+import { spawn, spawnSync, execFile } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { readFileSync, mkdtempSync, rmSync, existsSync, statSync } from 'node:fs'
 import { tmpdir, cpus } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
@@ -52,6 +64,10 @@ const opt = (name, dflt) => {
 const SMOKE = args.includes('--smoke')
 const SECONDS = opt('seconds', SMOKE ? 0.3 : 4)
 const RUNS = opt('runs', SMOKE ? 1 : 3)
+const SQLITE_ANALYZE = args.includes('--sqlite-analyze')
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['pg', 'sqlite', 'crypto']
+// The SQLite scenarios measured side by side with the bare Rust loop (the limit).
+const SQLITE_LIMIT_SCENARIOS = ['hot key, 1 in flight', 'hot key, 32 in flight']
 
 // ---------------------------------------------------------------- variants (one per process)
 function makeVariant(kind, databaseUrl, keys) {
@@ -63,7 +79,7 @@ function makeVariant(kind, databaseUrl, keys) {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: POOL })
     pool.on('error', () => {}) // idle clients closed by the server after the run
     const q = kind === 'limit' ? { name: 'pspas_plain', text: PLAIN_SQL } : { name: 'pspas_increment', text: INCREMENT_SQL }
-    const values = (g) => (kind === 'limit' ? [g, 1, 1] : [g, 1, 'UTC', true, 1])
+    const values = (g) => (kind === 'limit' ? [g, 1, 1] : ['UTC', g, 1, true, 1])
     return { call: (g) => pool.query({ ...q, values: values(g) }), close: () => pool.end() }
   }
   // baseline: the original model's code shape
@@ -171,6 +187,7 @@ async function inChildren(kind, databaseUrl, keys, procs, concurrency, seconds) 
 function summarize(runs) {
   const med = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const per = runs.map((r) => {
+    if (!r.lat) return { cps: r.calls / r.seconds, p50: r.p50, p99: r.p99, eldP99: NaN, eldMax: NaN, rss: NaN, errors: r.errors } // the Rust limit loop
     const sorted = r.lat.slice().sort((a, b) => a - b)
     return { cps: r.calls / r.seconds, p50: pct(sorted, 50), p99: pct(sorted, 99), eldP99: r.eldP99, eldMax: r.eldMax, rss: r.rss, errors: r.errors }
   })
@@ -223,6 +240,7 @@ const SCENARIOS = [
 // versions of a hot row left by the previous run do not handicap the next variant.
 async function oneRun(kind, url, keys, sc, vacuum) {
   if (vacuum) await vacuum()
+  if (kind === 'limit' && url.startsWith('sqlite:')) return sqliteLimitRun(url.slice('sqlite:'.length), sc)
   if (sc.procs > 1) return inChildren(kind, url, keys, sc.procs, sc.c, SECONDS)
   const v = makeVariant(kind, url, keys)
   const base = sc.spread ? BASE.spread[kind] : BASE.hot[kind]
@@ -243,6 +261,59 @@ async function measureAll(kinds, url, keys, sc, vacuum) {
   const runs = Object.fromEntries(kinds.map((k) => [k, []]))
   for (let i = 0; i < RUNS; i++) for (const k of kinds) runs[k].push(await oneRun(k, url, keys, sc, vacuum))
   return Object.fromEntries(kinds.map((k) => [k, summarize(runs[k])]))
+}
+
+// ---------------------------------------------------------------- the SQLite limit (a Rust child)
+// Built once at the start, in the target directory that `npm run build` (napi build --release
+// --target <host>) and scripts/test.sh use, so the dependencies are not compiled again (the
+// crate itself is, when its sources changed: an example links the library). A binary newer
+// than its inputs (the example, the SQL it includes, Cargo.lock) is run as it is: it uses
+// none of the library's code. If the build fails (say, a source tree mid-edit), an existing
+// binary is used, with a warning. PSPAS_BENCH_SQLITE_LIMIT=/path/to/sqlite_limit skips all this.
+function buildSqliteLimit() {
+  if (process.env.PSPAS_BENCH_SQLITE_LIMIT) return { bin: process.env.PSPAS_BENCH_SQLITE_LIMIT, note: 'PSPAS_BENCH_SQLITE_LIMIT' }
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  let host
+  try {
+    host = /^host: (.+)$/m.exec(execFileSyncText('rustc', ['-vV']))[1]
+  } catch (e) {
+    return { bin: null, note: `no Rust toolchain (${e.message})` }
+  }
+  const bin = join(root, 'target', host, 'release', 'examples', `sqlite_limit${process.platform === 'win32' ? '.exe' : ''}`)
+  const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : Infinity)
+  const inputs = ['examples/sqlite_limit.rs', 'benches/plain-increment-sqlite.sql', 'Cargo.lock'].map((p) => mtime(join(root, p)))
+  if (existsSync(bin) && inputs.every((m) => m <= mtime(bin))) return { bin, note: 'up to date, not rebuilt' }
+  const t = performance.now()
+  const r = spawnSync('cargo', ['build', '--release', '--target', host, '--example', 'sqlite_limit'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
+  const took = `${((performance.now() - t) / 1000).toFixed(1)} s`
+  if (r.status === 0) return { bin, note: `cargo build --release --example sqlite_limit: ${took}` }
+  const why = (r.stderr || String(r.error)).trim().split('\n').slice(-5).join('\n')
+  console.error(`bench: building the SQLite limit failed (${took}):\n${why}`)
+  if (existsSync(bin)) return { bin, note: 'its build FAILED, an older binary is used' }
+  return { bin: null, note: 'its build FAILED' }
+}
+
+function execFileSyncText(cmd, argv) {
+  const r = spawnSync(cmd, argv, { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(r.error ? r.error.message : r.stderr.trim())
+  return r.stdout
+}
+
+let SQLITE_LIMIT = null // { bin, note }
+
+function sqliteLimit(extra) {
+  return new Promise((resolve, reject) =>
+    execFile(SQLITE_LIMIT.bin, extra, { encoding: 'utf8', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`sqlite_limit ${extra.join(' ')}: ${stderr || err.message}`))
+      resolve(JSON.parse(stdout.trim().split('\n').pop()))
+    }),
+  )
+}
+
+// Same pool as the package's (POOL connections, all opened), 20 warm-up calls, its own hot group.
+function sqliteLimitRun(file, sc) {
+  const flags = ['--db', file, '--group', String(BASE.hot.limit), '--model', '1', '--inflight', String(sc.c), '--seconds', String(SECONDS), '--pool', String(POOL), '--pool-min', String(POOL), '--warmup', '20']
+  return sqliteLimit(flags)
 }
 
 const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–')
@@ -277,6 +348,13 @@ async function main() {
   const keys = original.generateKeys(2048)
   console.log(`# npm run bench ${args.join(' ')}`.trim())
   console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0].model}, ${SECONDS} s per run, median of ${RUNS} run(s), pools of ${POOL}, RSA-2048`)
+  if (ONLY.includes('sqlite')) SQLITE_LIMIT = buildSqliteLimit()
+  if (ONLY.includes('pg')) await pgSection(keys)
+  if (ONLY.includes('sqlite')) await sqliteSection(keys)
+  if (ONLY.includes('crypto')) cryptoBench(keys)
+}
+
+async function pgSection(keys) {
   const pgdb = await setupPostgres(keys)
   try {
     console.log('\n### PostgreSQL (local)\n')
@@ -294,21 +372,48 @@ async function main() {
   } finally {
     await pgdb.drop()
   }
+}
+
+async function sqliteSection(keys) {
   const dir = mkdtempSync(join(tmpdir(), 'pspas-bench-'))
   try {
-    const url = `sqlite:${join(dir, 'bench.sqlite')}`
+    const file = join(dir, 'bench.sqlite')
+    const url = `sqlite:${file}`
     await seed(url, keys)
-    console.log('\n### SQLite (embedded default; package only: Node 20 has no built-in SQLite driver for a limit loop, and the baseline would need the sqlite3 native package)\n')
+    const limit = SQLITE_LIMIT && SQLITE_LIMIT.bin ? SQLITE_LIMIT : null
+    // The vacuum between runs, and the settings read back from a connection opened as the package opens it.
+    const vacuum = limit ? () => sqliteLimit(['--db', file, '--vacuum-only']) : null
+    const setting = limit ? await sqliteLimit(['--db', file, '--vacuum-only', ...(SQLITE_ANALYZE ? ['--analyze'] : [])]) : null
+    const sync = setting ? `synchronous = ${setting.synchronous}, journal_mode = ${setting.journal_mode}` : 'synchronous = FULL, journal_mode = wal (not read back: no limit binary)'
+    console.log('\n### SQLite (embedded default; no baseline: it would need the sqlite3 native package)\n')
+    const busy = setting ? `busy_timeout ${setting.busy_timeout_ms / 1000} s` : 'busy_timeout 30 s'
+    console.log(`${sync}, ${busy}, pools of ${POOL}: read back from a connection opened as the package opens it. The package sets no \`synchronous\`, so sqlx leaves SQLite's compiled default (FULL), which in WAL mode syncs the WAL on every commit: a committed call survives a power loss, not only a process crash`)
+    console.log(`limit = the plain single-statement increment (benches/plain-increment-sqlite.sql) from a bare Rust loop, no Node↔Rust hop (examples/sqlite_limit.rs; ${SQLITE_LIMIT ? SQLITE_LIMIT.note : 'not run'}); VACUUM + wal_checkpoint(TRUNCATE) before each run${limit ? '' : ' (skipped: no limit binary)'}${SQLITE_ANALYZE && limit ? '; ANALYZE run after seeding (--sqlite-analyze)' : ''}\n`)
     console.log('| scenario | calls/s | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors |')
     console.log('|---|---|---|---|---|---|---|')
+    const sideBySide = []
     for (const sc of SCENARIOS) {
-      const x = (await measureAll(['package'], url, keys, sc, null)).package
+      const kinds = limit && SQLITE_LIMIT_SCENARIOS.includes(sc.name) ? ['package', 'limit'] : ['package']
+      const r = await measureAll(kinds, url, keys, sc, vacuum)
+      const x = r.package
       console.log(`| ${sc.name} | ${f(x.cps)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} |`)
+      if (r.limit) sideBySide.push([sc, r])
+    }
+    if (sideBySide.length) {
+      console.log(`\n#### SQLite: the package against its limit (${sync}; the package rows are those above)\n`)
+      console.log('| scenario | variant | calls/s | p50 ms | p99 ms | errors | package/limit calls/s |')
+      console.log('|---|---|---|---|---|---|---|')
+      for (const [sc, r] of sideBySide) {
+        for (const kind of ['package', 'limit']) {
+          const x = r[kind]
+          const ratio = kind === 'package' ? `${f(x.cps / r.limit.cps, 2)}×` : ''
+          console.log(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${x.errors} | ${ratio} |`)
+        }
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
-  cryptoBench(keys)
 }
 
 await main()
