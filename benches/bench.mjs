@@ -12,7 +12,7 @@
 //                 bare loop: a diagnostic row that shows the statement's own cost
 // Scenarios: one hot key at 1, 8 and 32 calls in flight; 4 processes × 32; 1,000 groups with
 // random picks at 32. Closed loops; every variant has its own keys; pools of 10 connections;
-// variants interleaved run by run, VACUUM before each run, 20 warm-up calls per run.
+// variants interleaved run by run, VACUUM ANALYZE before each run, 20 warm-up calls per run.
 // Reported per scenario: calls/s, p50/p99 latency, event-loop delay p99/max, peak RSS, and the
 // ratios package/baseline, package/limit and package/statement; medians of --runs runs. Then encryptApiKey and
 // decryptApiKey per call against node:crypto doing the original's work.
@@ -209,7 +209,10 @@ async function setupPostgres(keys) {
   const vacuum = async () => {
     const c = new pg.Client({ connectionString: url })
     await c.connect()
-    await c.query('VACUUM ps_private_access_store')
+    // ANALYZE too, as a server's autovacuum does: with plain VACUUM only, PostgreSQL 15's
+    // row estimate decays run after run and the lookup flips to the ai_model_id index
+    // (benches/analysis/FINDINGS.md: the cause of the earlier 970-2,220 calls/s swing).
+    await c.query('VACUUM ANALYZE ps_private_access_store')
     await c.end()
   }
   return { url, vacuum, drop: async () => { const c = new pg.Client({ connectionString: ADMIN_URL }); await c.connect(); await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); await c.end() } }
@@ -387,7 +390,10 @@ async function sqliteSection(keys) {
     const sync = setting ? `synchronous = ${setting.synchronous}, journal_mode = ${setting.journal_mode}` : 'synchronous = FULL, journal_mode = wal (not read back: no limit binary)'
     console.log('\n### SQLite (embedded default; no baseline: it would need the sqlite3 native package)\n')
     const busy = setting ? `busy_timeout ${setting.busy_timeout_ms / 1000} s` : 'busy_timeout 30 s'
-    console.log(`${sync}, ${busy}, pools of ${POOL}: read back from a connection opened as the package opens it. The package sets no \`synchronous\`, so sqlx leaves SQLite's compiled default (FULL), which in WAL mode syncs the WAL on every commit: a committed call survives a power loss, not only a process crash`)
+    const why = !setting || setting.synchronous === 'FULL'
+      ? "the package sets no `synchronous`, so sqlx leaves SQLite's compiled default (FULL), which in WAL mode syncs the WAL on every commit: a committed call survives a power loss, not only a process crash"
+      : "NOT the package's default (FULL): this is a modified build"
+    console.log(`${sync}, ${busy}, pools of ${POOL} (read back from a connection opened as the package opens it): ${why}`)
     console.log(`limit = the plain single-statement increment (benches/plain-increment-sqlite.sql) from a bare Rust loop, no Node↔Rust hop (examples/sqlite_limit.rs; ${SQLITE_LIMIT ? SQLITE_LIMIT.note : 'not run'}); VACUUM + wal_checkpoint(TRUNCATE) before each run${limit ? '' : ' (skipped: no limit binary)'}${SQLITE_ANALYZE && limit ? '; ANALYZE run after seeding (--sqlite-analyze)' : ''}\n`)
     console.log('| scenario | calls/s | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors |')
     console.log('|---|---|---|---|---|---|---|')
