@@ -105,7 +105,9 @@ async fn exercise(url: &str) {
         .expect("rows");
 
     // Deployed with the new key only: the old rows cannot be opened, nothing is counted.
-    let e = serve(&svc, 1, ring(new_private(), vec![])).await.unwrap_err();
+    let e = serve(&svc, 1, ring(new_private(), vec![]))
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::DecryptFailed), "{e:?}");
     assert_eq!(svc.get_usage(ids[0]).await.unwrap().unwrap().total_use, 0.0);
     // With the old key as a previous key, agents are served during the rotation.
@@ -166,9 +168,15 @@ async fn exercise(url: &str) {
         .verify_batch(0, 100, &ring(new_private(), vec![]))
         .await
         .unwrap();
-    assert_eq!((v.ok, v.previous_key, v.cannot_open), (7, 0, vec![tampered]));
     assert_eq!(
-        serve(&svc, 2, ring(new_private(), vec![])).await.unwrap().as_deref(),
+        (v.ok, v.previous_key, v.cannot_open),
+        (7, 0, vec![tampered])
+    );
+    assert_eq!(
+        serve(&svc, 2, ring(new_private(), vec![]))
+            .await
+            .unwrap()
+            .as_deref(),
         Some("sk-2")
     );
 
@@ -181,7 +189,10 @@ async fn exercise(url: &str) {
     let store = svc.store().await.unwrap();
     assert_eq!(store.replace_wrapped_keys(&[stale]).await.unwrap(), 0);
     assert_eq!(
-        serve(&svc, 4, ring(new_private(), vec![])).await.unwrap().as_deref(),
+        serve(&svc, 4, ring(new_private(), vec![]))
+            .await
+            .unwrap()
+            .as_deref(),
         Some("sk-4")
     );
     assert_eq!(store.count_keys().await.unwrap(), 8);
