@@ -130,6 +130,21 @@ impl Store for AnyStore {
     }
 }
 
+/// A row of a wrapped-keys query (columns `id`, `encrypted_api_key`, `encrypted_aes_key`),
+/// read the same way on both backends.
+pub(crate) fn wrapped_key<R: sqlx::Row>(row: &R) -> Result<WrappedKey>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'static str: sqlx::ColumnIndex<R>,
+{
+    Ok(WrappedKey {
+        id: row.try_get("id")?,
+        encrypted_api_key: row.try_get("encrypted_api_key")?,
+        encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+    })
+}
+
 /// `AND …` conditions for a filter, with numbered placeholders (`$n` for PostgreSQL or `?n`
 /// for SQLite) starting at `next`, and the values to bind in order.
 ///

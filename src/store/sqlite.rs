@@ -278,15 +278,7 @@ impl Store for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(WrappedKey {
-                    id: row.try_get("id")?,
-                    encrypted_api_key: row.try_get("encrypted_api_key")?,
-                    encrypted_aes_key: row.try_get("encrypted_aes_key")?,
-                })
-            })
-            .collect()
+        rows.iter().map(super::wrapped_key).collect()
     }
 
     async fn replace_wrapped_keys(&self, batch: &[Rewrap]) -> Result<u64> {
