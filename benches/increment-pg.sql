@@ -3,7 +3,9 @@
 -- database's clock. Sent when increment_lean.sql counted nothing.
 -- $1 time zone, $2 group, $3 amount, $4 enforce, then the filter's values from $5.
 -- One result row per key the call touched, in id order: each key before the granted one that
--- refused the call for the first time in its period (no API key), then the granted key.
+-- refused the call for the first time in its period (no API key), then the granted key, which
+-- also carries its configuration and the limits derived from it (the `hint_*` columns) for
+-- increment_lean.sql.
 -- The head of every statement that reads or writes budget counters: the current period by
 -- the database's clock in the time zone $1 (PSPAS_BUDGET_TIMEZONE), so that every process on
 -- every machine agrees on when a day or a month ends. See crate::budget::Period.
@@ -25,6 +27,7 @@ pick AS (
   SELECT
     s.id, s.group_id, s.ai_model_id, s.external_api_id,
     b.used_day, b.used_month, b.used_total, b.limit_day, b.limit_month, b.notified,
+    s.configuration, b.limit_total, t.day_threshold_at, t.month_threshold_at,
     o.reaches_day_threshold AND NOT o.day_threshold_notified AS event_daily_threshold,
     o.reaches_month_threshold AND NOT o.month_threshold_notified AS event_monthly_threshold
   FROM ps_private_access_store s
@@ -57,21 +60,30 @@ CROSS JOIN LATERAL (
       AS threshold_month,
     COALESCE(s.usage->'notified', '{}'::jsonb) AS notified
 ) b
+-- t: the thresholds as amounts (set only when the threshold and its limit are both set): a
+--    fraction of the limit when <= 1, an amount when > 1.
+CROSS JOIN LATERAL (
+  SELECT
+    CASE WHEN b.limit_day IS NOT NULL AND b.threshold_day IS NOT NULL
+      THEN CASE WHEN b.threshold_day <= 1
+        THEN b.threshold_day * b.limit_day ELSE b.threshold_day END
+    END AS day_threshold_at,
+    CASE WHEN b.limit_month IS NOT NULL AND b.threshold_month IS NOT NULL
+      THEN CASE WHEN b.threshold_month <= 1
+        THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
+    END AS month_threshold_at
+) t
 -- o: what the amount would do. `over_*`: go over a set limit (a refusal when enforced).
---    `reaches_*`: bring the counter to or over a set threshold (a fraction of the limit when
---    <= 1, an amount when > 1). `*_notified`: the event of that kind already fired in this
+--    `reaches_*`: bring the counter to or over a set threshold. `*_notified`: the event of that kind already fired in this
 --    period (the exactly-once marks in usage.notified).
 CROSS JOIN LATERAL (
   SELECT
     b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS over_day,
     b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS over_month,
     b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS over_total,
-    b.limit_day IS NOT NULL AND b.threshold_day IS NOT NULL
-      AND b.used_day + p.amt >= CASE WHEN b.threshold_day <= 1
-        THEN b.threshold_day * b.limit_day ELSE b.threshold_day END AS reaches_day_threshold,
-    b.limit_month IS NOT NULL AND b.threshold_month IS NOT NULL
-      AND b.used_month + p.amt >= CASE WHEN b.threshold_month <= 1
-        THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
+    t.day_threshold_at IS NOT NULL AND b.used_day + p.amt >= t.day_threshold_at
+      AS reaches_day_threshold,
+    t.month_threshold_at IS NOT NULL AND b.used_month + p.amt >= t.month_threshold_at
       AS reaches_month_threshold,
     (b.notified->>'dailyThreshold') IS NOT DISTINCT FROM p.day AS day_threshold_notified,
     (b.notified->>'monthlyThreshold') IS NOT DISTINCT FROM p.month AS month_threshold_notified,
@@ -124,7 +136,14 @@ granted AS (
     pick.event_monthly_threshold,
     false AS event_daily_limit,
     false AS event_monthly_limit,
-    false AS event_total_limit
+    false AS event_total_limit,
+    -- What increment_lean.sql needs to decide the next calls for this group and filter.
+    pick.configuration::text AS hint_configuration,
+    pick.limit_day::text AS hint_limit_day,
+    pick.limit_month::text AS hint_limit_month,
+    pick.limit_total::text AS hint_limit_total,
+    pick.day_threshold_at::text AS hint_day_threshold_at,
+    pick.month_threshold_at::text AS hint_month_threshold_at
 ),
 -- When enforced: the keys before the pick (all of them, when none could take the amount) that
 -- refuse it for the first time in their period. Locked in id order like the pick.
@@ -165,21 +184,30 @@ CROSS JOIN LATERAL (
       AS threshold_month,
     COALESCE(s.usage->'notified', '{}'::jsonb) AS notified
 ) b
+-- t: the thresholds as amounts (set only when the threshold and its limit are both set): a
+--    fraction of the limit when <= 1, an amount when > 1.
+CROSS JOIN LATERAL (
+  SELECT
+    CASE WHEN b.limit_day IS NOT NULL AND b.threshold_day IS NOT NULL
+      THEN CASE WHEN b.threshold_day <= 1
+        THEN b.threshold_day * b.limit_day ELSE b.threshold_day END
+    END AS day_threshold_at,
+    CASE WHEN b.limit_month IS NOT NULL AND b.threshold_month IS NOT NULL
+      THEN CASE WHEN b.threshold_month <= 1
+        THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
+    END AS month_threshold_at
+) t
 -- o: what the amount would do. `over_*`: go over a set limit (a refusal when enforced).
---    `reaches_*`: bring the counter to or over a set threshold (a fraction of the limit when
---    <= 1, an amount when > 1). `*_notified`: the event of that kind already fired in this
+--    `reaches_*`: bring the counter to or over a set threshold. `*_notified`: the event of that kind already fired in this
 --    period (the exactly-once marks in usage.notified).
 CROSS JOIN LATERAL (
   SELECT
     b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS over_day,
     b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS over_month,
     b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS over_total,
-    b.limit_day IS NOT NULL AND b.threshold_day IS NOT NULL
-      AND b.used_day + p.amt >= CASE WHEN b.threshold_day <= 1
-        THEN b.threshold_day * b.limit_day ELSE b.threshold_day END AS reaches_day_threshold,
-    b.limit_month IS NOT NULL AND b.threshold_month IS NOT NULL
-      AND b.used_month + p.amt >= CASE WHEN b.threshold_month <= 1
-        THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
+    t.day_threshold_at IS NOT NULL AND b.used_day + p.amt >= t.day_threshold_at
+      AS reaches_day_threshold,
+    t.month_threshold_at IS NOT NULL AND b.used_month + p.amt >= t.month_threshold_at
       AS reaches_month_threshold,
     (b.notified->>'dailyThreshold') IS NOT DISTINCT FROM p.day AS day_threshold_notified,
     (b.notified->>'monthlyThreshold') IS NOT DISTINCT FROM p.month AS month_threshold_notified,
@@ -230,7 +258,13 @@ refused AS (
     false AS event_monthly_threshold,
     r.event_daily_limit,
     r.event_monthly_limit,
-    r.event_total_limit
+    r.event_total_limit,
+    NULL::text AS hint_configuration,
+    NULL::text AS hint_limit_day,
+    NULL::text AS hint_limit_month,
+    NULL::text AS hint_limit_total,
+    NULL::text AS hint_day_threshold_at,
+    NULL::text AS hint_month_threshold_at
 )
 -- In the order the call met the keys: the refusals (lower ids), then the granted key.
 SELECT touched.*, p.day, p.month, p.day_start, p.month_start

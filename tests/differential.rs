@@ -1,7 +1,8 @@
 //! Differential test: the budget rules exist twice — in Rust (`budget::decide`, the SQLite
 //! path) and in SQL (`sql/postgres/increment_lean.sql` and `increment_budget.sql`). The same
-//! random sequences of amounts, limits, thresholds, period changes and key (de)activations
-//! are driven through both, and after every step the grants, the events (kind, key, counter,
+//! random sequences of amounts, limits, thresholds, period changes, key (de)activations and
+//! configuration edits (an operator changing a key's budget in the table) are driven through
+//! both, and after every step the grants, the events (kind, key, counter,
 //! limit) and every key's counters must be equal.
 //!
 //! Amounts and limits are multiples of 1/8 so both backends add them exactly (PostgreSQL sums
@@ -18,6 +19,7 @@ use policysynth_private_access_store::config::Settings;
 use policysynth_private_access_store::model::{IdFilter, KeyFilter, NewKey};
 use policysynth_private_access_store::secret::SecretString;
 use policysynth_private_access_store::service::Service;
+use policysynth_private_access_store::store::AnyStore;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
@@ -54,6 +56,8 @@ fn random_limit(rng: &mut Rng, max: u64) -> Value {
     match rng.below(8) {
         0 => Value::Null,
         1 => json!(0),
+        // Whole numbers, so that counters land exactly on limits and thresholds.
+        2..=4 => json!(2 * (1 + rng.below(max / 2))),
         _ => json!(rng.eighths(max)),
     }
 }
@@ -63,6 +67,7 @@ fn random_threshold(rng: &mut Rng) -> Value {
     match rng.below(4) {
         0 => Value::Null,
         1 => json!(1 + rng.below(12)),
+        2 => json!((1 + rng.below(4)) as f64 / 4.0),
         _ => json!((1 + rng.below(8)) as f64 / 8.0),
     }
 }
@@ -94,18 +99,28 @@ enum Step {
         key: usize,
         active: bool,
     },
+    /// An operator writes a new configuration into the table (or the same one again).
+    Reconfigure {
+        key: usize,
+        configuration: Value,
+    },
 }
 
 fn random_steps(rng: &mut Rng, keys: usize, n: usize) -> Vec<Step> {
     (0..n)
         .map(|_| match rng.below(100) {
-            0..=79 => Step::Spend(rng.eighths(6)),
+            0..=39 => Step::Spend(rng.eighths(6)),
+            40..=79 => Step::Spend((1 + rng.below(2)) as f64),
             80..=89 => Step::NewDay {
                 month: rng.chance(40),
             },
-            _ => Step::Activate {
+            90..=95 => Step::Activate {
                 key: rng.below(keys as u64) as usize,
                 active: rng.chance(60),
+            },
+            _ => Step::Reconfigure {
+                key: rng.below(keys as u64) as usize,
+                configuration: random_configuration(rng),
             },
         })
         .collect()
@@ -160,6 +175,32 @@ impl Raw {
                     .execute(&mut c)
                     .await
                     .expect("set usage");
+            }
+        }
+    }
+
+    async fn set_configuration(&self, id: i64, configuration: &Value) {
+        let text = configuration.to_string();
+        match self {
+            Raw::Pg(url) => {
+                let mut c = sqlx::PgConnection::connect(url).await.expect("pg");
+                sqlx::query(
+                    "UPDATE ps_private_access_store SET configuration = $2::jsonb WHERE id = $1",
+                )
+                .bind(id)
+                .bind(&text)
+                .execute(&mut c)
+                .await
+                .expect("set configuration");
+            }
+            Raw::Sqlite(url) => {
+                let mut c = sqlx::SqliteConnection::connect(url).await.expect("sqlite");
+                sqlx::query("UPDATE ps_private_access_store SET configuration = ?2 WHERE id = ?1")
+                    .bind(id)
+                    .bind(&text)
+                    .execute(&mut c)
+                    .await
+                    .expect("set configuration");
             }
         }
     }
@@ -253,6 +294,9 @@ async fn run(svc: &Service, raw: &Raw, configs: &[Value], steps: &[Step]) -> Vec
                     .await
                     .expect("set status");
             }
+            Step::Reconfigure { key, configuration } => {
+                raw.set_configuration(ids[*key], configuration).await;
+            }
         }
         let mut counters = Vec::new();
         for &id in &ids {
@@ -276,6 +320,102 @@ fn service(url: &str, enforce: bool) -> Arc<Service> {
     }))
 }
 
+/// Run `steps` on a fresh PostgreSQL database and a fresh SQLite file, assert that every step
+/// showed the same on both, and return PostgreSQL's observations with its statement counts
+/// (increments the lean statement counted, full statements sent).
+async fn both_agree(
+    configs: &[Value],
+    steps: &[Step],
+    enforce: bool,
+    name: &str,
+) -> (Vec<Observed>, (u64, u64)) {
+    let pg = PgDb::fresh("differential").await;
+    let dir = TempDir::new();
+    let sqlite_url = format!("sqlite:{}", dir.path().join("d.sqlite").display());
+
+    let pg_svc = service(&pg.url, enforce);
+    let on_pg = run(&pg_svc, &Raw::Pg(pg.url.clone()), configs, steps).await;
+    let mut counts = (0, 0);
+    if let AnyStore::Postgres(store) = &*pg_svc.store().await.expect("store") {
+        counts = store.statement_counts();
+    }
+    pg_svc.close().await;
+    let sqlite_svc = service(&sqlite_url, enforce);
+    let on_sqlite = run(
+        &sqlite_svc,
+        &Raw::Sqlite(sqlite_url.clone()),
+        configs,
+        steps,
+    )
+    .await;
+    sqlite_svc.close().await;
+    pg.drop().await;
+
+    for (i, (p, s)) in on_pg.iter().zip(&on_sqlite).enumerate() {
+        assert_eq!(
+            p, s,
+            "{name}, step {i} ({:?}), enforce {enforce}, configurations {configs:?}\n\
+             PostgreSQL: {p:?}\nSQLite: {s:?}",
+            steps[i]
+        );
+    }
+    (on_pg, counts)
+}
+
+/// Counters that land exactly on every threshold and limit while the lean statement holds a
+/// hint for the group: whole amounts, a daily threshold at half the daily limit, a monthly
+/// threshold as an amount. Each boundary call must go to the full statement (and its event
+/// or refusal) and each call just below it must be counted by the lean one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_boundaries_agree() {
+    let configs = [json!({
+        "maxBudget": {"perDay": 6, "petMonth": 12, "total": 15},
+        "emailNotificationBudgetThresholds": {"daily": 0.5, "monthly": 8}
+    })];
+    let spend = |n| vec![Step::Spend(1.0); n];
+    let day = || vec![Step::NewDay { month: false }];
+    let month = || vec![Step::NewDay { month: true }];
+    let steps: Vec<Step> = [
+        spend(7),
+        day(),
+        spend(6),
+        day(),
+        spend(1),
+        month(),
+        spend(4),
+    ]
+    .concat();
+    let (seen, (lean, full)) = both_agree(&configs, &steps, true, "boundaries").await;
+    let events: Vec<(usize, EventKind, f64)> = seen
+        .iter()
+        .enumerate()
+        .flat_map(|(i, o)| o.events.iter().map(move |e| (i, e.1, e.2)))
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            (2, EventKind::DailyThreshold, 3.0),
+            (6, EventKind::DailyLimit, 6.0),
+            (9, EventKind::MonthlyThreshold, 8.0),
+            (10, EventKind::DailyThreshold, 3.0),
+            (15, EventKind::MonthlyLimit, 12.0),
+            (19, EventKind::DailyThreshold, 3.0),
+            (20, EventKind::TotalLimit, 15.0),
+        ]
+    );
+    let granted: Vec<usize> = (0..steps.len())
+        .filter(|&i| seen[i].granted.is_some())
+        .collect();
+    assert_eq!(
+        granted,
+        [0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 17, 18, 19]
+    );
+    // Lean: 1, 3, 4, 5, 11, 12, 13, 18 (5 and 13 exactly at a limit). Full: the first call (no
+    // hint yet), each event or refusal (2, 6, 9, 10, 15, 19, 20; 20 only over the total) and
+    // the first call after a refusal (8, 17).
+    assert_eq!((lean, full), (8, 10));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_rules_and_postgres_statements_agree() {
     let seeds: u64 = std::env::var("PSPAS_DIFFERENTIAL_SEEDS")
@@ -284,6 +424,8 @@ async fn sqlite_rules_and_postgres_statements_agree() {
         .unwrap_or(12);
     let mut kinds_seen = std::collections::BTreeSet::new();
     let (mut grants, mut refusals) = (0, 0);
+    // Increments the lean statement counted, and full statements sent, on PostgreSQL.
+    let (mut lean, mut full) = (0, 0);
     for seed in 1..=seeds {
         let mut rng = Rng::new(seed);
         let keys = 1 + rng.below(3) as usize;
@@ -292,32 +434,9 @@ async fn sqlite_rules_and_postgres_statements_agree() {
         // Every fourth sequence counts only (budgets not enforced).
         let enforce = seed % 4 != 0;
 
-        let pg = PgDb::fresh("differential").await;
-        let dir = TempDir::new();
-        let sqlite_url = format!("sqlite:{}", dir.path().join("d.sqlite").display());
-
-        let pg_svc = service(&pg.url, enforce);
-        let on_pg = run(&pg_svc, &Raw::Pg(pg.url.clone()), &configs, &steps).await;
-        pg_svc.close().await;
-        let sqlite_svc = service(&sqlite_url, enforce);
-        let on_sqlite = run(
-            &sqlite_svc,
-            &Raw::Sqlite(sqlite_url.clone()),
-            &configs,
-            &steps,
-        )
-        .await;
-        sqlite_svc.close().await;
-        pg.drop().await;
-
-        for (i, (p, s)) in on_pg.iter().zip(&on_sqlite).enumerate() {
-            assert_eq!(
-                p, s,
-                "seed {seed}, step {i} ({:?}), enforce {enforce}, configurations {configs:?}\n\
-                 PostgreSQL: {p:?}\nSQLite: {s:?}",
-                steps[i]
-            );
-        }
+        let (on_pg, counts) = both_agree(&configs, &steps, enforce, &format!("seed {seed}")).await;
+        lean += counts.0;
+        full += counts.1;
         assert_eq!(on_pg.len(), steps.len());
         for o in &on_pg {
             kinds_seen.extend(o.events.iter().map(|e| format!("{:?}", e.1)));
@@ -338,5 +457,8 @@ async fn sqlite_rules_and_postgres_statements_agree() {
             5,
             "every event kind occurred: {kinds_seen:?}"
         );
+        // Both PostgreSQL statements decided a fair share of the calls.
+        eprintln!("lean {lean}, full {full}, grants {grants}, refusals {refusals}");
+        assert!(lean > 50 && full > 50, "lean {lean}, full {full}");
     }
 }

@@ -3,7 +3,9 @@
 -- database's clock. Sent when increment_lean.sql counted nothing.
 -- $1 time zone, $2 group, $3 amount, $4 enforce, then the filter's values from $5.
 -- One result row per key the call touched, in id order: each key before the granted one that
--- refused the call for the first time in its period (no API key), then the granted key.
+-- refused the call for the first time in its period (no API key), then the granted key, which
+-- also carries its configuration and the limits derived from it (the `hint_*` columns) for
+-- increment_lean.sql.
 /*:period*/,
 p AS (
   SELECT period.*, $3::float8::numeric AS amt, $4::bool AS enforce
@@ -15,6 +17,7 @@ pick AS (
   SELECT
     s.id, s.group_id, s.ai_model_id, s.external_api_id,
     b.used_day, b.used_month, b.used_total, b.limit_day, b.limit_month, b.notified,
+    s.configuration, b.limit_total, t.day_threshold_at, t.month_threshold_at,
     o.reaches_day_threshold AND NOT o.day_threshold_notified AS event_daily_threshold,
     o.reaches_month_threshold AND NOT o.month_threshold_notified AS event_monthly_threshold
   FROM ps_private_access_store s
@@ -64,7 +67,14 @@ granted AS (
     pick.event_monthly_threshold,
     false AS event_daily_limit,
     false AS event_monthly_limit,
-    false AS event_total_limit
+    false AS event_total_limit,
+    -- What increment_lean.sql needs to decide the next calls for this group and filter.
+    pick.configuration::text AS hint_configuration,
+    pick.limit_day::text AS hint_limit_day,
+    pick.limit_month::text AS hint_limit_month,
+    pick.limit_total::text AS hint_limit_total,
+    pick.day_threshold_at::text AS hint_day_threshold_at,
+    pick.month_threshold_at::text AS hint_month_threshold_at
 ),
 -- When enforced: the keys before the pick (all of them, when none could take the amount) that
 -- refuse it for the first time in their period. Locked in id order like the pick.
@@ -120,7 +130,13 @@ refused AS (
     false AS event_monthly_threshold,
     r.event_daily_limit,
     r.event_monthly_limit,
-    r.event_total_limit
+    r.event_total_limit,
+    NULL::text AS hint_configuration,
+    NULL::text AS hint_limit_day,
+    NULL::text AS hint_limit_month,
+    NULL::text AS hint_limit_total,
+    NULL::text AS hint_day_threshold_at,
+    NULL::text AS hint_month_threshold_at
 )
 -- In the order the call met the keys: the refusals (lower ids), then the granted key.
 SELECT touched.*, p.day, p.month, p.day_start, p.month_start

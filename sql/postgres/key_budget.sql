@@ -26,21 +26,30 @@ CROSS JOIN LATERAL (
       AS threshold_month,
     COALESCE(s.usage->'notified', '{}'::jsonb) AS notified
 ) b
+-- t: the thresholds as amounts (set only when the threshold and its limit are both set): a
+--    fraction of the limit when <= 1, an amount when > 1.
+CROSS JOIN LATERAL (
+  SELECT
+    CASE WHEN b.limit_day IS NOT NULL AND b.threshold_day IS NOT NULL
+      THEN CASE WHEN b.threshold_day <= 1
+        THEN b.threshold_day * b.limit_day ELSE b.threshold_day END
+    END AS day_threshold_at,
+    CASE WHEN b.limit_month IS NOT NULL AND b.threshold_month IS NOT NULL
+      THEN CASE WHEN b.threshold_month <= 1
+        THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
+    END AS month_threshold_at
+) t
 -- o: what the amount would do. `over_*`: go over a set limit (a refusal when enforced).
---    `reaches_*`: bring the counter to or over a set threshold (a fraction of the limit when
---    <= 1, an amount when > 1). `*_notified`: the event of that kind already fired in this
+--    `reaches_*`: bring the counter to or over a set threshold. `*_notified`: the event of that kind already fired in this
 --    period (the exactly-once marks in usage.notified).
 CROSS JOIN LATERAL (
   SELECT
     b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS over_day,
     b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS over_month,
     b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS over_total,
-    b.limit_day IS NOT NULL AND b.threshold_day IS NOT NULL
-      AND b.used_day + p.amt >= CASE WHEN b.threshold_day <= 1
-        THEN b.threshold_day * b.limit_day ELSE b.threshold_day END AS reaches_day_threshold,
-    b.limit_month IS NOT NULL AND b.threshold_month IS NOT NULL
-      AND b.used_month + p.amt >= CASE WHEN b.threshold_month <= 1
-        THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
+    t.day_threshold_at IS NOT NULL AND b.used_day + p.amt >= t.day_threshold_at
+      AS reaches_day_threshold,
+    t.month_threshold_at IS NOT NULL AND b.used_month + p.amt >= t.month_threshold_at
       AS reaches_month_threshold,
     (b.notified->>'dailyThreshold') IS NOT DISTINCT FROM p.day AS day_threshold_notified,
     (b.notified->>'monthlyThreshold') IS NOT DISTINCT FROM p.month AS month_threshold_notified,

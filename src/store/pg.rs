@@ -5,7 +5,8 @@
 //! locked row state with the database's clock.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use std::time::Duration;
 
@@ -106,6 +107,57 @@ pub struct PgStore {
     probe: tokio::sync::Mutex<Option<(std::time::Instant, std::result::Result<(), String>)>>,
     /// Calls waiting behind an in-flight statement on the same key (see [`Coalescer`]).
     coalescer: Option<Coalescer>,
+    /// What the lean statement needs per (group, filter) (see [`LeanHint`]).
+    hints: Mutex<HashMap<BatchKey, Arc<LeanHint>>>,
+    /// Increments counted by the lean statement, and full statements sent.
+    lean_counted: AtomicU64,
+    full_sent: AtomicU64,
+}
+
+/// What `increment_lean.sql` needs to decide calls for one (group, filter) without reading
+/// the limits out of `configuration` itself: the configuration of the key the full statement
+/// last granted there, and the limits and threshold amounts PostgreSQL derived from it, as
+/// exact decimal text. The lean statement counts only on a row that still holds exactly this
+/// configuration, so a stale hint costs one statement that counts nothing, never a wrong
+/// decision.
+struct LeanHint {
+    configuration: String,
+    limit_day: Option<String>,
+    limit_month: Option<String>,
+    limit_total: Option<String>,
+    day_threshold_at: Option<String>,
+    month_threshold_at: Option<String>,
+}
+
+impl LeanHint {
+    /// The hint carried by the granted row of a full statement (its `hint_*` columns).
+    fn of(row: &PgRow) -> Result<Option<LeanHint>> {
+        let text = |c: &str| row.try_get::<Option<String>, _>(c);
+        let Some(configuration) = text("hint_configuration")? else {
+            return Ok(None);
+        };
+        Ok(Some(LeanHint {
+            configuration,
+            limit_day: text("hint_limit_day")?,
+            limit_month: text("hint_limit_month")?,
+            limit_total: text("hint_limit_total")?,
+            day_threshold_at: text("hint_day_threshold_at")?,
+            month_threshold_at: text("hint_month_threshold_at")?,
+        }))
+    }
+}
+
+/// Hints kept at most; past this the map starts over (each entry is a configuration and a few
+/// numbers, so this bounds it to a few megabytes).
+const HINTS_MAX: usize = 10_000;
+/// Where the filter's values start in `increment_lean.sql` (after its nine parameters).
+const LEAN_FILTER_FROM: usize = 10;
+
+/// One increment's target: the group and filter (also the key calls are coalesced and hints
+/// kept by), and the filter clause as the lean statement numbers it.
+struct Target {
+    key: BatchKey,
+    lean_cond: String,
 }
 
 /// Natural batching of calls on one key: a call that finds a statement for the same (group,
@@ -267,6 +319,9 @@ impl PgStore {
             target,
             probe: tokio::sync::Mutex::new(None),
             coalescer: pool.coalesce.then(Coalescer::default),
+            hints: Mutex::default(),
+            lean_counted: AtomicU64::new(0),
+            full_sent: AtomicU64::new(0),
         };
         // The first connection (through the probe, so a server that is not there fails in
         // about a second, with the cause) and the table.
@@ -384,20 +439,17 @@ impl PgStore {
     }
 
     /// Send queued calls as one lean statement counting their sum, and answer each.
-    async fn send_batch(&self, key: &BatchKey, batch: Vec<Waiter>) {
-        let (group_id, cond, binds) = key;
-        if batch.len() == 1 {
-            // One call: it decides alone, with its events if any.
+    async fn send_batch(&self, target: &Target, batch: Vec<Waiter>) {
+        let hint = self.hint(target);
+        if batch.len() == 1 || hint.is_none() {
+            // One call, or no hint yet: each decides alone, with its events if any.
             for w in batch {
                 let _ = w.reply.send(Answer::Alone);
             }
             return;
         }
         let sum: f64 = batch.iter().map(|w| w.amount).sum();
-        let outcome = match self
-            .run_increment(statement(INCREMENT_LEAN, cond), *group_id, binds, sum)
-            .await
-        {
+        let outcome = match self.run_lean(target, hint.as_deref(), sum).await {
             Ok(rows) => rows.first().map(picked_of).transpose(),
             Err(e) => Err(e),
         };
@@ -412,27 +464,36 @@ impl PgStore {
     }
 
     /// One call decided on its own: the lean common path, else the full statement.
-    async fn increment_alone(
-        &self,
-        group_id: i64,
-        cond: &str,
-        binds: &[i64],
-        amount: f64,
-    ) -> Result<Increment> {
+    async fn increment_alone(&self, target: &Target, amount: f64) -> Result<Increment> {
         // The common path first: granted, no event. Nothing updated: the full statement.
-        let lean = self
-            .run_increment(statement(INCREMENT_LEAN, cond), group_id, binds, amount)
-            .await?;
-        if let Some(row) = lean.first() {
-            return Ok(Increment {
-                picked: Some(picked_of(row)?),
-                events: Vec::new(),
-            });
+        // Without a hint for this group and filter (its first call here) the lean statement
+        // cannot decide, so the full one goes first.
+        if let Some(hint) = self.hint(target) {
+            let lean = self.run_lean(target, Some(&hint), amount).await?;
+            if let Some(row) = lean.first() {
+                return Ok(Increment {
+                    picked: Some(picked_of(row)?),
+                    events: Vec::new(),
+                });
+            }
         }
+        let (group_id, cond, binds) = &target.key;
+        self.full_sent.fetch_add(1, Ordering::Relaxed);
         let rows = self
-            .run_increment(statement(INCREMENT_BUDGET, cond), group_id, binds, amount)
+            .rows(Kind::Write, || {
+                let mut q = sqlx::query(AssertSqlSafe(statement(INCREMENT_BUDGET, cond)))
+                    .bind(self.tz())
+                    .bind(*group_id)
+                    .bind(amount)
+                    .bind(self.budget.enforce);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q
+            })
             .await?;
         let mut out = Increment::default();
+        let mut hint = None;
         for row in &rows {
             // The granted key carries its API key; keys that refused the call do not.
             if row
@@ -440,32 +501,84 @@ impl PgStore {
                 .is_some()
             {
                 out.picked = Some(picked_of(row)?);
+                hint = LeanHint::of(row)?;
             }
             out.events.extend(events_of(row)?);
         }
+        self.keep_hint(target, hint);
         Ok(out)
     }
 
-    /// An increment statement (lean or full; same parameters).
-    async fn run_increment(
+    /// The lean statement for `target` with the hint's limits (see `increment_lean.sql`).
+    async fn run_lean(
         &self,
-        sql: &'static str,
-        group_id: i64,
-        binds: &[i64],
+        target: &Target,
+        hint: Option<&LeanHint>,
         amount: f64,
     ) -> Result<Vec<PgRow>> {
-        self.rows(Kind::Write, || {
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(self.tz())
-                .bind(group_id)
-                .bind(amount)
-                .bind(self.budget.enforce);
-            for b in binds {
-                q = q.bind(*b);
+        let Some(hint) = hint else {
+            return Ok(Vec::new());
+        };
+        let (group_id, _, binds) = &target.key;
+        let sql = statement(INCREMENT_LEAN, &target.lean_cond);
+        // Limits only refuse when budgets are enforced; thresholds fire either way.
+        let enforce = self.budget.enforce;
+        let [limit_day, limit_month, limit_total] =
+            [&hint.limit_day, &hint.limit_month, &hint.limit_total]
+                .map(|limit| limit.as_deref().filter(|_| enforce));
+        let rows = self
+            .rows(Kind::Write, || {
+                let mut q = sqlx::query(AssertSqlSafe(sql))
+                    .bind(self.tz())
+                    .bind(*group_id)
+                    .bind(amount)
+                    .bind(hint.configuration.as_str())
+                    .bind(limit_day)
+                    .bind(limit_month)
+                    .bind(limit_total)
+                    .bind(hint.day_threshold_at.as_deref())
+                    .bind(hint.month_threshold_at.as_deref());
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q
+            })
+            .await?;
+        if !rows.is_empty() {
+            self.lean_counted.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(rows)
+    }
+
+    fn hint(&self, target: &Target) -> Option<Arc<LeanHint>> {
+        let hints = self.hints.lock().unwrap_or_else(|p| p.into_inner());
+        hints.get(&target.key).cloned()
+    }
+
+    /// Keep what the full statement learned for `target`; no grant (no key, or every key
+    /// refused) drops the hint, so the next call goes straight to the full statement.
+    fn keep_hint(&self, target: &Target, hint: Option<LeanHint>) {
+        let mut hints = self.hints.lock().unwrap_or_else(|p| p.into_inner());
+        match hint {
+            Some(h) => {
+                if hints.len() >= HINTS_MAX && !hints.contains_key(&target.key) {
+                    hints.clear();
+                }
+                hints.insert(target.key.clone(), Arc::new(h));
             }
-            q
-        })
-        .await
+            None => {
+                hints.remove(&target.key);
+            }
+        }
+    }
+
+    /// Increments counted by the lean statement, and full statements sent, since the store
+    /// was opened (a diagnostic for tests and the benchmark).
+    pub fn statement_counts(&self) -> (u64, u64) {
+        (
+            self.lean_counted.load(Ordering::Relaxed),
+            self.full_sent.load(Ordering::Relaxed),
+        )
     }
 
     fn tz(&self) -> &'static str {
@@ -613,15 +726,19 @@ impl Store for PgStore {
 
     async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
         let (cond, binds) = filter_sql(filter, '$', 5);
-        let Some(coalescer) = &self.coalescer else {
-            return self.increment_alone(group_id, &cond, &binds, amount).await;
+        let target = Target {
+            key: (group_id, cond, binds),
+            lean_cond: filter_sql(filter, '$', LEAN_FILTER_FROM).0,
         };
-        let key: BatchKey = (group_id, cond.clone(), binds.clone());
+        let Some(coalescer) = &self.coalescer else {
+            return self.increment_alone(&target, amount).await;
+        };
+        let key = &target.key;
         loop {
             // Either join the queue behind a statement in flight on this key, or lead.
             let queued = {
                 let mut waiting = coalescer.waiting.lock().unwrap_or_else(|p| p.into_inner());
-                match waiting.get_mut(&key) {
+                match waiting.get_mut(key) {
                     Some(queue) => {
                         let (reply, answer) = tokio::sync::oneshot::channel();
                         queue.push(Waiter { amount, reply });
@@ -641,21 +758,16 @@ impl Store for PgStore {
                     }),
                     Ok(Answer::Failed(e)) => Err(e),
                     Ok(Answer::Again) => continue,
-                    Ok(Answer::Alone) | Err(_) => {
-                        self.increment_alone(group_id, &cond, &binds, amount).await
-                    }
+                    Ok(Answer::Alone) | Err(_) => self.increment_alone(&target, amount).await,
                 };
             }
             // Lead: this call's own statement, then one batch of the calls that queued meanwhile;
             // calls that queued behind that batch start the next round (bounded extra latency).
-            let lead = Lead {
-                coalescer,
-                key: &key,
-            };
-            let own = self.increment_alone(group_id, &cond, &binds, amount).await;
-            let batch = take_queue(coalescer, &key);
+            let lead = Lead { coalescer, key };
+            let own = self.increment_alone(&target, amount).await;
+            let batch = take_queue(coalescer, key);
             if !batch.is_empty() {
-                self.send_batch(&key, batch).await;
+                self.send_batch(&target, batch).await;
             }
             for w in lead.finish() {
                 let _ = w.reply.send(Answer::Again);
