@@ -20,6 +20,105 @@ pub struct Increment {
 pub mod pg;
 pub mod sqlite;
 
+/// How long a connection whose last statement succeeded is kept out of the pool for the next
+/// statement (see [`Warm`]).
+const WARM_FOR: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Connections kept between statements, oldest first, each with the time its last statement
+/// succeeded. sqlx's pool tests a connection with a round trip both when it is acquired and
+/// when it is released (a network round trip to PostgreSQL, a hop to the connection's worker
+/// thread on SQLite); for a connection that has just answered, those two tests doubled the
+/// round trips and wake-ups of every call. A finished statement hands its connection straight
+/// to a call waiting for one, else keeps it here; a connection unused for [`WARM_FOR`] goes
+/// back to the pool, which tests it on the way in and out as before and applies its idle
+/// timeout. A connection the server dropped meanwhile is no risk to exactness: its statement
+/// fails and is retried or reported like any statement that meets a dropped connection.
+pub(crate) struct Warm<DB: sqlx::Database> {
+    inner: std::sync::Mutex<WarmInner<DB>>,
+}
+
+type Conn<DB> = sqlx::pool::PoolConnection<DB>;
+
+struct WarmInner<DB: sqlx::Database> {
+    kept: Vec<(Conn<DB>, std::time::Instant)>,
+    /// Calls waiting on the pool, which also take a connection handed over by [`Warm::keep`].
+    waiters: std::collections::VecDeque<tokio::sync::oneshot::Sender<Conn<DB>>>,
+}
+
+impl<DB: sqlx::Database> Default for Warm<DB> {
+    fn default() -> Self {
+        Warm {
+            inner: std::sync::Mutex::new(WarmInner {
+                kept: Vec::new(),
+                waiters: std::collections::VecDeque::new(),
+            }),
+        }
+    }
+}
+
+impl<DB: sqlx::Database> Warm<DB> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WarmInner<DB>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection: the one that answered most recently if that was within [`WARM_FOR`],
+    /// else whichever comes first of one from `pool` (through `acquire`) and one handed over
+    /// by a statement that finishes meanwhile.
+    pub(crate) async fn acquire<F, E>(&self, acquire: F) -> std::result::Result<Conn<DB>, E>
+    where
+        F: Future<Output = std::result::Result<Conn<DB>, E>>,
+    {
+        let handed = {
+            let mut inner = self.lock();
+            if let Some((conn, at)) = inner.kept.pop() {
+                if at.elapsed() < WARM_FOR {
+                    return Ok(conn);
+                }
+                // The newest is stale, so all are: back to the pool.
+                inner.kept.clear();
+                drop(conn);
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            inner.waiters.push_back(tx);
+            rx
+        };
+        tokio::pin!(acquire);
+        tokio::select! {
+            biased;
+            Ok(conn) = handed => Ok(conn),
+            conn = &mut acquire => conn,
+        }
+    }
+
+    /// A connection whose statement just succeeded: to a waiting call, else kept (and the
+    /// ones kept too long go back to the pool).
+    pub(crate) fn keep(&self, conn: Conn<DB>) {
+        let now = std::time::Instant::now();
+        let mut inner = self.lock();
+        let mut conn = conn;
+        while let Some(waiter) = inner.waiters.pop_front() {
+            match waiter.send(conn) {
+                Ok(()) => return,
+                // That call got one from the pool meanwhile.
+                Err(back) => conn = back,
+            }
+        }
+        let stale = inner
+            .kept
+            .iter()
+            .take_while(|(_, at)| now.duration_since(*at) >= WARM_FOR)
+            .count();
+        inner.kept.drain(..stale);
+        inner.kept.push((conn, now));
+    }
+
+    /// Every kept connection back to the pool (before closing it: the pool's close waits for
+    /// every connection to come back).
+    pub(crate) fn release_all(&self) {
+        self.lock().kept.clear();
+    }
+}
+
 pub trait Store: Send + Sync {
     /// Insert a validated key with zero usage, active, timestamps now.
     fn insert(&self, key: &NewKey) -> impl Future<Output = Result<KeyRecord>> + Send;

@@ -14,7 +14,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Postgres, Row};
 
-use super::{filter_sql, Increment, Store};
+use super::{filter_sql, Increment, Store, Warm};
 use crate::budget::{self, BudgetEvent, BudgetStatus, EventKind, Period};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::{Error, Result};
@@ -112,6 +112,8 @@ pub struct PgStore {
     /// Increments counted by the lean statement, and full statements sent.
     lean_counted: AtomicU64,
     full_sent: AtomicU64,
+    /// Connections kept between statements (see [`Warm`]).
+    warm: Warm<Postgres>,
 }
 
 /// What `increment_lean.sql` needs to decide calls for one (group, filter) without reading
@@ -322,6 +324,7 @@ impl PgStore {
             hints: Mutex::default(),
             lean_counted: AtomicU64::new(0),
             full_sent: AtomicU64::new(0),
+            warm: Warm::default(),
         };
         // The first connection (through the probe, so a server that is not there fails in
         // about a second, with the cause) and the table.
@@ -341,7 +344,7 @@ impl PgStore {
     /// fails now with that cause; if it answers, the pool is merely busy and the acquire keeps
     /// its timeout (`DB_POOL_ACQUIRE_MS`).
     async fn conn(&self) -> Result<PoolConnection<Postgres>> {
-        let acquire = self.pool.acquire();
+        let acquire = self.warm.acquire(self.pool.acquire());
         tokio::pin!(acquire);
         if let Ok(r) = tokio::time::timeout(PROBE_AFTER, &mut acquire).await {
             return r.map_err(|e| self.unavailable(crate::error::describe_db(&e)));
@@ -416,7 +419,10 @@ impl PgStore {
                 make().fetch_all(&mut *conn).await
             };
             let e = match result {
-                Ok(rows) => return Ok(rows),
+                Ok(rows) => {
+                    self.warm.keep(conn);
+                    return Ok(rows);
+                }
                 Err(e) => e,
             };
             let failure = classify(&e);
@@ -810,6 +816,7 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        self.warm.release_all();
         self.pool.close().await
     }
 

@@ -9,9 +9,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
 };
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Row, Sqlite};
 
-use super::{filter_sql, Increment, Store};
+use super::{filter_sql, Increment, Store, Warm};
 use crate::budget::{self, BudgetStatus, Candidate, Period};
 use crate::config::{BudgetSettings, PoolSettings};
 use crate::error::{Error, Result};
@@ -75,6 +75,8 @@ fn record(row: &SqliteRow, period: &Period) -> Result<KeyRecord> {
 pub struct SqliteStore {
     pool: SqlitePool,
     budget: BudgetSettings,
+    /// Connections kept between increments (see [`Warm`]).
+    warm: Warm<Sqlite>,
 }
 
 impl SqliteStore {
@@ -117,7 +119,11 @@ impl SqliteStore {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(SqliteStore { pool, budget })
+        Ok(SqliteStore {
+            pool,
+            budget,
+            warm: Warm::default(),
+        })
     }
 }
 
@@ -129,6 +135,7 @@ impl Store for SqliteStore {
              VALUES (?1, ?2, ?3, ?4, ?5, '{{\"dailyUse\":0,\"monthlyUse\":0,\"totalUse\":0}}', ?6, ?7, {NOW}, {NOW}, 1) \
              RETURNING {COLUMNS}"
         );
+        let mut conn = self.conn().await?;
         let row = sqlx::query(AssertSqlSafe(sql.as_str()))
             .bind(key.group_id)
             .bind(key.user_id)
@@ -137,8 +144,9 @@ impl Store for SqliteStore {
             .bind(key.configuration.to_string())
             .bind(&key.encrypted_api_key)
             .bind(&key.encrypted_aes_key)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await?;
+        self.warm.keep(conn);
         record(&row, &self.period())
     }
 
@@ -153,11 +161,10 @@ impl Store for SqliteStore {
             q = q.bind(b);
         }
         let period = self.period();
-        q.fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| record(r, &period))
-            .collect()
+        let mut conn = self.conn().await?;
+        let rows = q.fetch_all(&mut *conn).await?;
+        self.warm.keep(conn);
+        rows.iter().map(|r| record(r, &period)).collect()
     }
 
     async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
@@ -166,7 +173,8 @@ impl Store for SqliteStore {
             "SELECT id, group_id, ai_model_id, external_api_id, usage, configuration FROM ps_private_access_store \
              WHERE group_id = ?1 AND is_active IS NOT FALSE{cond} ORDER BY id"
         );
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         let mut q = sqlx::query(AssertSqlSafe(sql.as_str())).bind(group_id);
         for b in binds {
             q = q.bind(b);
@@ -214,6 +222,7 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().await?;
+        self.warm.keep(conn);
         Ok(Increment {
             picked,
             events: decision.events,
@@ -225,11 +234,13 @@ impl Store for SqliteStore {
             "UPDATE ps_private_access_store SET usage = {} WHERE id = ?1",
             add_to_counters('-', "?2")
         );
+        let mut conn = self.conn().await?;
         sqlx::query(AssertSqlSafe(sql.as_str()))
             .bind(picked.id)
             .bind(amount)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
+        self.warm.keep(conn);
         Ok(())
     }
 
@@ -237,11 +248,13 @@ impl Store for SqliteStore {
         let sql = format!(
             "UPDATE ps_private_access_store SET is_active = ?2, updated_at = {NOW} WHERE id = ?1"
         );
+        let mut conn = self.conn().await?;
         let r = sqlx::query(AssertSqlSafe(sql.as_str()))
             .bind(id)
             .bind(active)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
+        self.warm.keep(conn);
         Ok(r.rows_affected() > 0)
     }
 
@@ -266,18 +279,21 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.warm.release_all();
         self.pool.close().await
     }
 
     async fn wrapped_keys(&self, after_id: i64, limit: i64) -> Result<Vec<WrappedKey>> {
+        let mut conn = self.conn().await?;
         let rows = sqlx::query(
             "SELECT id, encrypted_api_key, encrypted_aes_key FROM ps_private_access_store \
              WHERE id > ?1 ORDER BY id LIMIT ?2",
         )
         .bind(after_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
+        self.warm.keep(conn);
         rows.iter().map(super::wrapped_key).collect()
     }
 
@@ -286,7 +302,8 @@ impl Store for SqliteStore {
             return Ok(0);
         }
         // SQLite's one writer lock holds the batch's rows for the transaction.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         let mut written = 0;
         for r in batch {
             written += sqlx::query(
@@ -301,29 +318,40 @@ impl Store for SqliteStore {
             .rows_affected();
         }
         tx.commit().await?;
+        self.warm.keep(conn);
         Ok(written)
     }
 
     async fn count_keys(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT count(*) FROM ps_private_access_store")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        let mut conn = self.conn().await?;
+        let keys = sqlx::query_scalar("SELECT count(*) FROM ps_private_access_store")
+            .fetch_one(&mut *conn)
+            .await?;
+        self.warm.keep(conn);
+        Ok(keys)
     }
 }
 
 impl SqliteStore {
+    /// A connection for one operation: a warm one when there is one (see [`Warm`]). Every
+    /// operation takes its connection here, so that none waits on the pool while finished
+    /// statements keep theirs.
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
+        Ok(self.warm.acquire(self.pool.acquire()).await?)
+    }
+
     async fn budget_row(
         &self,
         id: i64,
     ) -> Result<Option<(bool, serde_json::Value, serde_json::Value)>> {
+        let mut conn = self.conn().await?;
         let row = sqlx::query(
             "SELECT COALESCE(is_active, 1), usage, configuration FROM ps_private_access_store WHERE id = ?1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
+        self.warm.keep(conn);
         row.map(|r| Ok((r.try_get(0)?, json(&r, 1)?, json(&r, 2)?)))
             .transpose()
     }
