@@ -6,7 +6,10 @@
 //! 1. `Settings::database_url`;
 //! 2. `DATABASE_URL` (`postgres://`, `postgresql://` or `sqlite:`), in every `NODE_ENV`. With
 //!    `NODE_ENV=production`, PostgreSQL uses TLS without verifying the certificate
-//!    (`sslmode=require`) unless `DISABLE_PG_SSL` is set or the URL names an `sslmode`;
+//!    (`sslmode=require`) unless `DISABLE_PG_SSL` is set or the URL names an `sslmode`; in any
+//!    other `NODE_ENV`, TLS is off unless the URL names an `sslmode`, as with PolicySynth's
+//!    Sequelize connection (node-postgres never negotiates TLS on its own, where libpq's and
+//!    sqlx's default `prefer` would);
 //! 3. `NODE_ENV=production` without `DATABASE_URL` is an error (never a silent local file);
 //! 4. `PSQL_DB_NAME` / `YP_DEV_DATABASE_NAME` set: PostgreSQL from `PSQL_DB_USER`
 //!    (`YP_DEV_DATABASE_USERNAME`), `PSQL_DB_PASS` (`YP_DEV_DATABASE_PASSWORD`), `DB_HOST`
@@ -281,11 +284,11 @@ fn from_url(url: &str, name: &str, env: &dyn Env) -> Result<DbTarget> {
         let mut opts = PgConnectOptions::from_str(&without_pooler_param(url))
             .map_err(|_| Error::Config(format!("{name} is not a valid PostgreSQL URL")))?;
         let names_sslmode = url.contains("sslmode=");
-        if production && !names_sslmode {
-            opts = opts.ssl_mode(if env.get("DISABLE_PG_SSL").is_some() {
-                PgSslMode::Disable
-            } else {
+        if !names_sslmode {
+            opts = opts.ssl_mode(if production && env.get("DISABLE_PG_SSL").is_none() {
                 PgSslMode::Require
+            } else {
+                PgSslMode::Disable
             });
         }
         return Ok(DbTarget::Postgres(Box::new(opts)));
@@ -399,6 +402,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.describe(), "postgres://db:5433/app");
+        // Outside production: TLS off unless the URL asks (node-postgres' behaviour).
+        let DbTarget::Postgres(o) = t else { panic!() };
+        assert!(matches!(o.get_ssl_mode(), PgSslMode::Disable));
+        let DbTarget::Postgres(o) = database_target(
+            &Settings::default(),
+            &env(&[("DATABASE_URL", "postgres://db/app?sslmode=require")]),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert!(matches!(o.get_ssl_mode(), PgSslMode::Require));
         let prod = env(&[
             ("NODE_ENV", "production"),
             ("DATABASE_URL", "postgres://a:secret@db/app"),
