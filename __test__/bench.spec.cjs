@@ -19,15 +19,15 @@ describe('npm run bench -- --smoke', () => {
         expect([s, v, row === undefined]).toEqual([s, v, false])
         const cells = row.split('|').map((c) => c.trim())
         expect(Number(cells[3])).toBeGreaterThan(0) // calls/s
-        expect(cells[8]).toBe('0') // errors
+        expect(cells[4]).toMatch(/^\d+–\d+ \(±\d+ %\)$/) // every run, and the spread
+        expect(cells[9]).toBe('0') // errors
         if (v === 'package') {
-          expect(cells[9]).toMatch(/^\d+\.\d\d×$/)
-          expect(cells[10]).toMatch(/^\d+\.\d\d×$/)
-          expect(cells[11]).toMatch(/^\d+\.\d\d×$/)
+          for (const ratio of cells.slice(10, 14)) expect(ratio).toMatch(/^\d+\.\d\d×$/)
         }
       }
-      const sqlite = rows.find((l) => l.startsWith(`| ${s} | `) && l.split('|').length === 9)
+      const sqlite = rows.find((l) => l.startsWith(`| ${s} | `) && l.split('|').length === 10 && Number(l.split('|')[2]) > 0)
       expect([s, sqlite === undefined]).toEqual([s, false])
+      expect(sqlite.split('|')[3].trim()).toMatch(/^\d+–\d+ \(±\d+ %\)$/)
     }
     for (const op of ['encryptApiKey', 'decryptApiKey, first use (no cache)', 'decryptApiKey, cached data key']) {
       expect(rows.some((l) => l.startsWith(`| ${op} |`))).toBe(true)

@@ -191,7 +191,17 @@ function summarize(runs) {
     const sorted = r.lat.slice().sort((a, b) => a - b)
     return { cps: r.calls / r.seconds, p50: pct(sorted, 50), p99: pct(sorted, 99), eldP99: r.eldP99, eldMax: r.eldMax, rss: r.rss, errors: r.errors }
   })
-  return Object.fromEntries(Object.keys(per[0]).map((k) => [k, med(per.map((p) => p[k]))]))
+  const out = Object.fromEntries(Object.keys(per[0]).map((k) => [k, med(per.map((p) => p[k]))]))
+  out.runs = per.map((p) => p.cps)
+  return out
+}
+
+// The runs' calls/s, lowest to highest, and the largest distance of a run from the median.
+function spread(x) {
+  const lo = Math.min(...x.runs)
+  const hi = Math.max(...x.runs)
+  const pct = (100 * Math.max(x.cps - lo, hi - x.cps)) / x.cps
+  return `${f(lo)}–${f(hi)} (±${f(pct)} %)`
 }
 
 // ---------------------------------------------------------------- setup
@@ -362,14 +372,15 @@ async function pgSection(keys) {
   try {
     console.log('\n### PostgreSQL (local)\n')
     console.log('limit = the plain single-statement increment (benches/plain-increment-pg.sql) from a bare `pg` loop; statement = the package\'s own budget statement from the same loop (diagnostic)\n')
-    console.log('| scenario | variant | calls/s | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors | package/baseline | package/limit | package/statement |')
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+    console.log('Ratios are of medians (calls/s; p50 for latency). Runs: every run\'s calls/s, lowest to highest, and the largest distance of one from the median.\n')
+    console.log('| scenario | variant | calls/s | runs | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors | package/baseline | package/limit | package/statement | p50 package/limit |')
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for (const sc of SCENARIOS) {
       const r = await measureAll(VARIANTS, pgdb.url, keys, sc, pgdb.vacuum)
       for (const kind of VARIANTS) {
         const x = r[kind]
-        const ratios = kind === 'package' ? `${f(x.cps / r.baseline.cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}× | ${f(x.cps / r.statement.cps, 2)}×` : ' | | '
-        console.log(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} | ${ratios} |`)
+        const ratios = kind === 'package' ? `${f(x.cps / r.baseline.cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}× | ${f(x.cps / r.statement.cps, 2)}× | ${f(x.p50 / r.limit.p50, 2)}×` : ' | | | '
+        console.log(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${spread(x)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} | ${ratios} |`)
       }
     }
   } finally {
@@ -395,25 +406,25 @@ async function sqliteSection(keys) {
       : "NOT the package's default (FULL): this is a modified build"
     console.log(`${sync}, ${busy}, pools of ${POOL} (read back from a connection opened as the package opens it): ${why}`)
     console.log(`limit = the plain single-statement increment (benches/plain-increment-sqlite.sql) from a bare Rust loop, no Node↔Rust hop (examples/sqlite_limit.rs; ${SQLITE_LIMIT ? SQLITE_LIMIT.note : 'not run'}); VACUUM + wal_checkpoint(TRUNCATE) before each run${limit ? '' : ' (skipped: no limit binary)'}${SQLITE_ANALYZE && limit ? '; ANALYZE run after seeding (--sqlite-analyze)' : ''}\n`)
-    console.log('| scenario | calls/s | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors |')
-    console.log('|---|---|---|---|---|---|---|')
+    console.log('| scenario | calls/s | runs | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors |')
+    console.log('|---|---|---|---|---|---|---|---|')
     const sideBySide = []
     for (const sc of SCENARIOS) {
       const kinds = limit && SQLITE_LIMIT_SCENARIOS.includes(sc.name) ? ['package', 'limit'] : ['package']
       const r = await measureAll(kinds, url, keys, sc, vacuum)
       const x = r.package
-      console.log(`| ${sc.name} | ${f(x.cps)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} |`)
+      console.log(`| ${sc.name} | ${f(x.cps)} | ${spread(x)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} |`)
       if (r.limit) sideBySide.push([sc, r])
     }
     if (sideBySide.length) {
       console.log(`\n#### SQLite: the package against its limit (${sync}; the package rows are those above)\n`)
-      console.log('| scenario | variant | calls/s | p50 ms | p99 ms | errors | package/limit calls/s |')
-      console.log('|---|---|---|---|---|---|---|')
+      console.log('| scenario | variant | calls/s | runs | p50 ms | p99 ms | errors | package/limit calls/s |')
+      console.log('|---|---|---|---|---|---|---|---|')
       for (const [sc, r] of sideBySide) {
         for (const kind of ['package', 'limit']) {
           const x = r[kind]
           const ratio = kind === 'package' ? `${f(x.cps / r.limit.cps, 2)}×` : ''
-          console.log(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${x.errors} | ${ratio} |`)
+          console.log(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${spread(x)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${x.errors} | ${ratio} |`)
         }
       }
     }

@@ -2,7 +2,8 @@
 //! (benches/plain-increment-sqlite.sql) in a bare Rust loop, with no Node↔Rust hop, no budget
 //! and no decryption. It opens the file exactly as the package does (src/store/sqlite.rs):
 //! WAL, sqlx's default `synchronous` (not set, so SQLite's compiled default, FULL), a busy
-//! timeout equal to the pool's acquire timeout, a sqlx pool of `--pool` connections, and a
+//! timeout equal to the pool's acquire timeout, a sqlx pool of `--pool` connections (held for
+//! the run and shared by the in-flight calls, without the pool's per-acquire tests), and a
 //! tokio runtime of one worker (the package's default, PSPAS_WORKER_THREADS).
 //!
 //! ```text
@@ -24,9 +25,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row};
 
 const PLAIN_SQL: &str = include_str!("../benches/plain-increment-sqlite.sql");
@@ -175,12 +174,12 @@ async fn vacuum(a: &Args) -> Result<serde_json::Value, sqlx::Error> {
     s
 }
 
-async fn call(pool: &SqlitePool, a: &Args) -> Result<(), sqlx::Error> {
+async fn call(conn: &mut sqlx::SqliteConnection, a: &Args) -> Result<(), sqlx::Error> {
     let row = sqlx::query(PLAIN_SQL)
         .bind(a.group)
         .bind(a.amount)
         .bind(a.model)
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await?;
     match row {
         // Read the sealed key, as the package does before decrypting.
@@ -216,20 +215,38 @@ async fn run(a: Arc<Args>) -> Result<serde_json::Value, sqlx::Error> {
         .idle_timeout(Duration::from_millis(10_000))
         .connect_with(options(&a))
         .await?;
-    let settings = settings(&mut *pool.acquire().await?).await?;
-    for _ in 0..a.warmup {
-        call(&pool, &a).await?;
+    // The pool's connections, held for the whole run and shared by the in-flight calls: sqlx's
+    // pool tests a connection on every acquire and release (a hop to its worker thread), which
+    // the package does not pay on a busy connection (src/store/mod.rs, `Warm`), so neither
+    // does the limit.
+    let mut held = Vec::new();
+    for _ in 0..a.pool {
+        held.push(pool.acquire().await?);
     }
+    let settings = settings(&mut held[0]).await?;
+    for _ in 0..a.warmup {
+        call(&mut held[0], &a).await?;
+    }
+    let held = Arc::new(std::sync::Mutex::new(held));
+    let free = Arc::new(tokio::sync::Semaphore::new(a.pool as usize));
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(a.seconds);
     let tasks: Vec<_> = (0..a.inflight)
         .map(|_| {
-            let (pool, a) = (pool.clone(), a.clone());
+            let (held, free, a) = (held.clone(), free.clone(), a.clone());
             tokio::spawn(async move {
                 let (mut lat, mut errors) = (Vec::new(), 0u64);
                 while Instant::now() < end {
                     let t = Instant::now();
-                    if let Err(e) = call(&pool, &a).await {
+                    let _permit = free.acquire().await.expect("never closed");
+                    let mut conn = held
+                        .lock()
+                        .expect("not poisoned")
+                        .pop()
+                        .expect("a permit means a connection");
+                    let outcome = call(&mut conn, &a).await;
+                    held.lock().expect("not poisoned").push(conn);
+                    if let Err(e) = outcome {
                         if errors == 0 {
                             eprintln!("sqlite_limit: {e}");
                         }
@@ -247,6 +264,7 @@ async fn run(a: Arc<Args>) -> Result<serde_json::Value, sqlx::Error> {
         lat.extend(l);
         errors += e;
     }
+    held.lock().expect("not poisoned").clear();
     pool.close().await;
     lat.sort_by(f64::total_cmp);
     let mut out = serde_json::json!({
