@@ -155,7 +155,9 @@ if (args[0] === '--child') {
   await variant.call(BASE.hot[kind]) // warm up the pool
   await new Promise((r) => process.stdin.once('data', r))
   const r = await closedLoop(variant, () => BASE.hot[kind], Number(concurrency), Number(seconds))
-  process.stdout.write(JSON.stringify(r))
+  // A pipe is written asynchronously: exit only once the whole result has been handed over
+  // (a fast run's latencies are larger than the pipe's buffer).
+  await new Promise((resolve) => process.stdout.write(JSON.stringify(r), resolve))
   await variant.close()
   process.exit(0)
 }

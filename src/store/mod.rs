@@ -61,10 +61,17 @@ impl<DB: sqlx::Database> Warm<DB> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A connection: the one that answered most recently if that was within [`WARM_FOR`],
-    /// else whichever comes first of one from `pool` (through `acquire`) and one handed over
-    /// by a statement that finishes meanwhile.
-    pub(crate) async fn acquire<F, E>(&self, acquire: F) -> std::result::Result<Conn<DB>, E>
+    /// A connection: the one that answered most recently if that was within [`WARM_FOR`];
+    /// else, while `pool` can still open or hand out one, one from it (through `acquire`);
+    /// else, when every connection is out, whichever comes first of one from the pool and
+    /// one handed over by a statement that finishes meanwhile. (Racing a handed-over
+    /// connection against the pool while it is still opening connections would cancel every
+    /// connect, and the calls would end up sharing the first connection or two.)
+    pub(crate) async fn acquire<F, E>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+        acquire: F,
+    ) -> std::result::Result<Conn<DB>, E>
     where
         F: Future<Output = std::result::Result<Conn<DB>, E>>,
     {
@@ -78,9 +85,16 @@ impl<DB: sqlx::Database> Warm<DB> {
                 inner.kept.clear();
                 drop(conn);
             }
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            inner.waiters.push_back(tx);
-            rx
+            if pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections() {
+                None
+            } else {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                inner.waiters.push_back(tx);
+                Some(rx)
+            }
+        };
+        let Some(handed) = handed else {
+            return acquire.await;
         };
         tokio::pin!(acquire);
         tokio::select! {

@@ -344,7 +344,7 @@ impl PgStore {
     /// fails now with that cause; if it answers, the pool is merely busy and the acquire keeps
     /// its timeout (`DB_POOL_ACQUIRE_MS`).
     async fn conn(&self) -> Result<PoolConnection<Postgres>> {
-        let acquire = self.warm.acquire(self.pool.acquire());
+        let acquire = self.warm.acquire(&self.pool, self.pool.acquire());
         tokio::pin!(acquire);
         if let Ok(r) = tokio::time::timeout(PROBE_AFTER, &mut acquire).await {
             return r.map_err(|e| self.unavailable(crate::error::describe_db(&e)));

@@ -337,7 +337,7 @@ impl SqliteStore {
     /// operation takes its connection here, so that none waits on the pool while finished
     /// statements keep theirs.
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
-        Ok(self.warm.acquire(self.pool.acquire()).await?)
+        Ok(self.warm.acquire(&self.pool, self.pool.acquire()).await?)
     }
 
     async fn budget_row(
