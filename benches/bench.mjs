@@ -14,7 +14,8 @@
 // random picks at 32. Closed loops; every variant has its own keys; pools of 10 connections;
 // variants interleaved run by run, VACUUM ANALYZE before each run, 20 warm-up calls per run.
 // Reported per scenario: calls/s, p50/p99 latency, event-loop delay p99/max, peak RSS, and the
-// ratios package/baseline, package/limit and package/statement; medians of --runs runs. Then encryptApiKey and
+// ratios package/baseline, package/limit and package/statement (calls/s) and package/limit (p50); medians of
+// --runs runs, with every run's calls/s and the largest distance of one from the median. Then encryptApiKey and
 // decryptApiKey per call against node:crypto doing the original's work.
 //
 // SQLite: the package alone in every scenario, and at 1 and 32 in flight on a hot key side by

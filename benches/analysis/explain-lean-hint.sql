@@ -1,0 +1,105 @@
+SET plan_cache_mode = force_generic_plan;
+PREPARE lean(text, int8, float8, text, text, text, text, text, text, int8) AS
+-- The common path of an increment: the group's first active matching key (id order) is
+-- locked and counted only when the call is granted *and* causes no budget event — the key
+-- has room for the amount and no threshold is reached that was not already notified in this
+-- period. In every other case nothing is updated and increment_budget.sql decides under its
+-- own row locks (refusal, failover, events). Both decide on locked row state, so exactness
+-- does not depend on which one counted. Also the statement a coalesced batch is sent as,
+-- with the sum of its amounts.
+--
+-- The key's limits are not read out of `configuration` here (that expression tree, rebuilt
+-- at every execution of the cached plan, was most of this statement's cost): the caller
+-- passes the limits that increment_budget.sql last derived for this group and filter,
+-- together with the configuration they were derived from, and the statement counts only
+-- when the locked row still holds exactly that configuration. A stale or foreign hint
+-- therefore counts nothing and the call goes to increment_budget.sql.
+--
+-- $1 time zone, $2 group, $3 amount, $4 the configuration the limits below were derived
+-- from (jsonb text), $5 daily, $6 monthly, $7 total limit (NULL: unset, or budgets not
+-- enforced), $8 daily, $9 monthly threshold as an amount (NULL: unset), then the filter's
+-- values from $10.
+-- The head of every statement that reads or writes budget counters: the current period by
+-- the database's clock in the time zone $1 (PSPAS_BUDGET_TIMEZONE), so that every process on
+-- every machine agrees on when a day or a month ends. See crate::budget::Period.
+WITH period AS (
+  SELECT
+    to_char(now() AT TIME ZONE $1, 'YYYY-MM-DD') AS day,
+    to_char(now() AT TIME ZONE $1, 'YYYY-MM') AS month,
+    date_trunc('day', now() AT TIME ZONE $1) AT TIME ZONE $1 AS day_start,
+    date_trunc('month', now() AT TIME ZONE $1) AT TIME ZONE $1 AS month_start
+)
+,
+k AS (
+  SELECT
+    s.id,
+    period.day,
+    period.month,
+    CASE WHEN s.usage->>'periodDay' = period.day
+      THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END
+      + $3::float8::numeric AS day_use,
+    CASE WHEN s.usage->>'periodMonth' = period.month
+      THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END
+      + $3::float8::numeric AS month_use,
+    COALESCE((s.usage->>'totalUse')::numeric, 0) + $3::float8::numeric AS total_use,
+    s.configuration IS NOT DISTINCT FROM $4::jsonb AS same_configuration,
+    (s.usage->'notified'->>'dailyThreshold') IS NOT DISTINCT FROM period.day
+      AS day_threshold_notified,
+    (s.usage->'notified'->>'monthlyThreshold') IS NOT DISTINCT FROM period.month
+      AS month_threshold_notified
+  FROM ps_private_access_store s
+  CROSS JOIN period
+  WHERE s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $10
+  ORDER BY s.id
+  LIMIT 1
+  FOR UPDATE OF s
+)
+UPDATE ps_private_access_store s
+SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object(
+      'dailyUse', k.day_use,
+      'monthlyUse', k.month_use,
+      'totalUse', k.total_use,
+      'periodDay', k.day,
+      'periodMonth', k.month
+    ),
+    last_used_at = now(),
+    updated_at = now()
+FROM k
+WHERE s.id = k.id
+  AND k.same_configuration
+  -- Room: no set limit is exceeded.
+  AND (k.day_use <= $5::numeric) IS NOT FALSE
+  AND (k.month_use <= $6::numeric) IS NOT FALSE
+  AND (k.total_use <= $7::numeric) IS NOT FALSE
+  -- No threshold event: below it, or its event already fired in this period.
+  AND ((k.day_use < $8::numeric) IS NOT FALSE OR k.day_threshold_notified)
+  AND ((k.month_use < $9::numeric) IS NOT FALSE OR k.month_threshold_notified)
+RETURNING
+  s.id::int8 AS id,
+  s.encrypted_api_key,
+  s.encrypted_aes_key
+;
+PREPARE plain AS
+UPDATE ps_private_access_store
+SET usage = jsonb_build_object(
+      'dailyUse', COALESCE((usage->>'dailyUse')::numeric, 0) + $2,
+      'monthlyUse', COALESCE((usage->>'monthlyUse')::numeric, 0) + $2,
+      'totalUse', COALESCE((usage->>'totalUse')::numeric, 0) + $2
+    ),
+    last_used_at = now(),
+    updated_at = now()
+WHERE id = (
+  SELECT id
+  FROM ps_private_access_store
+  WHERE group_id = $1 AND is_active AND ai_model_id = $3
+  ORDER BY id
+  LIMIT 1
+  FOR UPDATE
+)
+RETURNING encrypted_api_key, encrypted_aes_key;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE lean('UTC', 1, 1, '{"maxBudget":{"perDay":null,"petMonth":null,"total":null},"emailNotificationBudgetThresholds":{"daily":0.8,"monthly":0.9}}', NULL, NULL, NULL, NULL, NULL, 1);
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE plain(3, 1, 1);
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE lean('UTC', 1, 1, '{"maxBudget":{"perDay":null,"petMonth":null,"total":null},"emailNotificationBudgetThresholds":{"daily":0.8,"monthly":0.9}}', NULL, NULL, NULL, NULL, NULL, 1);
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE plain(3, 1, 1);
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE lean('UTC', 1, 1, '{"maxBudget":{"perDay":null,"petMonth":null,"total":null},"emailNotificationBudgetThresholds":{"daily":0.8,"monthly":0.9}}', NULL, NULL, NULL, NULL, NULL, 1);
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE plain(3, 1, 1);
