@@ -156,51 +156,38 @@ impl Raw {
     }
 
     async fn set_usage(&self, id: i64, usage: &Value) {
-        let text = usage.to_string();
-        match self {
-            Raw::Pg(url) => {
-                let mut c = sqlx::PgConnection::connect(url).await.expect("pg");
-                sqlx::query("UPDATE ps_private_access_store SET usage = $2::jsonb WHERE id = $1")
-                    .bind(id)
-                    .bind(&text)
-                    .execute(&mut c)
-                    .await
-                    .expect("set usage");
-            }
-            Raw::Sqlite(url) => {
-                let mut c = sqlx::SqliteConnection::connect(url).await.expect("sqlite");
-                sqlx::query("UPDATE ps_private_access_store SET usage = ?2 WHERE id = ?1")
-                    .bind(id)
-                    .bind(&text)
-                    .execute(&mut c)
-                    .await
-                    .expect("set usage");
-            }
-        }
+        self.set_json(id, "usage", usage).await
     }
 
     async fn set_configuration(&self, id: i64, configuration: &Value) {
-        let text = configuration.to_string();
+        self.set_json(id, "configuration", configuration).await
+    }
+
+    /// Write a JSON column of one row directly, as an operator's SQL would.
+    async fn set_json(&self, id: i64, column: &str, value: &Value) {
+        let text = value.to_string();
         match self {
             Raw::Pg(url) => {
                 let mut c = sqlx::PgConnection::connect(url).await.expect("pg");
-                sqlx::query(
-                    "UPDATE ps_private_access_store SET configuration = $2::jsonb WHERE id = $1",
-                )
-                .bind(id)
-                .bind(&text)
-                .execute(&mut c)
-                .await
-                .expect("set configuration");
-            }
-            Raw::Sqlite(url) => {
-                let mut c = sqlx::SqliteConnection::connect(url).await.expect("sqlite");
-                sqlx::query("UPDATE ps_private_access_store SET configuration = ?2 WHERE id = ?1")
+                let sql = format!(
+                    "UPDATE ps_private_access_store SET {column} = $2::jsonb WHERE id = $1"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(id)
                     .bind(&text)
                     .execute(&mut c)
                     .await
-                    .expect("set configuration");
+                    .expect("set a JSON column");
+            }
+            Raw::Sqlite(url) => {
+                let mut c = sqlx::SqliteConnection::connect(url).await.expect("sqlite");
+                let sql = format!("UPDATE ps_private_access_store SET {column} = ?2 WHERE id = ?1");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .bind(&text)
+                    .execute(&mut c)
+                    .await
+                    .expect("set a JSON column");
             }
         }
     }
