@@ -446,16 +446,15 @@ impl PgStore {
 
     /// Send queued calls as one lean statement counting their sum, and answer each.
     async fn send_batch(&self, target: &Target, batch: Vec<Waiter>) {
-        let hint = self.hint(target);
-        if batch.len() == 1 || hint.is_none() {
+        let Some(hint) = self.hint(target).filter(|_| batch.len() > 1) else {
             // One call, or no hint yet: each decides alone, with its events if any.
             for w in batch {
                 let _ = w.reply.send(Answer::Alone);
             }
             return;
-        }
+        };
         let sum: f64 = batch.iter().map(|w| w.amount).sum();
-        let outcome = match self.run_lean(target, hint.as_deref(), sum).await {
+        let outcome = match self.run_lean(target, &hint, sum).await {
             Ok(rows) => rows.first().map(picked_of).transpose(),
             Err(e) => Err(e),
         };
@@ -475,7 +474,7 @@ impl PgStore {
         // Without a hint for this group and filter (its first call here) the lean statement
         // cannot decide, so the full one goes first.
         if let Some(hint) = self.hint(target) {
-            let lean = self.run_lean(target, Some(&hint), amount).await?;
+            let lean = self.run_lean(target, &hint, amount).await?;
             if let Some(row) = lean.first() {
                 return Ok(Increment {
                     picked: Some(picked_of(row)?),
@@ -516,15 +515,7 @@ impl PgStore {
     }
 
     /// The lean statement for `target` with the hint's limits (see `increment_lean.sql`).
-    async fn run_lean(
-        &self,
-        target: &Target,
-        hint: Option<&LeanHint>,
-        amount: f64,
-    ) -> Result<Vec<PgRow>> {
-        let Some(hint) = hint else {
-            return Ok(Vec::new());
-        };
+    async fn run_lean(&self, target: &Target, hint: &LeanHint, amount: f64) -> Result<Vec<PgRow>> {
         let (group_id, _, binds) = &target.key;
         let sql = statement(INCREMENT_LEAN, &target.lean_cond);
         // Limits only refuse when budgets are enforced; thresholds fire either way.
