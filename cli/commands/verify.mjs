@@ -1,0 +1,33 @@
+// `verify`: open every key's data key with the configured private key (and previous ones);
+// counts by outcome and the ids that cannot be opened, never a secret; exit 1 if any cannot.
+
+import { cannotOpenError } from '../errors.mjs'
+import { NAME, method } from '../library.mjs'
+import { configure, withOptions } from '../options.mjs'
+import { output, plural, withProgress } from '../output.mjs'
+
+export function register(program) {
+  const cmd = program
+    .command('verify')
+    .description(
+      "open every key's data key with the configured private key (and previous ones); prints counts " +
+        'by outcome and the ids that cannot be opened, never a secret; exit 1 if any cannot',
+    )
+  withOptions(cmd, ['database', 'private-keys', 'progress', 'json']).action((opts) => verify(opts))
+}
+
+async function verify(opts) {
+  configure(opts)
+  const verifyKeys = method('verifyKeys')
+  const r = await withProgress('verify', opts, (onProgress) => verifyKeys({ batchSize: opts.batchSize, onProgress }))
+  const report = { total: r.total, ok: r.ok, previousKey: r.previousKey, cannotOpen: r.cannotOpen }
+  output(opts, report, () => {
+    let text =
+      `verified ${plural(r.total, 'key')}: ${r.ok} ok, ${r.previousKey} only with a previous private key, ` +
+      `${r.cannotOpen.length} cannot open\n`
+    if (r.cannotOpen.length) text += `cannot open: ${r.cannotOpen.join(', ')}\n`
+    if (r.previousKey) text += `run \`${NAME} rotate\` to rewrap the ${plural(r.previousKey, 'key')} under the current key pair\n`
+    return text
+  })
+  if (r.cannotOpen.length) throw cannotOpenError(r.cannotOpen, r.total, '')
+}
