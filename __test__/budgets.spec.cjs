@@ -6,14 +6,12 @@
 const { coded } = require('./support/errors.cjs')
 const path = require('node:path')
 const { PsPrivateAccessStore } = require('..')
-const { BACKENDS } = require('./support/db.cjs')
-const { startChild, runTogether } = require('./support/child.cjs')
-const original = require('./support/original-crypto.cjs')
+const { BACKENDS, generateKeys, childEnv, startWorker, runTogether } = require('../tools/harness/index.cjs')
 
 // Set-up the way a PolicySynth suite does it: variables assigned on this file's process.env
 // (the child processes get them through their real environment).
-const keys = original.generateKeys()
-const CHILD_ENV = { ...process.env, RSA_API_ENCRYPTION_PUBLIC_KEY: keys.publicKey, RSA_API_ENCRYPTION_PRIVATE_KEY: keys.privateKey }
+const keys = generateKeys()
+const CHILD_ENV = childEnv(keys)
 
 const config = (maxBudget, thresholds = { daily: 0.8, monthly: 0.9 }) => ({ maxBudget, emailNotificationBudgetThresholds: thresholds })
 
@@ -23,7 +21,7 @@ async function addKey(groupId, plaintext, maxBudget, thresholds) {
 }
 
 const hammer = (databaseUrl, groupId, calls, expectedKey) =>
-  startChild(path.join(__dirname, 'support/budget-hammer.cjs'), [databaseUrl, groupId, calls, expectedKey], CHILD_ENV)
+  startWorker(path.join(__dirname, 'support/budget-hammer.cjs'), [databaseUrl, groupId, calls, expectedKey], { env: CHILD_ENV })
 
 describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
   let db

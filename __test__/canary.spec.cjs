@@ -10,8 +10,7 @@ const path = require('node:path')
 const util = require('node:util')
 const { spawn } = require('node:child_process')
 const { PsPrivateAccessStore: S } = require('..')
-const { freshPostgres, freshSqlite } = require('./support/db.cjs')
-const original = require('./support/original-crypto.cjs')
+const { freshPostgres, freshSqlite, generateKeys, original } = require('../tools/harness/index.cjs')
 
 // ---------------------------------------------------------------------------------------------
 // The canaries
@@ -19,8 +18,8 @@ const original = require('./support/original-crypto.cjs')
 const hex = (bytes) => crypto.randomBytes(bytes).toString('hex')
 const API_KEY = `sk-CANARY-${hex(16)}`
 const DB_PASS = `pw-CANARY-${hex(8)}`
-const canaryKeys = original.generateKeys() // the private PEM is the canary
-const foreignKeys = original.generateKeys() // another pair: not a canary
+const canaryKeys = generateKeys() // the private PEM is the canary
+const foreignKeys = generateKeys() // another pair: not a canary
 const PRIVATE_PEM = canaryKeys.privateKey
 const PUBLIC_PEM = canaryKeys.publicKey
 

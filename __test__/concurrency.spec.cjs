@@ -4,16 +4,14 @@
 'use strict'
 const path = require('node:path')
 const { PsPrivateAccessStore: S } = require('..')
-const { BACKENDS } = require('./support/db.cjs')
-const { startChild, runTogether } = require('./support/child.cjs')
-const original = require('./support/original-crypto.cjs')
+const { BACKENDS, generateKeys, childEnv, startWorker, runTogether } = require('../tools/harness/index.cjs')
 
-const keys = original.generateKeys()
-const CHILD_ENV = { ...process.env, RSA_API_ENCRYPTION_PUBLIC_KEY: keys.publicKey, RSA_API_ENCRYPTION_PRIVATE_KEY: keys.privateKey }
+const keys = generateKeys()
+const CHILD_ENV = childEnv(keys)
 const BIG = { maxBudget: { perDay: null, petMonth: null, total: null }, emailNotificationBudgetThresholds: { daily: 0.8, monthly: 0.9 } }
 
 const hammer = (databaseUrl, groupId, calls, expected, rounds = 1) =>
-  startChild(path.join(__dirname, 'support/hammer.cjs'), [databaseUrl, groupId, calls, expected, rounds], CHILD_ENV)
+  startWorker(path.join(__dirname, 'support/hammer.cjs'), [databaseUrl, groupId, calls, expected, rounds], { env: CHILD_ENV })
 
 describe.each(BACKENDS)('%s', (_name, fresh) => {
   let db

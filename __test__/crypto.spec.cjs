@@ -5,7 +5,7 @@ const { coded } = require('./support/errors.cjs')
 const fs = require('node:fs')
 const path = require('node:path')
 const { PsPrivateAccessStore } = require('..')
-const original = require('./support/original-crypto.cjs')
+const { generateKeys, original } = require('../tools/harness/index.cjs')
 
 const golden = JSON.parse(fs.readFileSync(path.join(__dirname, '../tests/fixtures/golden.json'), 'utf8'))
 const { privatePkcs8, privatePkcs1, publicSpki, publicPkcs1 } = golden.keys
@@ -28,7 +28,7 @@ describe('decryptApiKey', () => {
   })
 
   test('opens what the original code seals now, with a fresh key pair', () => {
-    const keys = original.generateKeys()
+    const keys = generateKeys()
     use({ privateKey: keys.privateKey })
     const sealed = original.encryptApiKey('sk-live-from-node', keys.publicKey)
     expect(PsPrivateAccessStore.decryptApiKey(sealed.encryptedApiKey, sealed.encryptedAesKey)).toBe('sk-live-from-node')
@@ -50,7 +50,7 @@ describe('decryptApiKey', () => {
     // Node accepts a 15-byte prefix of the real tag; the package does not.
     expect(decrypt(`${iv}:${tag.slice(0, 30)}:${ct}`, v.encryptedAesKey)).toThrow(coded('PSPAS_INVALID_FORMAT', 'Invalid encrypted key format'))
     expect(decrypt('abc', v.encryptedAesKey)).toThrow(coded('PSPAS_INVALID_FORMAT', 'Invalid encrypted key format'))
-    use({ privateKey: original.generateKeys().privateKey })
+    use({ privateKey: generateKeys().privateKey })
     expect(decrypt(v.encryptedApiKey, v.encryptedAesKey)).toThrow(failed)
   })
 

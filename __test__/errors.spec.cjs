@@ -2,10 +2,9 @@
 // never throw synchronously (they reject), sync ones throw. Set-up through process.env.
 'use strict'
 const { PsPrivateAccessStore: S } = require('..')
-const { freshSqlite } = require('./support/db.cjs')
-const original = require('./support/original-crypto.cjs')
+const { freshSqlite, generateKeys } = require('../tools/harness/index.cjs')
 
-const keys = original.generateKeys()
+const keys = generateKeys()
 let db
 beforeAll(async () => {
   db = await freshSqlite('errors')

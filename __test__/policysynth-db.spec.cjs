@@ -4,8 +4,7 @@
 'use strict'
 const util = require('node:util')
 const { PsPrivateAccessStore: S } = require('..')
-const { freshPostgres } = require('./support/db.cjs')
-const original = require('./support/original-crypto.cjs')
+const { freshPostgres, generateKeys, original } = require('../tools/harness/index.cjs')
 
 const MIGRATION = `
 CREATE TABLE IF NOT EXISTS "ps_private_access_store" ("id"  SERIAL , "group_id" INTEGER NOT NULL, "user_id" INTEGER NOT NULL,
@@ -27,7 +26,7 @@ SELECT json_build_object(
   'functions', (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public')
 ) AS schema`
 
-const keys = original.generateKeys()
+const keys = generateKeys()
 let db
 let schemaBefore
 const ids = {}

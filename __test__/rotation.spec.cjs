@@ -4,12 +4,11 @@
 'use strict'
 const { coded } = require('./support/errors.cjs')
 const { PsPrivateAccessStore: S } = require('..')
-const { BACKENDS, withClient } = require('./support/db.cjs')
-const original = require('./support/original-crypto.cjs')
+const { BACKENDS, withClient, generateKeys } = require('../tools/harness/index.cjs')
 
-const oldKeys = original.generateKeys()
-const newKeys = original.generateKeys()
-const otherKeys = original.generateKeys()
+const oldKeys = generateKeys()
+const newKeys = generateKeys()
+const otherKeys = generateKeys()
 const oneLine = (pem) => pem.trim().replace(/\n/g, '\\n') // as written in a .env file
 
 function deploy({ current, previous }) {
@@ -37,13 +36,8 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
 
   beforeAll(async () => {
     db = await fresh('rotation')
-    if (db.kind === 'postgres') {
-      Object.assign(process.env, { PSQL_DB_NAME: db.name, PSQL_DB_USER: 'root', DB_HOST: '127.0.0.1', DB_PORT: db.port })
-      if (db.pooler) process.env.PSPAS_PGBOUNCER = 'true'
-    } else {
-      for (const v of ['PSQL_DB_NAME', 'PSQL_DB_USER', 'DB_HOST', 'DB_PORT', 'PSPAS_PGBOUNCER']) delete process.env[v]
-      process.env.PSPAS_SQLITE_PATH = db.file
-    }
+    for (const v of db.envCleared) delete process.env[v]
+    Object.assign(process.env, db.env)
     deploy({ current: oldKeys })
     for (let i = 0; i < 12; i++) {
       const sealed = S.encryptApiKey(`sk-rotate-${i}`)

@@ -3,10 +3,9 @@
 'use strict'
 const { coded } = require('./support/errors.cjs')
 const { PsPrivateAccessStore: S } = require('..')
-const { BACKENDS } = require('./support/db.cjs')
-const original = require('./support/original-crypto.cjs')
+const { BACKENDS, pgUrlFor, generateKeys, original } = require('../tools/harness/index.cjs')
 
-const keys = original.generateKeys()
+const keys = generateKeys()
 const KEYS = { publicKey: keys.publicKey, privateKey: keys.privateKey }
 const CONFIG = { maxBudget: { perDay: 1000, petMonth: 20000, total: 100000 }, emailNotificationBudgetThresholds: { daily: 0.8, monthly: 0.9 } }
 
@@ -24,13 +23,8 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
     db = await fresh('store')
     process.env.RSA_API_ENCRYPTION_PUBLIC_KEY = keys.publicKey
     process.env.RSA_API_ENCRYPTION_PRIVATE_KEY = keys.privateKey
-    if (db.kind === 'postgres') {
-      Object.assign(process.env, { PSQL_DB_NAME: db.name, PSQL_DB_USER: 'root', DB_HOST: '127.0.0.1', DB_PORT: db.port })
-      if (db.pooler) process.env.PSPAS_PGBOUNCER = 'true'
-    } else {
-      for (const v of ['PSQL_DB_NAME', 'PSQL_DB_USER', 'DB_HOST', 'DB_PORT', 'PSPAS_PGBOUNCER']) delete process.env[v]
-      process.env.PSPAS_SQLITE_PATH = db.file
-    }
+    for (const v of db.envCleared) delete process.env[v]
+    Object.assign(process.env, db.env)
   })
   afterAll(async () => {
     await S.close()
@@ -183,7 +177,7 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
 
     test('an undecryptable key rejects and counts no usage', async () => {
       const g = group()
-      const foreign = original.generateKeys()
+      const foreign = generateKeys()
       const sealed = original.encryptApiKey('sk-foreign', foreign.publicKey)
       const k = await S.addPreEncryptedKey(g, 7, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, CONFIG)
       await expect(S.incrementUsageAndGetApiKey(g, { incrementAmount: 4 })).rejects.toThrow(
@@ -278,10 +272,7 @@ describe('an unreachable database', () => {
   })
 
   test("the server's own message and SQLSTATE, without PostgreSQL's source position", async () => {
-    const { ADMIN_URL } = require('./support/db.cjs')
-    const u = new URL(ADMIN_URL)
-    u.pathname = '/pspas_no_such_database'
-    S.configure({ ...KEYS, databaseUrl: u.toString() })
+    S.configure({ ...KEYS, databaseUrl: pgUrlFor('pspas_no_such_database') })
     try {
       const err = await S.getUsage(1).catch((e) => e)
       expect(err).toEqual(coded('PSPAS_DB_UNAVAILABLE', /database "pspas_no_such_database" does not exist \(SQLSTATE 3D000\)$/))

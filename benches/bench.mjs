@@ -29,17 +29,17 @@
 // --sqlite-analyze runs ANALYZE on the SQLite file after seeding: a diagnostic, since the
 // package never runs it, and without statistics SQLite picks the ai_model_id index (every
 // key has model 1) over group_id for the package's candidate SELECT.
-import { spawn, spawnSync, execFile } from 'node:child_process'
+import { spawnSync, execFile } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { readFileSync, mkdtempSync, rmSync, existsSync, statSync } from 'node:fs'
-import { tmpdir, cpus } from 'node:os'
+import { readFileSync, existsSync, statSync } from 'node:fs'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
 const { PsPrivateAccessStore: S } = require('..')
-const original = require('../__test__/support/original-crypto.cjs')
+const { freshPostgres, freshSqlite, generateKeys, storeSealedKeys, startWorker, runTogether, waitForGo, writeReport, original } = require('../tools/harness/index.cjs')
 const pg = require('pg')
 const { Sequelize, DataTypes } = require('sequelize')
 
@@ -48,7 +48,6 @@ const HERE = fileURLToPath(new URL('.', import.meta.url))
 const PLAIN_SQL = readFileSync(join(HERE, 'plain-increment-pg.sql'), 'utf8')
 // Diagnostic: the package's own budget statement, from the same bare loop.
 const INCREMENT_SQL = readFileSync(join(HERE, 'increment-pg.sql'), 'utf8')
-const ADMIN_URL = process.env.PSPAS_TEST_PG_URL || 'postgres://root@127.0.0.1:5432/test'
 const POOL = 10
 const GROUPS = 1000
 const BASE = {
@@ -154,28 +153,16 @@ if (args[0] === '--child') {
   const keys = JSON.parse(process.env.PSPAS_BENCH_KEYS)
   const variant = makeVariant(kind, databaseUrl, keys)
   await variant.call(BASE.hot[kind]) // warm up the pool
-  await new Promise((r) => process.stdin.once('data', r))
+  await waitForGo()
   const r = await closedLoop(variant, () => BASE.hot[kind], Number(concurrency), Number(seconds))
-  // A pipe is written asynchronously: exit only once the whole result has been handed over
-  // (a fast run's latencies are larger than the pipe's buffer).
-  await new Promise((resolve) => process.stdout.write(JSON.stringify(r), resolve))
+  await writeReport(r) // a fast run's latencies are larger than the pipe's buffer
   await variant.close()
   process.exit(0)
 }
 
 async function inChildren(kind, databaseUrl, keys, procs, concurrency, seconds) {
-  const children = Array.from({ length: procs }, () => {
-    const c = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', kind, databaseUrl, String(concurrency), String(seconds)], {
-      env: { ...process.env, PSPAS_BENCH_KEYS: JSON.stringify(keys) },
-      stdio: ['pipe', 'pipe', 'inherit'],
-    })
-    let out = ''
-    c.stdout.on('data', (d) => (out += d))
-    return { c, done: new Promise((res, rej) => c.on('exit', (code) => (code === 0 ? res(JSON.parse(out)) : rej(new Error(`child ${code}`))))) }
-  })
-  await new Promise((r) => setTimeout(r, 1500))
-  children.forEach(({ c }) => c.stdin.write('go\n'))
-  const rs = await Promise.all(children.map((x) => x.done))
+  const env = { ...process.env, PSPAS_BENCH_KEYS: JSON.stringify(keys) }
+  const rs = await runTogether(procs, () => startWorker(fileURLToPath(import.meta.url), ['--child', kind, databaseUrl, concurrency, seconds], { env, stderr: 'inherit' }))
   return {
     calls: rs.reduce((n, r) => n + r.calls, 0),
     lat: rs.flatMap((r) => r.lat),
@@ -208,39 +195,20 @@ function spread(x) {
 }
 
 // ---------------------------------------------------------------- setup
+// Direct (no PgBouncer: the bare loops use named prepared statements); db.vacuum() is the
+// VACUUM ANALYZE before each run.
 async function setupPostgres(keys) {
-  const name = `pspas_bench_${process.pid}`
-  const admin = new pg.Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const u = new URL(ADMIN_URL)
-  u.pathname = `/${name}`
-  const url = u.toString()
-  await seed(url, keys)
-  const vacuum = async () => {
-    const c = new pg.Client({ connectionString: url })
-    await c.connect()
-    // ANALYZE too, as a server's autovacuum does: with plain VACUUM only, PostgreSQL 15's
-    // row estimate decays run after run and the lookup flips to the ai_model_id index
-    // (benches/analysis/FINDINGS.md: the cause of the earlier 970-2,220 calls/s swing).
-    await c.query('VACUUM ANALYZE ps_private_access_store')
-    await c.end()
-  }
-  return { url, vacuum, drop: async () => { const c = new pg.Client({ connectionString: ADMIN_URL }); await c.connect(); await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); await c.end() } }
+  const db = await freshPostgres('bench', { name: `pspas_bench_${process.pid}`, bouncerPort: null })
+  await seed(db.url, keys)
+  return db
 }
 
-async function seed(url, keys) {
-  S.configure({ databaseUrl: url, publicKey: keys.publicKey, privateKey: keys.privateKey })
-  const noLimits = { maxBudget: { perDay: null, petMonth: null, total: null }, emailNotificationBudgetThresholds: { daily: 0.8, monthly: 0.9 } }
-  const add = (g) => {
-    const s = S.encryptApiKey(`sk-bench-${g}`)
-    return S.addPreEncryptedKey(g, 1, 1, undefined, s.encryptedApiKey, s.encryptedAesKey, noLimits)
-  }
-  for (const kind of Object.keys(BASE.hot)) await add(BASE.hot[kind])
-  for (const kind of Object.keys(BASE.spread)) for (let i = 0; i < GROUPS; i++) await add(BASE.spread[kind] + i)
-  await S.close()
+// Every variant's hot key, then its 1,000 groups, one key each, no budget.
+function seed(databaseUrl, keys) {
+  const configuration = { maxBudget: { perDay: null, petMonth: null, total: null }, emailNotificationBudgetThresholds: { daily: 0.8, monthly: 0.9 } }
+  const groups = [...Object.values(BASE.hot), ...Object.values(BASE.spread).flatMap((base) => Array.from({ length: GROUPS }, (_, i) => base + i))]
+  const rows = groups.map((groupId) => ({ groupId, aiModelId: 1, plaintext: `sk-bench-${groupId}`, configuration }))
+  return storeSealedKeys(S, { databaseUrl, keys, rows })
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -361,7 +329,7 @@ function cryptoBench(keys) {
 }
 
 async function main() {
-  const keys = original.generateKeys(2048)
+  const keys = generateKeys(2048)
   console.log(`# npm run bench ${args.join(' ')}`.trim())
   console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0].model}, ${SECONDS} s per run, median of ${RUNS} run(s), pools of ${POOL}, RSA-2048`)
   if (ONLY.includes('sqlite')) SQLITE_LIMIT = buildSqliteLimit()
@@ -392,10 +360,9 @@ async function pgSection(keys) {
 }
 
 async function sqliteSection(keys) {
-  const dir = mkdtempSync(join(tmpdir(), 'pspas-bench-'))
+  const db = await freshSqlite('bench', { fileName: 'bench.sqlite' })
   try {
-    const file = join(dir, 'bench.sqlite')
-    const url = `sqlite:${file}`
+    const { file, url } = db
     await seed(url, keys)
     const limit = SQLITE_LIMIT && SQLITE_LIMIT.bin ? SQLITE_LIMIT : null
     // The vacuum between runs, and the settings read back from a connection opened as the package opens it.
@@ -432,7 +399,7 @@ async function sqliteSection(keys) {
       }
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    await db.drop()
   }
 }
 

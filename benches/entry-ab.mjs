@@ -6,7 +6,6 @@
 //   node benches/entry-ab.mjs --previous /path/to/other/checkout [--seconds 4] [--runs 5]
 //
 // Each run is its own process, so the two addons never share one.
-import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
@@ -18,7 +17,7 @@ const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`)
   return i >= 0 ? args[i + 1] : dflt
 }
-const ADMIN_URL = process.env.PSPAS_TEST_PG_URL || 'postgres://root@127.0.0.1:5432/test'
+const { freshPostgres, generateKeys, childEnv, storeSealedKeys, startWorker, writeReport } = require('../tools/harness/index.cjs')
 
 if (args[0] === '--child') {
   const [, pkg, databaseUrl, group, seconds] = args
@@ -37,7 +36,7 @@ if (args[0] === '--child') {
   const cpu = process.cpuUsage(cpu0)
   lat.sort((a, b) => a - b)
   const cpuPerCall = (cpu.user + cpu.system) / lat.length
-  process.stdout.write(JSON.stringify({ calls: lat.length, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], cpuPerCall }))
+  await writeReport({ calls: lat.length, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], cpuPerCall })
   await S.close()
   process.exit(0)
 }
@@ -49,39 +48,23 @@ if (!previous) {
 }
 const seconds = Number(opt('seconds', 4))
 const runs = Number(opt('runs', 5))
-const pg = require('pg')
-const original = require('../__test__/support/original-crypto.cjs')
-const keys = original.generateKeys()
-const name = `pspas_entry_ab_${process.pid}`
-const admin = new pg.Client({ connectionString: ADMIN_URL })
-await admin.connect()
-await admin.query(`CREATE DATABASE ${name}`)
-const url = new URL(ADMIN_URL)
-url.pathname = '/' + name
-const databaseUrl = url.toString()
+const keys = generateKeys()
+const db = await freshPostgres('entry_ab', { name: `pspas_entry_ab_${process.pid}`, bouncerPort: null })
+const databaseUrl = db.url
 const variants = { current: { pkg: resolve(fileURLToPath(new URL('..', import.meta.url))), group: 1 }, previous: { pkg: resolve(previous), group: 2 } }
-const env = { ...process.env, RSA_API_ENCRYPTION_PUBLIC_KEY: keys.publicKey, RSA_API_ENCRYPTION_PRIVATE_KEY: keys.privateKey }
-const db = new pg.Client({ connectionString: databaseUrl })
+const env = childEnv(keys)
 try {
   // The table, then one key per variant.
   const { PsPrivateAccessStore: S } = require(variants.current.pkg)
-  S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey })
-  for (const v of Object.values(variants)) {
-    const sealed = S.encryptApiKey(`sk-${v.group}`)
-    await S.addPreEncryptedKey(v.group, 1, 1, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, {})
-  }
-  await S.close()
-  await db.connect()
+  const rows = Object.values(variants).map((v) => ({ groupId: v.group, aiModelId: 1, plaintext: `sk-${v.group}` }))
+  await storeSealedKeys(S, { databaseUrl, keys, rows })
   const results = { current: [], previous: [] }
   for (let r = 0; r < runs; r++) {
     const order = r % 2 === 0 ? ['current', 'previous'] : ['previous', 'current']
     for (const k of order) {
-      await db.query('VACUUM ANALYZE ps_private_access_store')
-      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', variants[k].pkg, databaseUrl, String(variants[k].group), String(seconds)], { env, stdio: ['ignore', 'pipe', 'inherit'] })
-      let out = ''
-      child.stdout.on('data', (d) => (out += d))
-      await new Promise((ok) => child.on('exit', ok))
-      results[k].push(JSON.parse(out))
+      await db.vacuum()
+      const child = startWorker(fileURLToPath(import.meta.url), ['--child', variants[k].pkg, databaseUrl, variants[k].group, seconds], { env, stdin: 'ignore', stderr: 'inherit' })
+      results[k].push(await child.done)
     }
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -94,7 +77,5 @@ try {
   console.log(`current / previous: p50 ${(c.p50 / p.p50).toFixed(3)}x, calls/s ${(c.rate / p.rate).toFixed(3)}x, CPU/call ${(c.cpu / p.cpu).toFixed(3)}x`)
   console.log('runs:', JSON.stringify(results))
 } finally {
-  await db.end().catch(() => {})
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-  await admin.end()
+  await db.drop()
 }

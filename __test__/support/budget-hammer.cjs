@@ -3,6 +3,7 @@
 'use strict'
 const path = require('node:path')
 const { PsPrivateAccessStore } = require(path.resolve(__dirname, '../..'))
+const { waitForGo, writeReport } = require('../../tools/harness/workers.cjs')
 
 async function main() {
   const [databaseUrl, groupId, calls, expectedKey] = process.argv.slice(2)
@@ -10,13 +11,13 @@ async function main() {
   const events = []
   PsPrivateAccessStore.onBudgetEvent((e) => events.push({ keyId: e.keyId, kind: e.kind, used: e.used, limit: e.limit }))
   // Start together: wait for the parent's go signal on stdin.
-  await new Promise((resolve) => process.stdin.once('data', resolve))
+  await waitForGo()
   const results = await Promise.all(
     Array.from({ length: Number(calls) }, () => PsPrivateAccessStore.incrementUsageAndGetApiKey(Number(groupId), { aiModelId: 3 })),
   )
   const granted = results.filter((r) => r !== null)
   if (granted.some((r) => r !== expectedKey)) throw new Error('served a wrong key')
-  process.stdout.write(JSON.stringify({ granted: granted.length, nulls: results.length - granted.length, events }) + '\n')
+  await writeReport({ granted: granted.length, nulls: results.length - granted.length, events })
   await PsPrivateAccessStore.close()
   process.stdin.destroy()
 }

@@ -5,11 +5,12 @@
 'use strict'
 const path = require('node:path')
 const { PsPrivateAccessStore } = require(path.resolve(__dirname, '../..'))
+const { waitForGo, writeReport } = require('../../tools/harness/workers.cjs')
 
 async function main() {
   const [databaseUrl, groupId, calls, expected, rounds = '1'] = process.argv.slice(2)
   PsPrivateAccessStore.configure({ databaseUrl, poolMax: 8, poolMin: 1 })
-  await new Promise((resolve) => process.stdin.once('data', resolve))
+  await waitForGo()
   let served = 0
   let nulls = 0
   let lastServedStart = 0
@@ -33,7 +34,7 @@ async function main() {
       }
     }
   }
-  process.stdout.write(JSON.stringify({ served, nulls, lastServedStart }) + '\n')
+  await writeReport({ served, nulls, lastServedStart })
   await PsPrivateAccessStore.close()
   process.stdin.destroy()
 }

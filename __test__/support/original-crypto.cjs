@@ -1,40 +1,4 @@
-// The Sequelize original's envelope code, reproduced with node:crypto: the reference the
-// package must stay wire-compatible with (and the baseline's decrypt in the benchmark).
+// The Sequelize original's envelope code: the harness's (tools/harness/original-crypto.cjs),
+// re-exported for the specs that require this path.
 'use strict'
-const crypto = require('node:crypto')
-
-const OAEP = { padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }
-
-function encryptApiKey(apiKey, publicKey, ivLength = 16) {
-  const aesKey = crypto.randomBytes(32)
-  const iv = crypto.randomBytes(ivLength)
-  const cipher = crypto.createCipheriv('aes-256-gcm', aesKey, iv)
-  let encrypted = cipher.update(apiKey, 'utf8', 'hex')
-  encrypted += cipher.final('hex')
-  const authTag = cipher.getAuthTag()
-  const encryptedAesKey = crypto.publicEncrypt({ key: publicKey, ...OAEP }, aesKey)
-  return {
-    encryptedApiKey: `${iv.toString('hex')}:${authTag.toString('hex')}:${encrypted}`,
-    encryptedAesKey: encryptedAesKey.toString('base64'),
-  }
-}
-
-function decryptApiKey(encryptedApiKey, encryptedAesKey, privateKey) {
-  const [ivHex, authTagHex, encryptedHex] = encryptedApiKey.split(':')
-  const aesKey = crypto.privateDecrypt({ key: privateKey, ...OAEP }, Buffer.from(encryptedAesKey, 'base64'))
-  const decipher = crypto.createDecipheriv('aes-256-gcm', aesKey, Buffer.from(ivHex, 'hex'))
-  decipher.setAuthTag(Buffer.from(authTagHex, 'hex'))
-  let decrypted = decipher.update(encryptedHex, 'hex', 'utf8')
-  decrypted += decipher.final('utf8')
-  return decrypted
-}
-
-function generateKeys(modulusLength = 2048) {
-  return crypto.generateKeyPairSync('rsa', {
-    modulusLength,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  })
-}
-
-module.exports = { encryptApiKey, decryptApiKey, generateKeys }
+module.exports = require('../../tools/harness/original-crypto.cjs')

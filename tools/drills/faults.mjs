@@ -16,24 +16,21 @@
 //
 // Needs root (it restarts the local PostgreSQL 15 cluster) and python3 (its sqlite3 module runs
 // the integrity check).
-import { spawn, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 
 const require = createRequire(import.meta.url)
+const { freshPostgres, freshSqlite, adminQuery, generateKeys, childEnv, storeSealedKeys, startWorker, parseReport, writeReport } = require('../harness/index.cjs')
 const SELF = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
 const SHORT = args.includes('--short')
-const ADMIN_URL = process.env.PSPAS_TEST_PG_URL || 'postgres://root@127.0.0.1:5432/test'
 const CLUSTER = (process.env.PSPAS_PG_CLUSTER || '15 main').split(' ')
 
 // ------------------------------------------------------------------ worker (child process)
 if (args[0] === '--worker') {
   const [, databaseUrl, group, seconds, concurrency] = args
-  const { PsPrivateAccessStore: S } = require('..')
+  const { PsPrivateAccessStore: S } = require('../..')
   S.configure({ databaseUrl })
   const start = Date.now()
   const end = start + Number(seconds) * 1000
@@ -58,42 +55,25 @@ if (args[0] === '--worker') {
     }),
   )
   await S.close()
-  // Exit only once the report is flushed: stdout is a pipe, and exit() would cut it short.
-  const report = '\n' + JSON.stringify({ okTimes, errTimes, errors, lastMessage }) + '\n'
-  await new Promise((resolve) => process.stdout.write(report, resolve))
+  await writeReport({ okTimes, errTimes, errors, lastMessage }) // on its own line, after the '+'s
   process.exit(0)
 }
 
 // ------------------------------------------------------------------ helpers
-const pg = require('pg')
-const original = require('../__test__/support/original-crypto.cjs')
-const keys = original.generateKeys()
-const ENV = { ...process.env, RSA_API_ENCRYPTION_PUBLIC_KEY: keys.publicKey, RSA_API_ENCRYPTION_PRIVATE_KEY: keys.privateKey }
+const keys = generateKeys()
+const ENV = childEnv(keys)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 function worker(databaseUrl, group, seconds, concurrency) {
-  const child = spawn(process.execPath, [SELF, '--worker', databaseUrl, String(group), String(seconds), String(concurrency)], { env: ENV, stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.on('data', (d) => (out += d))
-  const done = new Promise((ok) => child.on('exit', (code, signal) => ok({ code, signal })))
+  const w = startWorker(SELF, ['--worker', databaseUrl, group, seconds, concurrency], { env: ENV, stdin: 'ignore', stderr: 'inherit' })
+  const delivered = () => (w.output().match(/\+/g) || []).length
   return {
-    child,
-    delivered: () => (out.match(/\+/g) || []).length,
+    child: w.child,
+    delivered,
     async result() {
-      const exit = await done
-      const line = out.split('\n').find((l) => l.startsWith('{'))
-      return { exit, delivered: (out.match(/\+/g) || []).length, report: line ? JSON.parse(line) : null }
+      const { code, signal, out } = await w.exited
+      return { exit: { code, signal }, delivered: delivered(), report: parseReport(out) }
     },
-  }
-}
-
-async function admin(sql, params) {
-  const c = new pg.Client({ connectionString: ADMIN_URL })
-  await c.connect()
-  try {
-    return await c.query(sql, params)
-  } finally {
-    await c.end()
   }
 }
 
@@ -118,27 +98,21 @@ async function waitReady(timeoutMs = 60000) {
 const cluster = (action, ...more) =>
   execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', ...more, ...CLUSTER, action], { stdio: 'pipe' })
 
+// Direct (the faults are the server's own); one key, group 1, no budget.
 async function freshPgKey(label) {
   const name = `pspas_faults_${label.replace(/[^a-z0-9]+/gi, "_")}_${process.pid}`.toLowerCase()
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-  await admin(`CREATE DATABASE ${name}`)
-  const u = new URL(ADMIN_URL)
-  u.pathname = '/' + name
-  const url = u.toString()
-  await seed(url)
-  return { name, url }
+  const db = await freshPostgres('faults', { name, bouncerPort: null })
+  await seed(db.url)
+  return db
 }
 
-async function seed(databaseUrl) {
-  const { PsPrivateAccessStore: S } = require('..')
-  S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey })
-  const sealed = S.encryptApiKey('sk-fault')
-  await S.addPreEncryptedKey(1, 1, undefined, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, {})
-  await S.close()
+function seed(databaseUrl) {
+  const { PsPrivateAccessStore: S } = require('../..')
+  return storeSealedKeys(S, { databaseUrl, keys, rows: [{ groupId: 1, plaintext: 'sk-fault' }] })
 }
 
 async function totalUse(databaseUrl) {
-  const { PsPrivateAccessStore: S } = require('..')
+  const { PsPrivateAccessStore: S } = require('../..')
   S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey })
   const u = await S.getUsage(1)
   await S.close()
@@ -183,7 +157,7 @@ async function pgScenario(label, inject, seconds = SECONDS) {
       cluster('start')
       await waitReady()
     }
-    await admin(`DROP DATABASE IF EXISTS ${db.name} WITH (FORCE)`)
+    await db.drop()
   }
 }
 
@@ -191,7 +165,7 @@ const kills = async (db) => {
   const marks = []
   for (let i = 0; i < 4; i++) {
     const t = Date.now()
-    await admin('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name])
+    await adminQuery('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name])
     marks.push(t)
     await sleep(SHORT ? 800 : 1500)
   }
@@ -214,9 +188,8 @@ async function outage() {
 
 // ------------------------------------------------------------------ SQLite scenario
 async function sqliteKill9() {
-  const dir = mkdtempSync(join(tmpdir(), 'pspas-faults-'))
-  const file = join(dir, 'store.sqlite')
-  const url = `sqlite:${file}`
+  const db = await freshSqlite('faults')
+  const { file, url } = db
   try {
     await seed(url)
     const workers = Array.from({ length: 4 }, () => worker(url, 1, SHORT ? 4 : 8, 32))
@@ -234,7 +207,7 @@ async function sqliteKill9() {
     // In doubt: what the killed process had in flight (at most its 32 concurrent calls).
     return account('sqlite kill -9', { delivered, delta, inDoubt: 32, calls, errors, recovery: [], extra: { killed: results[0].exit.signal, integrity, integrityOk: integrity === 'ok' } })
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    await db.drop()
   }
 }
 
