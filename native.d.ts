@@ -29,12 +29,12 @@ export declare class NativeStore {
    * Check `configure()` option values (pool numbers, timezone, database URL) without
    * opening anything; throws the coded error naming the option.
    */
-  static checkOptions(options: NativeOptions): void
+  static checkOptions(options: Record<string, string | number | boolean>): void
   /**
    * The handle for the set-up named by `options` and the caller's environment `env`
    * (`osUser`: PostgreSQL's last default role). Nothing is opened until first use.
    */
-  static open(options: NativeOptions, env: Record<string, string>, osUser?: string | undefined | null): NativeStore
+  static open(options: Record<string, string | number | boolean>, env: Record<string, string>, osUser?: string | undefined | null): NativeStore
   /**
    * Open a sealed key with `privateKey` (the data-key cache of this set-up first).
    * `null`: the variable is not set (the original's error).
@@ -109,26 +109,6 @@ export interface NativeFilter {
   isActive?: boolean | null
 }
 
-/**
- * The database and runtime part of `configure()` (the RSA keys stay in the JS layer, read
- * at call time). Every option left out falls back to the environment.
- */
-export interface NativeOptions {
-  databaseUrl?: string
-  sqlitePath?: string
-  poolMax?: number
-  poolMin?: number
-  acquireTimeoutMs?: number
-  idleTimeoutMs?: number
-  timezone?: string
-  enforceBudgets?: boolean
-  keyCache?: boolean
-  keyCacheMaxEntries?: number
-  keyCacheMaxAgeMs?: number
-  pgbouncer?: boolean
-  coalesce?: boolean
-}
-
 /** One batch of a key rotation (see `rotateKeys`). */
 export interface NativeRotationBatch {
   /** The last id read; `null`: no rows left. */
@@ -145,6 +125,20 @@ export interface NativeSealed {
   encryptedAesKey: string
 }
 
+/**
+ * One setting: its `configure()` option (if any), its environment variables (the first set
+ * one wins), its JavaScript type, documented default, scope (`setup`: part of a database
+ * set-up; `call`: read at each call; `process`: read once at load) and doc.
+ */
+export interface NativeSetting {
+  option?: string
+  env: Array<string>
+  jsType: string
+  default: string
+  scope: string
+  doc: string
+}
+
 /** One batch of a verification (see `verifyKeys`). */
 export interface NativeVerifyBatch {
   lastId?: number
@@ -159,3 +153,6 @@ export interface NativeVerifyBatch {
  * `configured`: the PEM came from `configure({ publicKey })` (errors name that option).
  */
 export declare function seal(publicKeyPem: string | undefined | null, apiKey: string, configured?: boolean | undefined | null): NativeSealed
+
+/** The settings table, in the order the docs list it. */
+export declare function settingsTable(): Array<NativeSetting>

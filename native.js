@@ -843,3 +843,4 @@ module.exports.isValidBase64 = nativeBinding.isValidBase64
 module.exports.isValidEncryptedFormat = nativeBinding.isValidEncryptedFormat
 module.exports.isValidHex = nativeBinding.isValidHex
 module.exports.seal = nativeBinding.seal
+module.exports.settingsTable = nativeBinding.settingsTable

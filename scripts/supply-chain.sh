@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Supply-chain checks (issue 8): cargo-deny against deny.toml. Decisions: SUPPLY-CHAIN.md.
+# Supply-chain checks (issue 8): cargo-deny against deny.toml. Decisions: docs/supply-chain.md.
 #
 #   bash scripts/supply-chain.sh
 #

@@ -11,14 +11,19 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 
 ls ./*.node >/dev/null 2>&1 || npm run build
 
-echo "== cargo fmt --check"
+echo "== cargo fmt --check, clippy (every target, warnings denied), oxlint"
 cargo fmt --all -- --check
+cargo clippy --release --target "$host" --all-targets -- -D warnings
+npm run --silent lint
 
-echo "== supply chain (cargo deny: advisories, licenses, bans, sources; see SUPPLY-CHAIN.md)"
+echo "== supply chain (cargo deny: advisories, licenses, bans, sources; see docs/supply-chain.md)"
 bash scripts/supply-chain.sh
 
 echo "== cargo test (core: crypto vectors, validation, SQL on SQLite and PostgreSQL)"
 cargo test --release --target "$host"
+
+echo "== the settings table's generated files (lib/settings.generated.ts, the README's table)"
+node tools/gen-settings.mjs --check
 
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   echo "== generated files (native.js, native.d.ts, dist/) match the committed ones"

@@ -25,10 +25,11 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::model::Usage;
+use crate::model::{epoch_millis, Usage};
 
 /// Validate an IANA timezone name. The error does not repeat the value (a misplaced secret
 /// must not end up in a log).
@@ -122,7 +123,8 @@ impl Limits {
 }
 
 /// The kinds of budget event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum EventKind {
     DailyThreshold,
     MonthlyThreshold,
@@ -158,8 +160,10 @@ impl EventKind {
     }
 }
 
-/// A budget event, emitted exactly once per key, period and kind.
-#[derive(Debug, Clone, PartialEq)]
+/// A budget event, emitted exactly once per key, period and kind (serialized as the
+/// documented `PsBudgetEvent`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BudgetEvent {
     pub key_id: i64,
     pub group_id: i64,
@@ -171,6 +175,7 @@ pub struct BudgetEvent {
     /// The budget limit of that counter.
     pub limit: f64,
     /// Start of the day or month; `None` for the total budget.
+    #[serde(serialize_with = "epoch_millis")]
     pub period_start: Option<DateTime<Utc>>,
 }
 
@@ -326,16 +331,20 @@ pub fn threshold_amount(threshold: f64, limit: f64) -> f64 {
 }
 
 /// One period of [`BudgetStatus`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PeriodStatus {
     pub used: f64,
     pub limit: Option<f64>,
     pub remaining: Option<f64>,
+    #[serde(serialize_with = "epoch_millis")]
     pub period_start: Option<DateTime<Utc>>,
 }
 
-/// Why a key may be refused: its counters against its limits now.
-#[derive(Debug, Clone, PartialEq)]
+/// Why a key may be refused: its counters against its limits now (serialized as the
+/// documented `PsBudgetStatus`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BudgetStatus {
     pub id: i64,
     pub is_active: bool,

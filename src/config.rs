@@ -1,24 +1,18 @@
-//! Where the database comes from: explicit `configure()` settings first, then the same
-//! environment variables PolicySynth reads. (The RSA keys are read by the JS entry from the
-//! caller's `process.env` at call time and passed in with each call.)
+//! Where the database comes from and how pools, budgets and the data-key cache are set up,
+//! from the settings in [`crate::settings`] (explicit `configure()` values first, then the
+//! same environment variables PolicySynth reads, then the defaults). The RSA keys are read by
+//! the JS entry from the caller's `process.env` at call time and passed in with each call.
 //!
 //! Database, in order:
-//! 1. `Settings::database_url`;
-//! 2. `DATABASE_URL` (`postgres://`, `postgresql://` or `sqlite:`), in every `NODE_ENV`. With
-//!    `NODE_ENV=production`, PostgreSQL uses TLS without verifying the certificate
-//!    (`sslmode=require`) unless `DISABLE_PG_SSL` is set or the URL names an `sslmode`; in any
-//!    other `NODE_ENV`, TLS is off unless the URL names an `sslmode`, as with PolicySynth's
-//!    Sequelize connection (node-postgres never negotiates TLS on its own, where libpq's and
-//!    sqlx's default `prefer` would);
-//! 3. `NODE_ENV=production` without `DATABASE_URL` is an error (never a silent local file);
-//! 4. `PSQL_DB_NAME` / `YP_DEV_DATABASE_NAME` set: PostgreSQL from `PSQL_DB_USER`
-//!    (`YP_DEV_DATABASE_USERNAME`), `PSQL_DB_PASS` (`YP_DEV_DATABASE_PASSWORD`), `DB_HOST`
-//!    (localhost), `DB_PORT` (5432), TLS off;
-//! 5. otherwise the embedded default: SQLite in `PSPAS_SQLITE_PATH`, or
-//!    `ps_private_access_store.sqlite` in the working directory.
-//!
-//! Pool: `DB_POOL_MAX` (5), `DB_POOL_MIN` (5), `DB_POOL_ACQUIRE_MS` (30000),
-//! `DB_POOL_IDLE_MS` (10000).
+//! 1. `databaseUrl` / `DATABASE_URL` (`postgres://`, `postgresql://` or `sqlite:`), in every
+//!    `NODE_ENV`. With `NODE_ENV=production`, PostgreSQL uses TLS without verifying the
+//!    certificate (`sslmode=require`) unless `DISABLE_PG_SSL` is set or the URL names an
+//!    `sslmode`; in any other `NODE_ENV`, TLS is off unless the URL names an `sslmode`, as with
+//!    PolicySynth's Sequelize connection (node-postgres never negotiates TLS on its own, where
+//!    libpq's and sqlx's default `prefer` would);
+//! 2. `NODE_ENV=production` without a URL is an error (never a silent local file);
+//! 3. `PSQL_DB_NAME` / `YP_DEV_DATABASE_NAME` set: PostgreSQL from the `DB_*` settings, TLS off;
+//! 4. otherwise the embedded default: SQLite at `sqlitePath` / `PSPAS_SQLITE_PATH`.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -27,67 +21,18 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use crate::error::{Error, Result};
-use crate::secret::SecretString;
+use crate::settings::{self as s, Env, Resolver, Settings};
 
-pub const DEFAULT_SQLITE_FILE: &str = "ps_private_access_store.sqlite";
-
-/// Explicit settings from `configure()`; every `None` falls back to the environment.
-#[derive(Debug, Default)]
-pub struct Settings {
-    pub database_url: Option<SecretString>,
-    pub sqlite_path: Option<PathBuf>,
-    pub pool_max: Option<u32>,
-    pub pool_min: Option<u32>,
-    pub acquire_timeout_ms: Option<u64>,
-    pub idle_timeout_ms: Option<u64>,
-    /// IANA timezone of the daily and monthly periods (default `PSPAS_TIMEZONE`, else UTC).
-    pub timezone: Option<String>,
-    /// Refuse calls over budget (default `PSPAS_ENFORCE_BUDGETS`, else on).
-    pub enforce_budgets: Option<bool>,
-    /// Cache unwrapped AES data keys (default `PSPAS_KEY_CACHE`, else on).
-    pub key_cache: Option<bool>,
-    pub key_cache_max_entries: Option<u64>,
-    pub key_cache_max_age_ms: Option<u64>,
-    /// Behind a transaction-mode pooler: no named prepared statements (default
-    /// `PSPAS_PGBOUNCER`, or `?pgbouncer=true` on the URL, else off).
-    pub pgbouncer: Option<bool>,
-    /// Send concurrent calls on one key as one statement (default `PSPAS_COALESCE`, else on).
-    pub coalesce: Option<bool>,
-}
-
-fn switch(name: &str, explicit: Option<bool>, env: &dyn Env, default: bool) -> Result<bool> {
-    if let Some(b) = explicit {
-        return Ok(b);
-    }
-    match env.get(name).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if ["false", "0", "off", "no"].contains(&v.as_str()) => Ok(false),
-        Some(v) if ["true", "1", "on", "yes"].contains(&v.as_str()) => Ok(true),
-        Some(_) => Err(Error::Config(format!("{name} must be true or false"))),
-    }
-}
-
-/// Data-key cache: `configure()` first, then `PSPAS_KEY_CACHE` (on),
-/// `PSPAS_KEY_CACHE_MAX_ENTRIES` (1000), `PSPAS_KEY_CACHE_MAX_AGE_MS` (600000).
+/// Data-key cache settings.
 pub fn key_cache_settings(
     settings: &Settings,
     env: &dyn Env,
 ) -> Result<crate::keycache::KeyCacheSettings> {
-    let d = crate::keycache::KeyCacheSettings::default();
+    let r = Resolver::new(settings, env);
     Ok(crate::keycache::KeyCacheSettings {
-        enabled: switch("PSPAS_KEY_CACHE", settings.key_cache, env, d.enabled)?,
-        max_entries: num(
-            env,
-            "PSPAS_KEY_CACHE_MAX_ENTRIES",
-            settings.key_cache_max_entries,
-            d.max_entries as u64,
-        )? as usize,
-        max_age: Duration::from_millis(num(
-            env,
-            "PSPAS_KEY_CACHE_MAX_AGE_MS",
-            settings.key_cache_max_age_ms,
-            d.max_age.as_millis() as u64,
-        )?),
+        enabled: r.switch(&s::KEY_CACHE)?,
+        max_entries: r.number(&s::KEY_CACHE_MAX_ENTRIES)?,
+        max_age: Duration::from_millis(r.number(&s::KEY_CACHE_MAX_AGE_MS)?),
     })
 }
 
@@ -98,33 +43,12 @@ pub struct BudgetSettings {
     pub enforce: bool,
 }
 
-/// Budget settings: `configure()` first, then `PSPAS_TIMEZONE` and `PSPAS_ENFORCE_BUDGETS`
-/// (`false`, `0`, `off` or `no` turn enforcement off).
+/// Budget settings: the timezone of the periods and whether budgets are enforced.
 pub fn budget_settings(settings: &Settings, env: &dyn Env) -> Result<BudgetSettings> {
-    let tz = settings
-        .timezone
-        .clone()
-        .or_else(|| env.get("PSPAS_TIMEZONE"))
-        .unwrap_or_else(|| "UTC".into());
-    let enforce = match settings.enforce_budgets {
-        Some(b) => b,
-        None => match env
-            .get("PSPAS_ENFORCE_BUDGETS")
-            .map(|v| v.trim().to_ascii_lowercase())
-        {
-            None => true,
-            Some(v) if ["false", "0", "off", "no"].contains(&v.as_str()) => false,
-            Some(v) if ["true", "1", "on", "yes"].contains(&v.as_str()) => true,
-            Some(_) => {
-                return Err(Error::Config(
-                    "PSPAS_ENFORCE_BUDGETS must be true or false".into(),
-                ))
-            }
-        },
-    };
+    let r = Resolver::new(settings, env);
     Ok(BudgetSettings {
-        timezone: crate::budget::parse_timezone(&tz)?,
-        enforce,
+        enforce: r.switch(&s::ENFORCE_BUDGETS)?,
+        timezone: r.timezone()?,
     })
 }
 
@@ -134,9 +58,9 @@ pub struct PoolSettings {
     pub min: u32,
     pub acquire_timeout: Duration,
     pub idle_timeout: Duration,
-    /// Behind a transaction-mode pooler (see [`Settings::pgbouncer`]).
+    /// Behind a transaction-mode pooler (see [`s::PGBOUNCER`]).
     pub pooler: bool,
-    /// Coalesce concurrent calls on one key (see [`Settings::coalesce`]).
+    /// Coalesce concurrent calls on one key (see [`s::COALESCE`]).
     pub coalesce: bool,
 }
 
@@ -186,90 +110,27 @@ impl DbTarget {
     }
 }
 
-/// An environment reader: the process environment, or a snapshot of the caller's (the JS
-/// layer reads the caller realm's `process.env`, which under jest is not the process's).
-pub trait Env: Send + Sync {
-    fn get(&self, name: &str) -> Option<String>;
-    /// The operating-system user, PostgreSQL's last default for the role (as libpq and pg).
-    fn os_user(&self) -> Option<String> {
-        std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .ok()
-            .filter(|v| !v.is_empty())
-    }
-}
-
-/// The process environment, read at call time. Empty values count as unset.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
-}
-
-/// A snapshot of an environment (the caller's `process.env`), plus the OS user name.
-#[derive(Default)]
-pub struct EnvMap {
-    pub vars: std::collections::HashMap<String, String>,
-    pub os_user: Option<String>,
-}
-
-impl Env for EnvMap {
-    fn get(&self, name: &str) -> Option<String> {
-        self.vars.get(name).filter(|v| !v.is_empty()).cloned()
-    }
-    fn os_user(&self) -> Option<String> {
-        self.os_user.clone().filter(|v| !v.is_empty())
-    }
-}
-
-fn num<T: FromStr>(env: &dyn Env, name: &str, explicit: Option<T>, default: T) -> Result<T> {
-    if let Some(v) = explicit {
-        return Ok(v);
-    }
-    match env.get(name) {
-        None => Ok(default),
-        Some(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| Error::Config(format!("{name} must be a non-negative integer"))),
-    }
-}
-
 pub fn pool_settings(settings: &Settings, env: &dyn Env) -> Result<PoolSettings> {
-    let url = match &settings.database_url {
-        Some(u) => Some(u.expose().to_owned()),
-        None => env.get("DATABASE_URL"),
-    };
-    let pooler = url.as_deref().is_some_and(url_asks_for_pooler)
-        || switch("PSPAS_PGBOUNCER", settings.pgbouncer, env, false)?;
-    let max = num(env, "DB_POOL_MAX", settings.pool_max, 5u32)?.max(1);
-    let min = num(env, "DB_POOL_MIN", settings.pool_min, 5u32)?.min(max);
+    let r = Resolver::new(settings, env);
+    let url = r.found_text(&s::DATABASE_URL);
+    let pooler =
+        url.is_some_and(|u| url_asks_for_pooler(u.value.expose())) || r.switch(&s::PGBOUNCER)?;
+    let max = r.number::<u32>(&s::POOL_MAX)?.max(1);
+    let min = r.number::<u32>(&s::POOL_MIN)?.min(max);
     Ok(PoolSettings {
         max,
         min,
-        acquire_timeout: Duration::from_millis(num(
-            env,
-            "DB_POOL_ACQUIRE_MS",
-            settings.acquire_timeout_ms,
-            30_000u64,
-        )?),
-        idle_timeout: Duration::from_millis(num(
-            env,
-            "DB_POOL_IDLE_MS",
-            settings.idle_timeout_ms,
-            10_000u64,
-        )?),
+        acquire_timeout: Duration::from_millis(r.number(&s::ACQUIRE_TIMEOUT_MS)?),
+        idle_timeout: Duration::from_millis(r.number(&s::IDLE_TIMEOUT_MS)?),
         pooler,
-        coalesce: switch("PSPAS_COALESCE", settings.coalesce, env, true)?,
+        coalesce: r.switch(&s::COALESCE)?,
     })
 }
 
 /// `name` is where the URL came from (`databaseUrl` or `DATABASE_URL`), for the messages; the
 /// URL itself (it may hold a password) is never repeated.
-fn from_url(url: &str, name: &str, env: &dyn Env) -> Result<DbTarget> {
-    let production = env.get("NODE_ENV").as_deref() == Some("production");
+fn from_url(url: &str, name: &str, r: &Resolver) -> Result<DbTarget> {
+    let production = r.text(&s::NODE_ENV).as_deref() == Some("production");
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
         let path = path.split('?').next().unwrap_or(path);
@@ -285,7 +146,7 @@ fn from_url(url: &str, name: &str, env: &dyn Env) -> Result<DbTarget> {
             .map_err(|_| Error::Config(format!("{name} is not a valid PostgreSQL URL")))?;
         let names_sslmode = url.contains("sslmode=");
         if !names_sslmode {
-            opts = opts.ssl_mode(if production && env.get("DISABLE_PG_SSL").is_none() {
+            opts = opts.ssl_mode(if production && r.text(&s::DISABLE_PG_SSL).is_none() {
                 PgSslMode::Require
             } else {
                 PgSslMode::Disable
@@ -300,56 +161,42 @@ fn from_url(url: &str, name: &str, env: &dyn Env) -> Result<DbTarget> {
 
 /// Decide which database to use.
 pub fn database_target(settings: &Settings, env: &dyn Env) -> Result<DbTarget> {
-    if let Some(url) = &settings.database_url {
-        return from_url(url.expose(), "databaseUrl", env);
+    let r = Resolver::new(settings, env);
+    if let Some(url) = r.found_text(&s::DATABASE_URL) {
+        return from_url(url.value.expose(), url.from, &r);
     }
-    if let Some(url) = env.get("DATABASE_URL") {
-        return from_url(&url, "DATABASE_URL", env);
-    }
-    if env.get("NODE_ENV").as_deref() == Some("production") {
+    if r.text(&s::NODE_ENV).as_deref() == Some("production") {
         return Err(Error::Config(
             "NODE_ENV is production but DATABASE_URL is not set".into(),
         ));
     }
-    let first = |a: &str, b: &str| env.get(a).or_else(|| env.get(b));
-    if let Some(db) = first("PSQL_DB_NAME", "YP_DEV_DATABASE_NAME") {
-        let port = match env.get("DB_PORT") {
-            None => 5432,
-            Some(p) => p
-                .trim()
-                .parse()
-                .map_err(|_| Error::Config("DB_PORT must be a port number".into()))?,
-        };
+    if let Some(db) = r.text(&s::DB_NAME) {
+        let port = r
+            .number::<u16>(&s::DB_PORT)
+            .map_err(|_| Error::Config("DB_PORT must be a port number".into()))?;
         let mut opts = PgConnectOptions::new_without_pgpass()
-            .host(&env.get("DB_HOST").unwrap_or_else(|| "localhost".into()))
+            .host(&r.text(&s::DB_HOST).unwrap_or_default())
             .port(port)
             .database(&db)
             .ssl_mode(PgSslMode::Disable);
-        // The role as libpq and node-pg pick it: the variable, then PGUSER, then the OS user.
-        if let Some(user) = first("PSQL_DB_USER", "YP_DEV_DATABASE_USERNAME")
-            .or_else(|| env.get("PGUSER"))
-            .or_else(|| env.os_user())
-        {
+        // The role as libpq and node-pg pick it: the variables, then the OS user.
+        if let Some(user) = r.text(&s::DB_USER).or_else(|| env.os_user()) {
             opts = opts.username(&user);
         }
-        if let Some(pass) = first("PSQL_DB_PASS", "YP_DEV_DATABASE_PASSWORD") {
-            opts = opts.password(&pass);
+        if let Some(pass) = r.found_text(&s::DB_PASS) {
+            opts = opts.password(pass.value.expose());
         }
         return Ok(DbTarget::Postgres(Box::new(opts)));
     }
-    if let Some(p) = &settings.sqlite_path {
-        return Ok(DbTarget::Sqlite(p.clone()));
-    }
-    Ok(DbTarget::Sqlite(
-        env.get("PSPAS_SQLITE_PATH")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_SQLITE_FILE)),
-    ))
+    Ok(DbTarget::Sqlite(PathBuf::from(
+        r.text(&s::SQLITE_PATH).unwrap_or_default(),
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::EnvMap;
     use std::collections::HashMap;
 
     struct MapEnv(HashMap<&'static str, &'static str>);
@@ -478,10 +325,7 @@ mod tests {
             &Settings::default(),
             &env(&[("PSPAS_PGBOUNCER", "true")])
         ));
-        let on = Settings {
-            pgbouncer: Some(true),
-            ..Settings::default()
-        };
+        let on = Settings::default().with(&s::PGBOUNCER, true);
         assert!(pooler(&on, &env(&[])));
         assert_eq!(
             without_pooler_param("postgres://h/db?pgbouncer=true"),

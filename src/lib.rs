@@ -16,6 +16,7 @@ pub mod rotation;
 pub mod rsa_keys;
 pub mod secret;
 pub mod service;
+pub mod settings;
 pub mod store;
 
 #[cfg(feature = "napi")]

@@ -1,6 +1,7 @@
 //! Plain data of the store and the validation of everything that comes from outside.
 
 use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -38,7 +39,8 @@ pub struct KeyFilter {
 }
 
 /// The documented usage counters. Counters missing from a stored row read as 0.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Usage {
     pub daily_use: f64,
     pub monthly_use: f64,
@@ -61,8 +63,18 @@ impl Usage {
     }
 }
 
-/// One row of `ps_private_access_store`, never with plaintext.
-#[derive(Debug, Clone, PartialEq)]
+/// A timestamp as epoch milliseconds, the form every result crosses to JavaScript in (the JS
+/// entry builds the caller realm's `Date` from it).
+pub fn epoch_millis<S: Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    t.map(|t| t.timestamp_millis()).serialize(s)
+}
+
+/// One row of `ps_private_access_store`, never with plaintext. Serialized with the documented
+/// snake_case attribute names (the record's shape in JavaScript).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyRecord {
     pub id: i64,
     pub group_id: i64,
@@ -73,8 +85,11 @@ pub struct KeyRecord {
     pub encrypted_aes_key: String,
     pub configuration: Value,
     pub usage: Usage,
+    #[serde(serialize_with = "epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "epoch_millis")]
     pub updated_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "epoch_millis")]
     pub last_used_at: Option<DateTime<Utc>>,
     pub is_active: bool,
 }

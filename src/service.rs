@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::budget::{BudgetEvent, BudgetStatus};
-use crate::config::{self, Env, ProcessEnv, Settings};
+use crate::config;
 use crate::envelope::{self, SealedKey};
 use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
@@ -13,6 +13,7 @@ use crate::model::{self, KeyFilter, KeyRecord, NewKey, Usage};
 use crate::rotation;
 use crate::rsa_keys;
 use crate::secret::{AesKey, PrivatePem, SecretString};
+use crate::settings::{Env, ProcessEnv, Settings};
 use crate::store::{AnyStore, Increment, Store};
 
 /// One batch of a key rotation.

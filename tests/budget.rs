@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use policysynth_private_access_store::budget::{EventKind, Period};
-use policysynth_private_access_store::config::Settings;
 use policysynth_private_access_store::model::{IdFilter, KeyFilter, NewKey};
 use policysynth_private_access_store::secret::SecretString;
 use policysynth_private_access_store::service::Service;
+use policysynth_private_access_store::settings::{self as setting, Settings};
 use serde_json::{json, Value};
 use sqlx::{AssertSqlSafe, Connection};
 
@@ -62,11 +62,14 @@ impl Raw {
 }
 
 fn service(url: &str, timezone: Option<&str>, enforce: bool) -> Arc<Service> {
-    Arc::new(Service::new(Settings {
-        database_url: Some(SecretString::new(url.to_owned())),
-        timezone: timezone.map(str::to_owned),
-        enforce_budgets: Some(enforce),
-        ..Settings::default()
+    Arc::new(Service::new({
+        let s = Settings::default()
+            .with(&setting::DATABASE_URL, url)
+            .with(&setting::ENFORCE_BUDGETS, enforce);
+        match timezone {
+            Some(tz) => s.with(&setting::TIMEZONE, tz),
+            None => s,
+        }
     }))
 }
 

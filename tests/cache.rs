@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use policysynth_private_access_store::config::Settings;
 use policysynth_private_access_store::model::{KeyFilter, NewKey};
 use policysynth_private_access_store::secret::{PrivatePem, SecretString};
 use policysynth_private_access_store::service::Service;
+use policysynth_private_access_store::settings::{self as setting, Settings};
 use serde_json::json;
 use sqlx::Connection;
 
@@ -19,13 +19,13 @@ fn new_key(group: i64, plaintext: &str) -> NewKey {
 }
 
 fn service(url: &str, entries: u64, age_ms: u64) -> Arc<Service> {
-    Arc::new(Service::new(Settings {
-        database_url: Some(SecretString::new(url.to_owned())),
-        key_cache: Some(true),
-        key_cache_max_entries: Some(entries),
-        key_cache_max_age_ms: Some(age_ms),
-        ..Settings::default()
-    }))
+    Arc::new(Service::new(
+        Settings::default()
+            .with(&setting::DATABASE_URL, url)
+            .with(&setting::KEY_CACHE, true)
+            .with(&setting::KEY_CACHE_MAX_ENTRIES, entries)
+            .with(&setting::KEY_CACHE_MAX_AGE_MS, age_ms),
+    ))
 }
 
 async fn serve(
@@ -138,11 +138,11 @@ async fn exercise(url: &str, rotate: impl AsyncFn(i64, &str, &str)) {
     short.close().await;
 
     // Switched off: nothing kept.
-    let off = Arc::new(Service::new(Settings {
-        database_url: Some(SecretString::new(url.to_owned())),
-        key_cache: Some(false),
-        ..Settings::default()
-    }));
+    let off = Arc::new(Service::new(
+        Settings::default()
+            .with(&setting::DATABASE_URL, url)
+            .with(&setting::KEY_CACHE, false),
+    ));
     assert_eq!(
         serve(&off, 3, private()).await.expect("serve").as_deref(),
         Some("sk-c")

@@ -15,10 +15,10 @@
 use std::sync::Arc;
 
 use policysynth_private_access_store::budget::EventKind;
-use policysynth_private_access_store::config::Settings;
 use policysynth_private_access_store::model::{IdFilter, KeyFilter, NewKey};
 use policysynth_private_access_store::secret::SecretString;
 use policysynth_private_access_store::service::Service;
+use policysynth_private_access_store::settings::{self as setting, Settings};
 use policysynth_private_access_store::store::AnyStore;
 use serde_json::{json, Value};
 use sqlx::Connection;
@@ -300,11 +300,11 @@ async fn run(svc: &Service, raw: &Raw, configs: &[Value], steps: &[Step]) -> Vec
 }
 
 fn service(url: &str, enforce: bool) -> Arc<Service> {
-    Arc::new(Service::new(Settings {
-        database_url: Some(SecretString::new(url.to_owned())),
-        enforce_budgets: Some(enforce),
-        ..Settings::default()
-    }))
+    Arc::new(Service::new(
+        Settings::default()
+            .with(&setting::DATABASE_URL, url)
+            .with(&setting::ENFORCE_BUDGETS, enforce),
+    ))
 }
 
 /// Run `steps` on a fresh PostgreSQL database and a fresh SQLite file, assert that every step

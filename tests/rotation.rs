@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use policysynth_private_access_store::config::Settings;
 use policysynth_private_access_store::envelope::seal;
 use policysynth_private_access_store::model::{IdFilter, KeyFilter, NewKey};
 use policysynth_private_access_store::rotation::Rewrap;
 use policysynth_private_access_store::rsa_keys::{public_key, KeySource};
 use policysynth_private_access_store::secret::{PrivatePem, SecretString};
 use policysynth_private_access_store::service::Service;
+use policysynth_private_access_store::settings::{self as setting, Settings};
 use policysynth_private_access_store::store::Store;
 use policysynth_private_access_store::Error;
 use serde_json::json;
@@ -40,10 +40,9 @@ fn ring(current: SecretString, previous: Vec<SecretString>) -> PrivatePem {
 }
 
 fn service(url: &str) -> Arc<Service> {
-    Arc::new(Service::new(Settings {
-        database_url: Some(SecretString::new(url.to_owned())),
-        ..Settings::default()
-    }))
+    Arc::new(Service::new(
+        Settings::default().with(&setting::DATABASE_URL, url),
+    ))
 }
 
 async fn add(svc: &Service, group: i64, public_pem: &str, plaintext: &str) -> i64 {

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use policysynth_private_access_store::config::Settings;
 use policysynth_private_access_store::model::{ActiveFilter, IdFilter, KeyFilter, NewKey};
 use policysynth_private_access_store::secret::{PrivatePem, SecretString};
 use policysynth_private_access_store::service::Service;
+use policysynth_private_access_store::settings::{self as setting, Settings};
 use serde_json::json;
 
 mod common;
@@ -24,10 +24,9 @@ fn new_key(group: i64, model: Option<i64>, plaintext: &str) -> NewKey {
 }
 
 fn service(url: String) -> Arc<Service> {
-    Arc::new(Service::new(Settings {
-        database_url: Some(SecretString::new(url)),
-        ..Settings::default()
-    }))
+    Arc::new(Service::new(
+        Settings::default().with(&setting::DATABASE_URL, url),
+    ))
 }
 
 /// The behaviour both backends must share.
@@ -255,13 +254,14 @@ async fn postgres() {
 
 #[tokio::test]
 async fn unreachable_database_names_the_host_not_the_password() {
-    let svc = Arc::new(Service::new(Settings {
-        database_url: Some(SecretString::new(
-            "postgres://someone:s3cr3t-pw@127.0.0.1:1/nowhere".into(),
-        )),
-        acquire_timeout_ms: Some(2000),
-        ..Settings::default()
-    }));
+    let svc = Arc::new(Service::new(
+        Settings::default()
+            .with(
+                &setting::DATABASE_URL,
+                "postgres://someone:s3cr3t-pw@127.0.0.1:1/nowhere",
+            )
+            .with(&setting::ACQUIRE_TIMEOUT_MS, 2000u64),
+    ));
     let e = svc.get_usage(1).await.expect_err("unreachable");
     assert_eq!(e.code(), "PSPAS_DB_UNAVAILABLE");
     let msg = e.coded_message();

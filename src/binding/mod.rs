@@ -1,13 +1,13 @@
 //! The Node binding: every `#[napi]` item, and nothing else touches napi.
 //!
 //! This layer is deliberately thin. The package's public entry is the JavaScript layer
-//! (`ts/index.ts`, compiled to `index.js`), which runs in the caller's realm: it reads the
+//! (`lib/`, compiled to `dist/`), which runs in the caller's realm: it reads the
 //! caller's `process.env`, checks argument types, builds records, `Date`s and `Error`s and keeps
 //! the budget-event listeners. It calls the items here with typed values only:
 //!
 //! - [`store`]: `NativeStore`, one handle per database set-up, with the async operations;
 //! - [`crypto`]: the synchronous envelope functions and format checks;
-//! - [`options`]: `configure()` options and the caller's environment → core settings;
+//! - [`options`]: the settings table and `configure()` options → core settings;
 //! - [`records`]: what crosses back (records, usage, status, events) as JSON text, so the
 //!   JS layer parses it into objects of the caller's realm.
 //!
@@ -19,6 +19,7 @@
 
 #[cfg_attr(test, allow(dead_code))] // registered with Node by napi, unused by `cargo test`
 pub(crate) mod crypto;
+#[cfg_attr(test, allow(dead_code))] // settingsTable is registered with Node by napi
 mod options;
 mod records;
 mod store;
@@ -49,14 +50,15 @@ where
 
 /// The runtime of the async methods: `PSPAS_WORKER_THREADS` workers (default 1). The work per
 /// call is a database round trip and microseconds of AES once the data key is cached, so one
-/// worker spares the cross-thread wake-ups that dominated the profile (see BENCHMARKS.md); more
+/// worker spares the cross-thread wake-ups that dominated the profile (see docs/benchmarks.md); more
 /// workers help only when many first-use RSA unwraps run at once. If the runtime cannot be
 /// built, napi's default runtime is used.
 #[napi_derive::module_init]
 fn init_runtime() {
-    let workers = std::env::var("PSPAS_WORKER_THREADS")
+    use crate::settings::{ProcessEnv, Resolver, Settings, WORKER_THREADS};
+    let workers = Resolver::new(&Settings::default(), &ProcessEnv)
+        .number::<usize>(&WORKER_THREADS)
         .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|n| *n > 0);
     if let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers.unwrap_or(1))

@@ -11,13 +11,14 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::crypto::NativePrivateKey;
-use super::options::{self, NativeOptions};
+use super::options;
 use super::{promise, records, to_js, CoreResult};
-use crate::config::{self, Settings};
+use crate::config;
 use crate::error::Error as CoreError;
 use crate::model::{self, ActiveFilter, IdFilter, KeyFilter, NewKey};
 use crate::secret::SecretString;
 use crate::service::Service;
+use crate::settings::{self as setting, NoEnv};
 
 /// Filters as Sequelize read them: absent/`undefined` adds none, `null` is SQL `NULL`.
 #[napi(object)]
@@ -119,10 +120,10 @@ impl NativeStore {
     /// Check `configure()` option values (pool numbers, timezone, database URL) without
     /// opening anything; throws the coded error naming the option.
     #[napi(catch_unwind)]
-    pub fn check_options(options: NativeOptions) -> Result<()> {
-        let settings = Settings::try_from(&options).map_err(to_js)?;
-        if settings.database_url.is_some() {
-            config::database_target(&settings, &config::EnvMap::default()).map_err(to_js)?;
+    pub fn check_options(options: HashMap<String, Either3<String, f64, bool>>) -> Result<()> {
+        let settings = options::settings_from(options).map_err(to_js)?;
+        if settings.has(&setting::DATABASE_URL) {
+            config::database_target(&settings, &NoEnv).map_err(to_js)?;
         }
         Ok(())
     }
@@ -131,13 +132,13 @@ impl NativeStore {
     /// (`osUser`: PostgreSQL's last default role). Nothing is opened until first use.
     #[napi(factory, catch_unwind)]
     pub fn open(
-        options: NativeOptions,
+        options: HashMap<String, Either3<String, f64, bool>>,
         env: HashMap<String, String>,
         os_user: Option<String>,
     ) -> Result<NativeStore> {
-        let settings = Settings::try_from(&options).map_err(to_js)?;
+        let settings = options::settings_from(options).map_err(to_js)?;
         let env = options::env_map(env, os_user);
-        let key = options::fingerprint(&options, &env);
+        let key = options::fingerprint(&settings, &env);
         let service = Service::shared(key, || Service::with_env(settings, Box::new(env)));
         Ok(NativeStore { service, key })
     }
@@ -194,7 +195,7 @@ impl NativeStore {
                     CoreError::InvalidConfiguration("configuration must be JSON".into())
                 })?,
             };
-            Ok(records::record(&service.add_pre_encrypted_key(key).await?))
+            Ok(records::json(&service.add_pre_encrypted_key(key).await?))
         })
     }
 
@@ -210,7 +211,7 @@ impl NativeStore {
         let filter = filter.to_core(true);
         promise(env, async move {
             let group_id = model::id("groupId", group_id)?;
-            Ok(records::records(
+            Ok(records::json(
                 &service.get_api_keys(group_id, filter?).await?,
             ))
         })
@@ -270,7 +271,7 @@ impl NativeStore {
             Ok(service
                 .get_usage(model::id("id", id)?)
                 .await?
-                .map(records::usage))
+                .map(|u| records::json(&u)))
         })
     }
 
@@ -286,7 +287,7 @@ impl NativeStore {
             Ok(service
                 .get_budget_status(model::id("id", id)?)
                 .await?
-                .map(records::status))
+                .map(|s| records::json(&s)))
         })
     }
 

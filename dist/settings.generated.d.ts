@@ -1,0 +1,99 @@
+/** Explicit set-up; every option left out (or `null`) falls back to the environment. */
+export interface PsPrivateAccessStoreOptions {
+    /**
+     * `postgres://…`, `postgresql://…` or `sqlite:path`; overrides every other database variable and
+     * is honoured in every `NODE_ENV`. Outside production TLS is off unless the URL names an
+     * `sslmode` (as node-postgres under PolicySynth's Sequelize). Environment: `DATABASE_URL`.
+     */
+    databaseUrl?: string | null;
+    /**
+     * The SQLite file used when no PostgreSQL is configured (the embedded default). Environment:
+     * `PSPAS_SQLITE_PATH`; default `ps_private_access_store.sqlite`.
+     */
+    sqlitePath?: string | null;
+    /**
+     * PEM of the RSA public key, SPKI (`BEGIN PUBLIC KEY`) or PKCS#1, used by `encryptApiKey`;
+     * literal `\n` as written in `.env` files is accepted. Environment:
+     * `RSA_API_ENCRYPTION_PUBLIC_KEY`.
+     */
+    publicKey?: string | null;
+    /**
+     * PEM of the RSA private key, PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`);
+     * literal `\n` as written in `.env` files is accepted. Environment:
+     * `RSA_API_ENCRYPTION_PRIVATE_KEY`.
+     */
+    privateKey?: string | null;
+    /**
+     * Earlier RSA private keys during a key rotation, PEMs one after another (newlines, `\n` escapes
+     * or commas between them), tried in order after the current key, so agents keep working while
+     * `rotateKeys()` rewraps the rows; drop them once `verifyKeys()` reports every row opens with the
+     * current key. Environment: `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`.
+     */
+    previousPrivateKeys?: string | null;
+    /**
+     * Connections the pool opens at most. Environment: `DB_POOL_MAX`; default `5`.
+     */
+    poolMax?: number | null;
+    /**
+     * Connections the pool keeps open (at most `poolMax`). Environment: `DB_POOL_MIN`; default `5`.
+     */
+    poolMin?: number | null;
+    /**
+     * How long a call waits for a pooled connection, in milliseconds. Environment:
+     * `DB_POOL_ACQUIRE_MS`; default `30000`.
+     */
+    acquireTimeoutMs?: number | null;
+    /**
+     * An idle pooled connection is closed after this many milliseconds. Environment:
+     * `DB_POOL_IDLE_MS`; default `10000`.
+     */
+    idleTimeoutMs?: number | null;
+    /**
+     * IANA timezone of the daily and monthly budget periods. Environment: `PSPAS_TIMEZONE`; default
+     * `UTC`.
+     */
+    timezone?: string | null;
+    /**
+     * Refuse calls over budget; `false` for the original's count-only behaviour. Environment:
+     * `PSPAS_ENFORCE_BUDGETS`; default `true`.
+     */
+    enforceBudgets?: boolean | null;
+    /**
+     * Cache unwrapped AES data keys in memory (an RSA unwrap costs about a millisecond). Environment:
+     * `PSPAS_KEY_CACHE`; default `true`.
+     */
+    keyCache?: boolean | null;
+    /**
+     * At most this many cached data keys. Environment: `PSPAS_KEY_CACHE_MAX_ENTRIES`; default `1000`.
+     */
+    keyCacheMaxEntries?: number | null;
+    /**
+     * A cached data key lives at most this many milliseconds. Environment:
+     * `PSPAS_KEY_CACHE_MAX_AGE_MS`; default `600000`.
+     */
+    keyCacheMaxAgeMs?: number | null;
+    /**
+     * PostgreSQL is reached through a connection pooler in transaction mode (PgBouncer, Supabase,
+     * Neon): no named prepared statements. `?pgbouncer=true` on the URL does the same. Environment:
+     * `PSPAS_PGBOUNCER`; default `false`.
+     */
+    pgbouncer?: boolean | null;
+    /**
+     * Send concurrent calls on one key as one statement counting their sum (PostgreSQL). A batch that
+     * is not granted without a budget event is decided call by call, so budgets and events behave
+     * exactly as without it. Environment: `PSPAS_COALESCE`; default `true`.
+     */
+    coalesce?: boolean | null;
+}
+/** One setting as the JS entry uses it. */
+export interface SettingRow {
+    /** The `configure()` option, or `null` for a variable only. */
+    readonly option: keyof PsPrivateAccessStoreOptions | null;
+    /** The environment variables, the first set one wins. */
+    readonly env: readonly string[];
+    readonly type: 'string' | 'number' | 'boolean';
+    /** `setup`: names a database set-up; `call`: read at each call; `process`: read at load. */
+    readonly scope: 'setup' | 'call' | 'process';
+}
+/** Every setting, in the order the docs list them. */
+export declare const SETTINGS: readonly SettingRow[];

@@ -1,0 +1,142 @@
+/**
+ * The class `PsPrivateAccessStore`: records of `ps_private_access_store` (instances) and the
+ * documented static methods. Each method checks its arguments' types, calls the native
+ * handle of the caller's set-up and converts the result into values of the caller's realm.
+ */
+import type { PsPrivateAccessStoreOptions } from './settings.generated';
+import type { GetApiKeysOptions, IncrementUsageOptions, PsBudgetEvent, PsBudgetStatus, PsKeyBatchOptions, PsKeyRotationOptions, PsKeyRotationResult, PsKeyVerificationResult, PsPrivateAccessStoreAttributes, PsPrivateAccessStoreConfiguration, PsPrivateAccessStoreUsage, YpGroupData, YpUserData } from './types';
+/**
+ * Customers' API keys, envelope-encrypted at rest, scoped to groups and metered per use.
+ *
+ * Instances are records of `ps_private_access_store` with the documented snake_case
+ * attributes (read like a Sequelize instance's; NULL columns read as `null`); they never hold
+ * a plaintext key. All operations are static.
+ */
+export declare class PsPrivateAccessStore {
+    /** The record's attribute values, as on a Sequelize instance. */
+    readonly dataValues: Readonly<PsPrivateAccessStoreAttributes>;
+    /** @internal Records are made by the store's methods. */
+    constructor(values: PsPrivateAccessStoreAttributes);
+    /** Primary key. */
+    get id(): number;
+    /** ID of the group this key is associated with. */
+    get group_id(): number;
+    /** ID of the user who added the key. */
+    get user_id(): number;
+    /** Optional: ID of the AI model this key is for. */
+    get ai_model_id(): number | undefined;
+    /** Optional: ID of the external API this key is for. */
+    get external_api_id(): number | undefined;
+    /** The API key, AES-256-GCM encrypted: `hex(iv):hex(tag):hex(ciphertext)`. */
+    get encrypted_api_key(): string;
+    /** The AES key, RSA-OAEP encrypted, base64. */
+    get encrypted_aes_key(): string;
+    /** Budget and notification thresholds, as stored. */
+    get configuration(): PsPrivateAccessStoreConfiguration;
+    /** Usage counters of the current day and month, and in total. */
+    get usage(): PsPrivateAccessStoreUsage;
+    /** Creation timestamp. */
+    get created_at(): Date;
+    /** Last update timestamp. */
+    get updated_at(): Date;
+    /** Last time this key was used. */
+    get last_used_at(): Date | undefined;
+    /** Whether this key is currently active. */
+    get is_active(): boolean;
+    /** (Association) The group; not loaded by this package, always `undefined`. */
+    get Group(): YpGroupData | undefined;
+    /** (Association) The user; not loaded by this package, always `undefined`. */
+    get User(): YpUserData | undefined;
+    /** One attribute, or (no argument, or `{ plain: true }`) all of them as a plain object. */
+    get(key?: keyof PsPrivateAccessStoreAttributes | {
+        plain?: boolean;
+    }): unknown;
+    /** The record's attributes as a plain object (what `JSON.stringify` uses). */
+    toJSON(): PsPrivateAccessStoreAttributes;
+    /**
+     * Set up explicitly (database URL, PEM keys, pool, budgets, cache). Options left out come
+     * from the environment; no argument returns to the environment alone. Unknown option names
+     * and bad values throw here (`PSPAS_CONFIG`), naming the option, never its value.
+     */
+    static configure(options?: PsPrivateAccessStoreOptions | null): void;
+    /** Close the database pools this caller opened; the next call reconnects. */
+    static close(): Promise<void>;
+    /**
+     * Encrypts an API key using AES-256-GCM with a random key, and encrypts that key with the
+     * RSA public key (`RSA_API_ENCRYPTION_PUBLIC_KEY`). Synchronous, as in the original.
+     */
+    static encryptApiKey(apiKey: string): {
+        encryptedApiKey: string;
+        encryptedAesKey: string;
+    };
+    /**
+     * Decrypts an API key with the RSA private key (`RSA_API_ENCRYPTION_PRIVATE_KEY`).
+     * Synchronous, as in the original.
+     */
+    static decryptApiKey(encryptedApiKey: string, encryptedAesKey: string): string;
+    /**
+     * Adds a new pre-encrypted API key to the store (usage zero, active). Rejects with
+     * `Invalid encrypted key format` unless `encryptedApiKey` is three `:`-separated hex parts
+     * and `encryptedAesKey` canonical base64; nothing is written then.
+     */
+    static addPreEncryptedKey(groupId: number, userId: number, aiModelId: number | undefined, externalApiId: number | undefined, encryptedApiKey: string, encryptedAesKey: string, configuration: PsPrivateAccessStoreConfiguration): Promise<PsPrivateAccessStore>;
+    /**
+     * Retrieves the group's keys (encrypted), optionally filtered, ordered
+     * `is_active DESC, id ASC`.
+     */
+    static getApiKeys(groupId: number, options?: GetApiKeysOptions): Promise<PsPrivateAccessStore[]>;
+    /**
+     * Atomically adds `incrementAmount` (default 1) to the usage of the group's first active
+     * matching key with budget room and returns that key decrypted; `null` when there is none
+     * (see `getBudgetStatus` for why). A key that cannot be decrypted rejects and counts
+     * nothing.
+     */
+    static incrementUsageAndGetApiKey(groupId: number, options?: IncrementUsageOptions): Promise<string | null>;
+    /** Sets the active status of a key; `true` if a row was updated. */
+    static setKeyStatus(id: number, isActive: boolean): Promise<boolean>;
+    /** The usage counters of a key (current day and month, and total), or `null`. */
+    static getUsage(id: number): Promise<PsPrivateAccessStoreUsage | null>;
+    /**
+     * Where a key stands against its budgets now (per period: used, limit, remaining, period
+     * start), and whether it is active: tells "over budget" from "no key". `null` for an
+     * unknown id.
+     */
+    static getBudgetStatus(id: number): Promise<PsBudgetStatus | null>;
+    /**
+     * Subscribe to budget events (thresholds crossed, first refusals per period) caused by
+     * calls made here. Returns the function that unsubscribes. A listener that throws is
+     * reported with `process.emitWarning` and affects nothing else.
+     */
+    static onBudgetEvent(listener: (event: PsBudgetEvent) => void): () => void;
+    /** Open the store now and create the table if it is missing (what the first call does). */
+    static migrate(): Promise<void>;
+    /**
+     * Rewrap every row's data key (`encrypted_aes_key`) from the previous private keys
+     * (`previousPrivateKeys` / `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`) to the current key
+     * pair, in batches, each written in one short transaction with its rows locked and only
+     * after the new wrapping was checked to open with the current private key. API-key
+     * ciphertexts are never touched. Resumable and idempotent: rows already under the current
+     * key are recognised and skipped, so an interrupted run is completed by running it again.
+     * Agents keep working throughout (they decrypt with the current key, then the previous
+     * ones).
+     */
+    static rotateKeys(options?: PsKeyRotationOptions): Promise<PsKeyRotationResult>;
+    /**
+     * Check that every row's data key opens: with the current private key (`ok`), only with a
+     * previous one (`previousKey`), or with none (`cannotOpen`, by id). Reads only; never
+     * returns or logs a secret.
+     */
+    static verifyKeys(options?: PsKeyBatchOptions): Promise<PsKeyVerificationResult>;
+    /** Checks that an encrypted API key is three `:`-separated hex parts (the original's check). */
+    private static isValidEncryptedFormat;
+    /** Checks that a string is non-empty hexadecimal. */
+    private static isValidHex;
+    /** Checks that a string is canonical standard base64. */
+    private static isValidBase64;
+    /** Blocked, as in the original: warns and rejects. Use `incrementUsageAndGetApiKey`. */
+    static findAll(..._args: unknown[]): Promise<never>;
+    /** Blocked, as in the original: warns and rejects. Use `incrementUsageAndGetApiKey`. */
+    static findOne(..._args: unknown[]): Promise<never>;
+    /** Blocked, as in the original: warns and rejects. Use `incrementUsageAndGetApiKey`. */
+    static findByPk(..._args: unknown[]): Promise<never>;
+}

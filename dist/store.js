@@ -1,0 +1,253 @@
+"use strict";
+/**
+ * The class `PsPrivateAccessStore`: records of `ps_private_access_store` (instances) and the
+ * documented static methods. Each method checks its arguments' types, calls the native
+ * handle of the caller's set-up and converts the result into values of the caller's realm.
+ */
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.PsPrivateAccessStore = void 0;
+const args_1 = require("./args");
+const errors_1 = require("./errors");
+const events_1 = require("./events");
+const native_1 = require("./native");
+const records_1 = require("./records");
+const rotation_1 = require("./rotation");
+const settings_1 = require("./settings");
+/**
+ * Customers' API keys, envelope-encrypted at rest, scoped to groups and metered per use.
+ *
+ * Instances are records of `ps_private_access_store` with the documented snake_case
+ * attributes (read like a Sequelize instance's; NULL columns read as `null`); they never hold
+ * a plaintext key. All operations are static.
+ */
+class PsPrivateAccessStore {
+    /** The record's attribute values, as on a Sequelize instance. */
+    dataValues;
+    /** @internal Records are made by the store's methods. */
+    constructor(values) {
+        this.dataValues = values;
+    }
+    /** Primary key. */
+    get id() {
+        return this.dataValues.id;
+    }
+    /** ID of the group this key is associated with. */
+    get group_id() {
+        return this.dataValues.group_id;
+    }
+    /** ID of the user who added the key. */
+    get user_id() {
+        return this.dataValues.user_id;
+    }
+    /** Optional: ID of the AI model this key is for. */
+    get ai_model_id() {
+        return this.dataValues.ai_model_id ?? undefined;
+    }
+    /** Optional: ID of the external API this key is for. */
+    get external_api_id() {
+        return this.dataValues.external_api_id ?? undefined;
+    }
+    /** The API key, AES-256-GCM encrypted: `hex(iv):hex(tag):hex(ciphertext)`. */
+    get encrypted_api_key() {
+        return this.dataValues.encrypted_api_key;
+    }
+    /** The AES key, RSA-OAEP encrypted, base64. */
+    get encrypted_aes_key() {
+        return this.dataValues.encrypted_aes_key;
+    }
+    /** Budget and notification thresholds, as stored. */
+    get configuration() {
+        return this.dataValues.configuration;
+    }
+    /** Usage counters of the current day and month, and in total. */
+    get usage() {
+        return this.dataValues.usage;
+    }
+    /** Creation timestamp. */
+    get created_at() {
+        return this.dataValues.created_at;
+    }
+    /** Last update timestamp. */
+    get updated_at() {
+        return this.dataValues.updated_at;
+    }
+    /** Last time this key was used. */
+    get last_used_at() {
+        return this.dataValues.last_used_at ?? undefined;
+    }
+    /** Whether this key is currently active. */
+    get is_active() {
+        return this.dataValues.is_active;
+    }
+    /** (Association) The group; not loaded by this package, always `undefined`. */
+    get Group() {
+        return undefined;
+    }
+    /** (Association) The user; not loaded by this package, always `undefined`. */
+    get User() {
+        return undefined;
+    }
+    /** One attribute, or (no argument, or `{ plain: true }`) all of them as a plain object. */
+    get(key) {
+        return typeof key === 'string' ? this.dataValues[key] : this.toJSON();
+    }
+    /** The record's attributes as a plain object (what `JSON.stringify` uses). */
+    toJSON() {
+        return { ...this.dataValues };
+    }
+    /**
+     * Set up explicitly (database URL, PEM keys, pool, budgets, cache). Options left out come
+     * from the environment; no argument returns to the environment alone. Unknown option names
+     * and bad values throw here (`PSPAS_CONFIG`), naming the option, never its value.
+     */
+    static configure(options) {
+        (0, settings_1.configure)(options);
+    }
+    /** Close the database pools this caller opened; the next call reconnects. */
+    static async close() {
+        await (0, errors_1.settle)(() => (0, settings_1.closeAll)());
+    }
+    /**
+     * Encrypts an API key using AES-256-GCM with a random key, and encrypts that key with the
+     * RSA public key (`RSA_API_ENCRYPTION_PUBLIC_KEY`). Synchronous, as in the original.
+     */
+    static encryptApiKey(apiKey) {
+        const { pem, configured } = (0, settings_1.publicKey)();
+        // Without a key, the native call throws the original's sentence before reading apiKey.
+        return (0, errors_1.sync)(() => native_1.native.seal(pem, pem === null ? '' : (0, args_1.string)(apiKey, 'apiKey'), configured));
+    }
+    /**
+     * Decrypts an API key with the RSA private key (`RSA_API_ENCRYPTION_PRIVATE_KEY`).
+     * Synchronous, as in the original.
+     */
+    static decryptApiKey(encryptedApiKey, encryptedAesKey) {
+        const key = (0, settings_1.privateKey)();
+        return (0, errors_1.sync)(() => (0, settings_1.currentStore)().decrypt(key, (0, args_1.string)(encryptedApiKey, 'encryptedApiKey'), (0, args_1.string)(encryptedAesKey, 'encryptedAesKey')));
+    }
+    /**
+     * Adds a new pre-encrypted API key to the store (usage zero, active). Rejects with
+     * `Invalid encrypted key format` unless `encryptedApiKey` is three `:`-separated hex parts
+     * and `encryptedAesKey` canonical base64; nothing is written then.
+     */
+    static async addPreEncryptedKey(groupId, userId, aiModelId, externalApiId, encryptedApiKey, encryptedAesKey, configuration) {
+        (0, args_1.number)(groupId, 'groupId');
+        (0, args_1.number)(userId, 'userId');
+        const model = (0, args_1.optionalId)(aiModelId, 'aiModelId');
+        const api = (0, args_1.optionalId)(externalApiId, 'externalApiId');
+        (0, args_1.string)(encryptedApiKey, 'encryptedApiKey');
+        (0, args_1.string)(encryptedAesKey, 'encryptedAesKey');
+        const json = (0, args_1.configurationJson)(configuration);
+        const text = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().add(groupId, userId, model, api, encryptedApiKey, encryptedAesKey, json));
+        return new PsPrivateAccessStore((0, records_1.attributes)(JSON.parse(text)));
+    }
+    /**
+     * Retrieves the group's keys (encrypted), optionally filtered, ordered
+     * `is_active DESC, id ASC`.
+     */
+    static async getApiKeys(groupId, options) {
+        (0, args_1.number)(groupId, 'groupId');
+        const filter = (0, args_1.filterOf)((0, args_1.optionsObject)(options));
+        const text = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().list(groupId, filter));
+        return JSON.parse(text).map((r) => new PsPrivateAccessStore((0, records_1.attributes)(r)));
+    }
+    /**
+     * Atomically adds `incrementAmount` (default 1) to the usage of the group's first active
+     * matching key with budget room and returns that key decrypted; `null` when there is none
+     * (see `getBudgetStatus` for why). A key that cannot be decrypted rejects and counts
+     * nothing.
+     */
+    static async incrementUsageAndGetApiKey(groupId, options) {
+        (0, args_1.number)(groupId, 'groupId');
+        const o = (0, args_1.optionsObject)(options);
+        const filter = (0, args_1.filterOf)(o);
+        const amount = o.incrementAmount === undefined ? 1 : (0, args_1.number)(o.incrementAmount, 'incrementAmount');
+        const out = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().increment(groupId, filter, amount, (0, settings_1.privateKey)()));
+        if (out.events !== null)
+            (0, events_1.emit)(out.events);
+        return out.apiKey;
+    }
+    /** Sets the active status of a key; `true` if a row was updated. */
+    static async setKeyStatus(id, isActive) {
+        (0, args_1.number)(id, 'id');
+        (0, args_1.boolean)(isActive, 'isActive');
+        return (0, errors_1.settle)(() => (0, settings_1.currentStore)().setActive(id, isActive));
+    }
+    /** The usage counters of a key (current day and month, and total), or `null`. */
+    static async getUsage(id) {
+        (0, args_1.number)(id, 'id');
+        const text = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().usage(id));
+        return text === null ? null : JSON.parse(text);
+    }
+    /**
+     * Where a key stands against its budgets now (per period: used, limit, remaining, period
+     * start), and whether it is active: tells "over budget" from "no key". `null` for an
+     * unknown id.
+     */
+    static async getBudgetStatus(id) {
+        (0, args_1.number)(id, 'id');
+        return (0, records_1.budgetStatus)(await (0, errors_1.settle)(() => (0, settings_1.currentStore)().budgetStatus(id)));
+    }
+    /**
+     * Subscribe to budget events (thresholds crossed, first refusals per period) caused by
+     * calls made here. Returns the function that unsubscribes. A listener that throws is
+     * reported with `process.emitWarning` and affects nothing else.
+     */
+    static onBudgetEvent(listener) {
+        return (0, events_1.subscribe)(listener);
+    }
+    /** Open the store now and create the table if it is missing (what the first call does). */
+    static async migrate() {
+        await (0, errors_1.settle)(() => (0, settings_1.currentStore)().migrate());
+    }
+    /**
+     * Rewrap every row's data key (`encrypted_aes_key`) from the previous private keys
+     * (`previousPrivateKeys` / `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`) to the current key
+     * pair, in batches, each written in one short transaction with its rows locked and only
+     * after the new wrapping was checked to open with the current private key. API-key
+     * ciphertexts are never touched. Resumable and idempotent: rows already under the current
+     * key are recognised and skipped, so an interrupted run is completed by running it again.
+     * Agents keep working throughout (they decrypt with the current key, then the previous
+     * ones).
+     */
+    static async rotateKeys(options) {
+        return (0, rotation_1.rotateKeys)(options);
+    }
+    /**
+     * Check that every row's data key opens: with the current private key (`ok`), only with a
+     * previous one (`previousKey`), or with none (`cannotOpen`, by id). Reads only; never
+     * returns or logs a secret.
+     */
+    static async verifyKeys(options) {
+        return (0, rotation_1.verifyKeys)(options);
+    }
+    /** Checks that an encrypted API key is three `:`-separated hex parts (the original's check). */
+    static isValidEncryptedFormat(encryptedApiKey) {
+        return typeof encryptedApiKey === 'string' && native_1.native.isValidEncryptedFormat(encryptedApiKey);
+    }
+    /** Checks that a string is non-empty hexadecimal. */
+    static isValidHex(str) {
+        return typeof str === 'string' && native_1.native.isValidHex(str);
+    }
+    /** Checks that a string is canonical standard base64. */
+    static isValidBase64(str) {
+        return typeof str === 'string' && native_1.native.isValidBase64(str);
+    }
+    /** Blocked, as in the original: warns and rejects. Use `incrementUsageAndGetApiKey`. */
+    static async findAll(..._args) {
+        return blocked('findAll');
+    }
+    /** Blocked, as in the original: warns and rejects. Use `incrementUsageAndGetApiKey`. */
+    static async findOne(..._args) {
+        return blocked('findOne');
+    }
+    /** Blocked, as in the original: warns and rejects. Use `incrementUsageAndGetApiKey`. */
+    static async findByPk(..._args) {
+        return blocked('findByPk');
+    }
+}
+exports.PsPrivateAccessStore = PsPrivateAccessStore;
+function blocked(name) {
+    console.warn(`Warning: Attempted to use unsecured method ${name}. Use incrementUsageAndGetApiKey instead.`);
+    (0, errors_1.sync)(() => native_1.native.blockedMethod(name));
+    throw new errors_1.PsPrivateAccessStoreError('PSPAS_INTERNAL', `${name} is blocked`);
+}

@@ -1,0 +1,305 @@
+/**
+ * The class `PsPrivateAccessStore`: records of `ps_private_access_store` (instances) and the
+ * documented static methods. Each method checks its arguments' types, calls the native
+ * handle of the caller's set-up and converts the result into values of the caller's realm.
+ */
+
+import { configurationJson, filterOf, number, optionalId, optionsObject, string, boolean } from './args'
+import { PsPrivateAccessStoreError, settle, sync } from './errors'
+import { emit, subscribe } from './events'
+import { native } from './native'
+import { attributes, budgetStatus } from './records'
+import { rotateKeys, verifyKeys } from './rotation'
+import { closeAll, configure, currentStore, privateKey, publicKey } from './settings'
+import type { PsPrivateAccessStoreOptions } from './settings.generated'
+import type {
+  GetApiKeysOptions,
+  IncrementUsageOptions,
+  PsBudgetEvent,
+  PsBudgetStatus,
+  PsKeyBatchOptions,
+  PsKeyRotationOptions,
+  PsKeyRotationResult,
+  PsKeyVerificationResult,
+  PsPrivateAccessStoreAttributes,
+  PsPrivateAccessStoreConfiguration,
+  PsPrivateAccessStoreUsage,
+  YpGroupData,
+  YpUserData,
+} from './types'
+
+/**
+ * Customers' API keys, envelope-encrypted at rest, scoped to groups and metered per use.
+ *
+ * Instances are records of `ps_private_access_store` with the documented snake_case
+ * attributes (read like a Sequelize instance's; NULL columns read as `null`); they never hold
+ * a plaintext key. All operations are static.
+ */
+export class PsPrivateAccessStore {
+  /** The record's attribute values, as on a Sequelize instance. */
+  readonly dataValues: Readonly<PsPrivateAccessStoreAttributes>
+
+  /** @internal Records are made by the store's methods. */
+  constructor(values: PsPrivateAccessStoreAttributes) {
+    this.dataValues = values
+  }
+
+  /** Primary key. */
+  get id(): number {
+    return this.dataValues.id
+  }
+  /** ID of the group this key is associated with. */
+  get group_id(): number {
+    return this.dataValues.group_id
+  }
+  /** ID of the user who added the key. */
+  get user_id(): number {
+    return this.dataValues.user_id
+  }
+  /** Optional: ID of the AI model this key is for. */
+  get ai_model_id(): number | undefined {
+    return this.dataValues.ai_model_id ?? undefined
+  }
+  /** Optional: ID of the external API this key is for. */
+  get external_api_id(): number | undefined {
+    return this.dataValues.external_api_id ?? undefined
+  }
+  /** The API key, AES-256-GCM encrypted: `hex(iv):hex(tag):hex(ciphertext)`. */
+  get encrypted_api_key(): string {
+    return this.dataValues.encrypted_api_key
+  }
+  /** The AES key, RSA-OAEP encrypted, base64. */
+  get encrypted_aes_key(): string {
+    return this.dataValues.encrypted_aes_key
+  }
+  /** Budget and notification thresholds, as stored. */
+  get configuration(): PsPrivateAccessStoreConfiguration {
+    return this.dataValues.configuration
+  }
+  /** Usage counters of the current day and month, and in total. */
+  get usage(): PsPrivateAccessStoreUsage {
+    return this.dataValues.usage
+  }
+  /** Creation timestamp. */
+  get created_at(): Date {
+    return this.dataValues.created_at as Date
+  }
+  /** Last update timestamp. */
+  get updated_at(): Date {
+    return this.dataValues.updated_at as Date
+  }
+  /** Last time this key was used. */
+  get last_used_at(): Date | undefined {
+    return this.dataValues.last_used_at ?? undefined
+  }
+  /** Whether this key is currently active. */
+  get is_active(): boolean {
+    return this.dataValues.is_active
+  }
+  /** (Association) The group; not loaded by this package, always `undefined`. */
+  get Group(): YpGroupData | undefined {
+    return undefined
+  }
+  /** (Association) The user; not loaded by this package, always `undefined`. */
+  get User(): YpUserData | undefined {
+    return undefined
+  }
+
+  /** One attribute, or (no argument, or `{ plain: true }`) all of them as a plain object. */
+  get(key?: keyof PsPrivateAccessStoreAttributes | { plain?: boolean }): unknown {
+    return typeof key === 'string' ? this.dataValues[key] : this.toJSON()
+  }
+
+  /** The record's attributes as a plain object (what `JSON.stringify` uses). */
+  toJSON(): PsPrivateAccessStoreAttributes {
+    return { ...this.dataValues }
+  }
+
+  /**
+   * Set up explicitly (database URL, PEM keys, pool, budgets, cache). Options left out come
+   * from the environment; no argument returns to the environment alone. Unknown option names
+   * and bad values throw here (`PSPAS_CONFIG`), naming the option, never its value.
+   */
+  static configure(options?: PsPrivateAccessStoreOptions | null): void {
+    configure(options)
+  }
+
+  /** Close the database pools this caller opened; the next call reconnects. */
+  static async close(): Promise<void> {
+    await settle(() => closeAll())
+  }
+
+  /**
+   * Encrypts an API key using AES-256-GCM with a random key, and encrypts that key with the
+   * RSA public key (`RSA_API_ENCRYPTION_PUBLIC_KEY`). Synchronous, as in the original.
+   */
+  static encryptApiKey(apiKey: string): { encryptedApiKey: string; encryptedAesKey: string } {
+    const { pem, configured } = publicKey()
+    // Without a key, the native call throws the original's sentence before reading apiKey.
+    return sync(() => native.seal(pem, pem === null ? '' : string(apiKey, 'apiKey'), configured))
+  }
+
+  /**
+   * Decrypts an API key with the RSA private key (`RSA_API_ENCRYPTION_PRIVATE_KEY`).
+   * Synchronous, as in the original.
+   */
+  static decryptApiKey(encryptedApiKey: string, encryptedAesKey: string): string {
+    const key = privateKey()
+    return sync(() =>
+      currentStore().decrypt(
+        key,
+        string(encryptedApiKey, 'encryptedApiKey'),
+        string(encryptedAesKey, 'encryptedAesKey'),
+      ),
+    )
+  }
+
+  /**
+   * Adds a new pre-encrypted API key to the store (usage zero, active). Rejects with
+   * `Invalid encrypted key format` unless `encryptedApiKey` is three `:`-separated hex parts
+   * and `encryptedAesKey` canonical base64; nothing is written then.
+   */
+  static async addPreEncryptedKey(
+    groupId: number,
+    userId: number,
+    aiModelId: number | undefined,
+    externalApiId: number | undefined,
+    encryptedApiKey: string,
+    encryptedAesKey: string,
+    configuration: PsPrivateAccessStoreConfiguration,
+  ): Promise<PsPrivateAccessStore> {
+    number(groupId, 'groupId')
+    number(userId, 'userId')
+    const model = optionalId(aiModelId, 'aiModelId')
+    const api = optionalId(externalApiId, 'externalApiId')
+    string(encryptedApiKey, 'encryptedApiKey')
+    string(encryptedAesKey, 'encryptedAesKey')
+    const json = configurationJson(configuration)
+    const text = await settle(() => currentStore().add(groupId, userId, model, api, encryptedApiKey, encryptedAesKey, json))
+    return new PsPrivateAccessStore(attributes(JSON.parse(text)))
+  }
+
+  /**
+   * Retrieves the group's keys (encrypted), optionally filtered, ordered
+   * `is_active DESC, id ASC`.
+   */
+  static async getApiKeys(groupId: number, options?: GetApiKeysOptions): Promise<PsPrivateAccessStore[]> {
+    number(groupId, 'groupId')
+    const filter = filterOf(optionsObject(options))
+    const text = await settle(() => currentStore().list(groupId, filter))
+    return (JSON.parse(text) as Array<Record<string, unknown>>).map((r) => new PsPrivateAccessStore(attributes(r)))
+  }
+
+  /**
+   * Atomically adds `incrementAmount` (default 1) to the usage of the group's first active
+   * matching key with budget room and returns that key decrypted; `null` when there is none
+   * (see `getBudgetStatus` for why). A key that cannot be decrypted rejects and counts
+   * nothing.
+   */
+  static async incrementUsageAndGetApiKey(groupId: number, options?: IncrementUsageOptions): Promise<string | null> {
+    number(groupId, 'groupId')
+    const o = optionsObject(options)
+    const filter = filterOf(o)
+    const amount = o.incrementAmount === undefined ? 1 : number(o.incrementAmount, 'incrementAmount')
+    const out = await settle(() => currentStore().increment(groupId, filter, amount, privateKey()))
+    if (out.events !== null) emit(out.events)
+    return out.apiKey
+  }
+
+  /** Sets the active status of a key; `true` if a row was updated. */
+  static async setKeyStatus(id: number, isActive: boolean): Promise<boolean> {
+    number(id, 'id')
+    boolean(isActive, 'isActive')
+    return settle(() => currentStore().setActive(id, isActive))
+  }
+
+  /** The usage counters of a key (current day and month, and total), or `null`. */
+  static async getUsage(id: number): Promise<PsPrivateAccessStoreUsage | null> {
+    number(id, 'id')
+    const text = await settle(() => currentStore().usage(id))
+    return text === null ? null : (JSON.parse(text) as PsPrivateAccessStoreUsage)
+  }
+
+  /**
+   * Where a key stands against its budgets now (per period: used, limit, remaining, period
+   * start), and whether it is active: tells "over budget" from "no key". `null` for an
+   * unknown id.
+   */
+  static async getBudgetStatus(id: number): Promise<PsBudgetStatus | null> {
+    number(id, 'id')
+    return budgetStatus(await settle(() => currentStore().budgetStatus(id)))
+  }
+
+  /**
+   * Subscribe to budget events (thresholds crossed, first refusals per period) caused by
+   * calls made here. Returns the function that unsubscribes. A listener that throws is
+   * reported with `process.emitWarning` and affects nothing else.
+   */
+  static onBudgetEvent(listener: (event: PsBudgetEvent) => void): () => void {
+    return subscribe(listener)
+  }
+
+  /** Open the store now and create the table if it is missing (what the first call does). */
+  static async migrate(): Promise<void> {
+    await settle(() => currentStore().migrate())
+  }
+
+  /**
+   * Rewrap every row's data key (`encrypted_aes_key`) from the previous private keys
+   * (`previousPrivateKeys` / `RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS`) to the current key
+   * pair, in batches, each written in one short transaction with its rows locked and only
+   * after the new wrapping was checked to open with the current private key. API-key
+   * ciphertexts are never touched. Resumable and idempotent: rows already under the current
+   * key are recognised and skipped, so an interrupted run is completed by running it again.
+   * Agents keep working throughout (they decrypt with the current key, then the previous
+   * ones).
+   */
+  static async rotateKeys(options?: PsKeyRotationOptions): Promise<PsKeyRotationResult> {
+    return rotateKeys(options)
+  }
+
+  /**
+   * Check that every row's data key opens: with the current private key (`ok`), only with a
+   * previous one (`previousKey`), or with none (`cannotOpen`, by id). Reads only; never
+   * returns or logs a secret.
+   */
+  static async verifyKeys(options?: PsKeyBatchOptions): Promise<PsKeyVerificationResult> {
+    return verifyKeys(options)
+  }
+
+  /** Checks that an encrypted API key is three `:`-separated hex parts (the original's check). */
+  private static isValidEncryptedFormat(encryptedApiKey: string): boolean {
+    return typeof encryptedApiKey === 'string' && native.isValidEncryptedFormat(encryptedApiKey)
+  }
+
+  /** Checks that a string is non-empty hexadecimal. */
+  private static isValidHex(str: string): boolean {
+    return typeof str === 'string' && native.isValidHex(str)
+  }
+
+  /** Checks that a string is canonical standard base64. */
+  private static isValidBase64(str: string): boolean {
+    return typeof str === 'string' && native.isValidBase64(str)
+  }
+
+  /** Blocked, as in the original: warns and rejects. Use `incrementUsageAndGetApiKey`. */
+  static async findAll(..._args: unknown[]): Promise<never> {
+    return blocked('findAll')
+  }
+
+  /** Blocked, as in the original: warns and rejects. Use `incrementUsageAndGetApiKey`. */
+  static async findOne(..._args: unknown[]): Promise<never> {
+    return blocked('findOne')
+  }
+
+  /** Blocked, as in the original: warns and rejects. Use `incrementUsageAndGetApiKey`. */
+  static async findByPk(..._args: unknown[]): Promise<never> {
+    return blocked('findByPk')
+  }
+}
+
+function blocked(name: 'findAll' | 'findOne' | 'findByPk'): never {
+  console.warn(`Warning: Attempted to use unsecured method ${name}. Use incrementUsageAndGetApiKey instead.`)
+  sync(() => native.blockedMethod(name))
+  throw new PsPrivateAccessStoreError('PSPAS_INTERNAL', `${name} is blocked`)
+}

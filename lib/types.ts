@@ -1,0 +1,176 @@
+/**
+ * The documented types of the public API (PolicySynth's, plus what this package adds). The
+ * options of `configure()` are generated from the settings table (`settings.generated.ts`).
+ */
+
+
+/** Budget limits and notification thresholds of a key, as PolicySynth documents them. */
+export interface PsPrivateAccessStoreConfiguration {
+  /** Limits per day, per month (`petMonth`, PolicySynth's spelling) and in total. */
+  maxBudget: {
+    perDay: number
+    petMonth: number
+    total: number
+  }
+  /**
+   * When to emit a `dailyThreshold` / `monthlyThreshold` budget event: a value of at most 1 is
+   * a fraction of the limit (`0.8` with `perDay: 1000` fires at 800), a larger value is an
+   * amount (`800` fires at 800).
+   */
+  emailNotificationBudgetThresholds: {
+    daily: number
+    monthly: number
+  }
+}
+
+/** Usage counters of a key in the current day and month, and in total. */
+export interface PsPrivateAccessStoreUsage {
+  dailyUse: number
+  monthlyUse: number
+  totalUse: number
+}
+
+/** Filters of `getApiKeys`: absent or `undefined` adds none, `null` matches SQL `NULL`. */
+export interface GetApiKeysOptions {
+  aiModelId?: number | null
+  externalApiId?: number | null
+  isActive?: boolean | null
+}
+
+/**
+ * Options of `incrementUsageAndGetApiKey`: the filters plus `incrementAmount` (default 1).
+ * `isActive` is accepted and ignored: only active keys are ever served.
+ */
+export interface IncrementUsageOptions extends GetApiKeysOptions {
+  incrementAmount?: number
+}
+
+/** Minimal shape of the associated PolicySynth group (never loaded by this package). */
+export interface YpGroupData {
+  id: number
+  name?: string
+}
+
+/** Minimal shape of the associated PolicySynth user (never loaded by this package). */
+export interface YpUserData {
+  id: number
+  name?: string
+  email?: string
+}
+
+/** The kinds of budget event. */
+export type PsBudgetEventKind =
+  | 'dailyThreshold'
+  | 'monthlyThreshold'
+  | 'dailyLimit'
+  | 'monthlyLimit'
+  | 'totalLimit'
+
+/**
+ * A budget event: a threshold crossed by a granted call, or the first refusal of a key in a
+ * period. Emitted exactly once per key, period and kind across all processes, to the
+ * listeners registered where the call that caused it was made.
+ */
+export interface PsBudgetEvent {
+  keyId: number
+  groupId: number
+  aiModelId: number | null
+  externalApiId: number | null
+  kind: PsBudgetEventKind
+  /** The counter after the granted call (thresholds) or before the refused one (limits). */
+  used: number
+  /** The budget limit of that counter (`maxBudget.perDay`, `.petMonth` or `.total`). */
+  limit: number
+  /** Start of the day or month the event belongs to; `null` for the total budget. */
+  periodStart: Date | null
+}
+
+/** One budget period of a key: `limit` and `remaining` are `null` when there is no limit. */
+export interface PsBudgetPeriodStatus {
+  used: number
+  limit: number | null
+  remaining: number | null
+  /** Start of the current day or month (configured timezone); `null` for the total. */
+  periodStart: Date | null
+}
+
+/** Where a key stands against its budgets now: tells "over budget" from "no key". */
+export interface PsBudgetStatus {
+  id: number
+  isActive: boolean
+  /** Whether budgets are enforced (see `configure({ enforceBudgets })`). */
+  enforced: boolean
+  daily: PsBudgetPeriodStatus
+  monthly: PsBudgetPeriodStatus
+  total: PsBudgetPeriodStatus
+}
+
+/** Progress of `rotateKeys()` / `verifyKeys()`, reported after every batch. */
+export interface PsKeyBatchProgress {
+  /** Rows processed so far. */
+  done: number
+  /** Rows stored when the run started (rows added meanwhile are processed too). */
+  total: number
+}
+
+/** Options of `rotateKeys()` and `verifyKeys()`. */
+export interface PsKeyBatchOptions {
+  /** Rows per batch (1–10000, default 100): one short transaction each in `rotateKeys()`. */
+  batchSize?: number
+  /** Called after every batch. A listener that throws stops the run (rows done stay done). */
+  onProgress?: (progress: PsKeyBatchProgress) => void
+}
+
+/** Options of `rotateKeys()`. */
+export interface PsKeyRotationOptions extends PsKeyBatchOptions {
+  /**
+   * The public key PEM rows are rewrapped to. It must be the public half of the current
+   * private key (`privateKey` / `RSA_API_ENCRYPTION_PRIVATE_KEY`), which is used when this is
+   * left out; a key the deployment could not open is refused (`PSPAS_CONFIG`).
+   */
+  newPublicKey?: string
+}
+
+/** The outcome of `rotateKeys()`. */
+export interface PsKeyRotationResult {
+  /** Rows processed. */
+  total: number
+  /** Rows rewrapped from a previous key to the current one. */
+  rotated: number
+  /** Rows already under the current key (skipped: a re-run rewraps nothing twice). */
+  alreadyCurrent: number
+  /** Ids of rows no configured key opens (left untouched). */
+  cannotOpen: number[]
+  /** Rows whose data key changed while their batch was being rewrapped (run again). */
+  changedMeanwhile: number
+  seconds: number
+}
+
+/** The outcome of `verifyKeys()`. */
+export interface PsKeyVerificationResult {
+  total: number
+  /** Rows the current private key opens. */
+  ok: number
+  /** Rows only a previous private key opens (not rotated yet). */
+  previousKey: number
+  /** Ids of rows no configured key opens. */
+  cannotOpen: number[]
+}
+
+
+/** The documented snake_case attributes of a record (NULL columns are `null`). */
+export interface PsPrivateAccessStoreAttributes {
+  id: number
+  group_id: number
+  user_id: number
+  ai_model_id: number | null
+  external_api_id: number | null
+  encrypted_api_key: string
+  encrypted_aes_key: string
+  configuration: PsPrivateAccessStoreConfiguration
+  usage: PsPrivateAccessStoreUsage
+  created_at: Date | null
+  updated_at: Date | null
+  last_used_at: Date | null
+  is_active: boolean
+}
