@@ -769,7 +769,7 @@ describe('verify', () => {
       const r = cli(['verify', '--batch-size', '2', ...keyArgs()], { env: { DATABASE_URL: db.url } })
       expect(r.status).toBe(0)
       expect(r.stderr).toMatch(/^verify: 4\/4 rows \(100%\), \d+ rows\/s, ETA \S+$/m)
-      expect(r.stderr).not.toMatch(/\x1b\[/) // no terminal control sequences
+      expect(r.stderr).not.toContain('\u001b[') // no terminal control sequences
       for (const quiet of [['--no-progress'], ['--json']]) {
         const q = cli(['verify', ...quiet, ...keyArgs()], { env: { DATABASE_URL: db.url } })
         expect(q.status).toBe(0)

@@ -104,7 +104,8 @@ describe('sync methods', () => {
   })
 
   test('a rejected configure() leaves the previous set-up in place', async () => {
-    expect(() => S.configure({ timezone: 'Nowhere/Else' })).toThrow()
+    const { coded } = require('./support/errors.cjs')
+    expect(() => S.configure({ timezone: 'Nowhere/Else' })).toThrow(coded('PSPAS_CONFIG', 'timezone must be an IANA name such as UTC or Europe/Paris'))
     expect(await S.getApiKeys(1)).toEqual([])
   })
 })

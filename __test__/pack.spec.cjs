@@ -8,8 +8,14 @@ const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { freshPostgres, freshSqlite, withClient } = require('./support/db.cjs')
+const { freshPostgres, freshSqlite } = require('./support/db.cjs')
 const { generateKeys } = require('./support/original-crypto.cjs')
+
+// The compiled JS entry: one module per concept of lib/ (see the README's Layout), each with
+// its typings.
+const DIST = ['args', 'errors', 'events', 'index', 'native', 'records', 'rotation', 'settings', 'settings.generated', 'store', 'types']
+  .flatMap((m) => [`${m}.d.ts`, `${m}.js`])
+  .sort()
 
 const ROOT = path.resolve(__dirname, '..')
 const EXAMPLE = fs.readFileSync(path.join(__dirname, 'fixtures/doc-example.ts'), 'utf8')
@@ -61,7 +67,7 @@ describe('packed tarball', () => {
     const dir = path.join(project, 'node_modules/@policysynth/private-access-store')
     const files = fs.readdirSync(dir).sort()
     expect(files).toEqual(expect.arrayContaining(['LICENSE', 'dist', 'native.d.ts', 'native.js', 'package.json']))
-    expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual(['index.d.ts', 'index.js'])
+    expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual(DIST)
     expect(files.some((f) => f.endsWith('.node'))).toBe(true)
     for (const f of ['src', 'lib', '__test__', 'tests', 'target', 'Cargo.toml', 'benches']) expect(files).not.toContain(f)
   })
@@ -90,7 +96,7 @@ describe('packed tarball', () => {
     const paths = files.map((f) => f.path).sort()
     const cli = ['errors.mjs', 'library.mjs', 'main.mjs', 'options.mjs', 'output.mjs'].map((f) => `cli/${f}`)
     const commands = ['add', 'enable-disable', 'keygen', 'list', 'migrate', 'rotate', 'status', 'verify'].map((c) => `cli/commands/${c}.mjs`)
-    expect(paths.filter((p) => !p.endsWith('.node'))).toEqual(['LICENSE', 'README.md', 'bin/ps-access-store.mjs', ...commands, ...cli, 'dist/index.d.ts', 'dist/index.js', 'native.d.ts', 'native.js', 'package.json'])
+    expect(paths.filter((p) => !p.endsWith('.node'))).toEqual(['LICENSE', 'README.md', 'bin/ps-access-store.mjs', ...commands, ...cli, ...DIST.map((f) => `dist/${f}`), 'native.d.ts', 'native.js', 'package.json'])
     expect(paths.filter((p) => p.endsWith('.node'))).toEqual([expect.stringMatching(/^private-access-store\.[a-z0-9-]+\.node$/)])
   })
 
@@ -171,9 +177,9 @@ describe('packed tarball', () => {
       for (const v of ['DATABASE_URL', 'PSQL_DB_NAME', 'PSQL_DB_USER', 'DB_HOST', 'DB_PORT', 'PSPAS_SQLITE_PATH', 'RSA_API_ENCRYPTION_PUBLIC_KEY', 'RSA_API_ENCRYPTION_PRIVATE_KEY', 'NODE_ENV']) delete env[v]
       // jest 30 (this repository's copy, the consumer's default configuration), in one process.
       const jest = path.join(ROOT, 'node_modules/.bin/jest')
-      const run = spawnSync(jest, ['--runInBand', '--ci', '--config', '{}', '--rootDir', project], { cwd: project, env, encoding: 'utf8', timeout: 120000 })
-      const report = `${run.stdout}\n${run.stderr}`
-      if (run.status !== 0) throw new Error(`consumer jest failed:\n${report}`)
+      const result = spawnSync(jest, ['--runInBand', '--ci', '--config', '{}', '--rootDir', project], { cwd: project, env, encoding: 'utf8', timeout: 120000 })
+      const report = `${result.stdout}\n${result.stderr}`
+      if (result.status !== 0) throw new Error(`consumer jest failed:\n${report}`)
       // Three files (two PostgreSQL databases, one SQLite file), six tests each, all run.
       expect(report).toMatch(/Test Suites:\s+3 passed, 3 total/)
       expect(report).toMatch(/Tests:\s+18 passed, 18 total/)

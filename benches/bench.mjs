@@ -190,8 +190,8 @@ function summarize(runs) {
 function spread(x) {
   const lo = Math.min(...x.runs)
   const hi = Math.max(...x.runs)
-  const pct = (100 * Math.max(x.cps - lo, hi - x.cps)) / x.cps
-  return `${f(lo)}–${f(hi)} (±${f(pct)} %)`
+  const farthest = (100 * Math.max(x.cps - lo, hi - x.cps)) / x.cps
+  return `${f(lo)}–${f(hi)} (±${f(farthest)} %)`
 }
 
 // ---------------------------------------------------------------- setup
