@@ -19,6 +19,7 @@ pub struct Increment {
 
 pub mod pg;
 pub mod sqlite;
+mod template;
 
 /// How long a connection whose last statement succeeded is kept out of the pool for the next
 /// statement (see [`Warm`]).
