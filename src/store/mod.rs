@@ -177,6 +177,10 @@ pub trait Store: Send + Sync {
 }
 
 /// The backend in use.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per service, made once and held in an Arc: never moved on a hot path"
+)]
 pub enum AnyStore {
     Postgres(pg::PgStore),
     Sqlite(sqlite::SqliteStore),
