@@ -7,7 +7,7 @@
 -- also carries its configuration and the limits derived from it (the `hint_*` columns) for
 -- increment_lean.sql.
 -- The head of every statement that reads or writes budget counters: the current period by
--- the database's clock in the time zone $1 (PSPAS_BUDGET_TIMEZONE), so that every process on
+-- the database's clock in the time zone $1 (PSPAS_TIMEZONE), so that every process on
 -- every machine agrees on when a day or a month ends. See crate::budget::Period.
 WITH period AS (
   SELECT

@@ -11,6 +11,7 @@ pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod keycache;
+pub mod keyring;
 pub mod model;
 pub mod rotation;
 pub mod rsa_keys;

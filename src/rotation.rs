@@ -14,13 +14,13 @@
 //! changed meanwhile is left for the next run). So a rotation can be stopped at any point
 //! (even `kill -9`) and run again: nothing is lost, corrupted or wrapped twice.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::envelope;
 use crate::error::{Error, Result};
-use crate::rsa_keys::{self, RsaPrivate, RsaPublic};
-use crate::secret::{AesKey, PrivatePem};
+pub use crate::keyring::{KeyRing, Opener};
+use crate::rsa_keys::RsaPublic;
+use crate::secret::AesKey;
 
 /// A row's wrapped data key as read for rotation or verification.
 #[derive(Debug, Clone)]
@@ -38,86 +38,23 @@ pub struct Rewrap {
     pub new: String,
 }
 
-/// Which of the caller's private keys opens a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Opener {
-    Current,
-    /// The n-th previous key (0-based, in the configured order).
-    Previous(usize),
-    /// None of them, or the data key does not open the row's API-key ciphertext.
-    Nobody,
+/// The data key of `row` and which key opened it (`previous_first`: the order tried). The key
+/// must also open the row's API-key ciphertext; a ciphertext that is not an envelope, or
+/// does not verify, counts as not opened.
+fn open_row(ring: &KeyRing, row: &WrappedKey, previous_first: bool) -> (Option<AesKey>, Opener) {
+    let Ok(ct) = envelope::parse_encrypted_api_key(&row.encrypted_api_key) else {
+        return (None, Opener::Nobody);
+    };
+    // The plaintext is dropped (zeroized) at once.
+    match ring.open(&row.encrypted_aes_key, &ct, previous_first) {
+        Ok((aes, _, opener)) => (Some(aes), opener),
+        Err(_) => (None, Opener::Nobody),
+    }
 }
 
-/// The parsed keys of a [`PrivatePem`]: the current one and the previous ones.
-pub struct KeyRing {
-    current: Arc<RsaPrivate>,
-    previous: Vec<Arc<RsaPrivate>>,
-    /// Rotation's guess of which key opens the next row: the key that opened the last one.
-    /// Rows are rotated in id order, so after an interrupted run the rows come in two runs
-    /// (rotated, then not); trying the likely key first saves a failed RSA operation per row
-    /// on a re-run. Only the order of the attempts depends on it, never the outcome.
-    current_first: AtomicBool,
-}
-
-impl KeyRing {
-    /// Parse (once per PEM) the current and previous private keys; errors name the variable
-    /// or option, never a value.
-    pub fn parse(pem: &PrivatePem) -> Result<KeyRing> {
-        Ok(KeyRing {
-            current: rsa_keys::private_key_from(pem.expose(), pem.source())?,
-            previous: pem
-                .previous()
-                .map(|p| rsa_keys::previous_private_key_from(p, pem.source()))
-                .collect::<Result<_>>()?,
-            current_first: AtomicBool::new(false),
-        })
-    }
-
-    /// The data key of `row` and which key opened it (`previous_first`: the order tried). The key
-    /// must also open the row's API-key ciphertext; a ciphertext that is not an envelope, or
-    /// does not verify, counts as not opened.
-    fn open(&self, row: &WrappedKey, previous_first: bool) -> (Option<AesKey>, Opener) {
-        let Ok(ct) = envelope::parse_encrypted_api_key(&row.encrypted_api_key) else {
-            return (None, Opener::Nobody);
-        };
-        let current = std::iter::once((Opener::Current, &self.current));
-        let previous = self
-            .previous
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (Opener::Previous(i), k));
-        let order: Vec<_> = if previous_first {
-            previous.chain(current).collect()
-        } else {
-            current.chain(previous).collect()
-        };
-        for (opener, key) in order {
-            if let Ok(aes) = envelope::unwrap_aes_key(key, &row.encrypted_aes_key) {
-                // The data key must open the row's ciphertext; the plaintext is dropped
-                // (zeroized) at once.
-                return match envelope::open_with_key(&aes, &ct) {
-                    Ok(_) => (Some(aes), opener),
-                    Err(_) => (None, Opener::Nobody),
-                };
-            }
-        }
-        (None, Opener::Nobody)
-    }
-
-    /// Which key opens `row`, the current one tried first (as agents do).
-    pub fn opener(&self, row: &WrappedKey) -> Opener {
-        self.open(row, false).1
-    }
-
-    /// The public half of the current key.
-    pub fn current_public(&self) -> RsaPublic {
-        rsa_keys::public_of(&self.current)
-    }
-
-    /// The check that a given public key is the current key's (the CLI's `--new-public-key`).
-    pub fn is_current_public(&self, public: &RsaPublic) -> bool {
-        rsa_keys::is_pair(&self.current, public)
-    }
+/// Which key opens `row`, the current one tried first (as agents do).
+pub fn opener(ring: &KeyRing, row: &WrappedKey) -> Opener {
+    open_row(ring, row, false).1
 }
 
 /// What rotation does with one row.
@@ -131,7 +68,7 @@ pub enum Plan {
 /// Plan one row: rewrap it when a previous key opens it, and check that the new wrapping opens
 /// with the current key.
 pub fn plan_row(ring: &KeyRing, public: &RsaPublic, row: &WrappedKey) -> Result<Plan> {
-    let (aes, opener) = ring.open(row, !ring.current_first.load(Ordering::Relaxed));
+    let (aes, opener) = open_row(ring, row, !ring.current_first.load(Ordering::Relaxed));
     if opener != Opener::Nobody {
         ring.current_first
             .store(opener == Opener::Current, Ordering::Relaxed);

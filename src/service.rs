@@ -9,6 +9,7 @@ use crate::config;
 use crate::envelope::{self, SealedKey};
 use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
+use crate::keyring::{KeyRing, Opener};
 use crate::model::{self, KeyFilter, KeyRecord, NewKey, Usage};
 use crate::rotation;
 use crate::rsa_keys;
@@ -273,7 +274,7 @@ impl Service {
         pem: &PrivatePem,
         new_public: Option<&SecretString>,
     ) -> Result<RotationBatch> {
-        let ring = rotation::KeyRing::parse(pem)?;
+        let ring = KeyRing::parse(pem)?;
         let public = ring.current_public();
         if let Some(given) = new_public {
             let given = rsa_keys::public_key_from(given.expose(), rsa_keys::KeySource::Configured)?;
@@ -320,7 +321,7 @@ impl Service {
         limit: i64,
         pem: &PrivatePem,
     ) -> Result<VerifyBatch> {
-        let ring = rotation::KeyRing::parse(pem)?;
+        let ring = KeyRing::parse(pem)?;
         let rows = self.store().await?.wrapped_keys(after_id, limit).await?;
         let mut batch = VerifyBatch {
             last_id: rows.last().map(|r| r.id),
@@ -328,16 +329,16 @@ impl Service {
         };
         let openers = tokio::task::spawn_blocking(move || {
             rotation::parallel(&rows, rotation::threads(), |row| {
-                Ok((row.id, ring.opener(row)))
+                Ok((row.id, rotation::opener(&ring, row)))
             })
         })
         .await
         .map_err(|e| Error::Internal(format!("key verification task failed: {e}")))??;
         for (id, opener) in openers {
             match opener {
-                rotation::Opener::Current => batch.ok += 1,
-                rotation::Opener::Previous(_) => batch.previous_key += 1,
-                rotation::Opener::Nobody => batch.cannot_open.push(id),
+                Opener::Current => batch.ok += 1,
+                Opener::Previous(_) => batch.previous_key += 1,
+                Opener::Nobody => batch.cannot_open.push(id),
             }
         }
         Ok(batch)
@@ -372,21 +373,6 @@ fn unwrap_and_open(
     encrypted_aes_key: &str,
     ct: &envelope::Ciphertext,
 ) -> Result<(AesKey, SecretString)> {
-    let current = rsa_keys::private_key_from(pem.expose(), pem.source())?;
-    match envelope::unwrap_aes_key(&current, encrypted_aes_key) {
-        Ok(key) => {
-            let plaintext = envelope::open_with_key(&key, ct)?;
-            return Ok((key, plaintext));
-        }
-        Err(Error::DecryptFailed) => {}
-        Err(e) => return Err(e),
-    }
-    for previous in pem.previous() {
-        let private = rsa_keys::previous_private_key_from(previous, pem.source())?;
-        if let Ok(key) = envelope::unwrap_aes_key(&private, encrypted_aes_key) {
-            let plaintext = envelope::open_with_key(&key, ct)?;
-            return Ok((key, plaintext));
-        }
-    }
-    Err(Error::DecryptFailed)
+    let (key, plaintext, _) = KeyRing::load(pem)?.open(encrypted_aes_key, ct, false)?;
+    Ok((key, plaintext))
 }

@@ -19,6 +19,7 @@ pub struct Increment {
 
 pub mod pg;
 pub mod sqlite;
+mod template;
 
 /// How long a connection whose last statement succeeded is kept out of the pool for the next
 /// statement (see [`Warm`]).
@@ -176,6 +177,10 @@ pub trait Store: Send + Sync {
 }
 
 /// The backend in use.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per service, made once and held in an Arc: never moved on a hot path"
+)]
 pub enum AnyStore {
     Postgres(pg::PgStore),
     Sqlite(sqlite::SqliteStore),

@@ -2,6 +2,10 @@
 //! several processes share one file. The increment runs [`budget::decide`] inside a
 //! `BEGIN IMMEDIATE` transaction: SQLite's single writer lock makes it atomic across
 //! processes, and the database file's machine clock is the one clock.
+//!
+//! The statements are files under `sql/sqlite/` (read them there), spliced like PostgreSQL's
+//! (see [`Template`]): the key-record columns at `/*:key_record*/`, a call's filter clause at
+//! `/*:filter*/`. Results are read by column name.
 
 use std::path::Path;
 
@@ -11,6 +15,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite};
 
+use super::template::{Part, Template};
 use super::{filter_sql, Increment, Store, Warm};
 use crate::budget::{self, BudgetStatus, Candidate, Period};
 use crate::config::{BudgetSettings, PoolSettings};
@@ -20,20 +25,32 @@ use crate::rotation::{Rewrap, WrappedKey};
 
 const MIGRATION: &str =
     include_str!("../../migrations/sqlite/0001_create_ps_private_access_store.sql");
-const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
-const COLUMNS: &str =
-    "id, group_id, user_id, ai_model_id, external_api_id, encrypted_api_key, encrypted_aes_key, \
-    configuration, usage, created_at, updated_at, last_used_at, COALESCE(is_active, 1)";
 
-fn add_to_counters(op: char, param: &str) -> String {
-    let c = |k: &str| format!("'$.{k}', COALESCE(json_extract(usage, '$.{k}'), 0) {op} {param}");
-    format!(
-        "json_set(COALESCE(usage, '{{}}'), {}, {}, {})",
-        c("dailyUse"),
-        c("monthlyUse"),
-        c("totalUse")
-    )
+/// The statements of this backend, one file each under `sql/sqlite/`.
+mod statements {
+    use super::{Part, Template};
+
+    const PARTS: &[Part] = &[(
+        "/*:key_record*/",
+        include_str!("../../sql/sqlite/key_record.sql"),
+    )];
+
+    pub static INSERT: Template = Template::new(include_str!("../../sql/sqlite/insert.sql"), PARTS);
+    pub static LIST: Template = Template::new(include_str!("../../sql/sqlite/list.sql"), PARTS);
+    pub static INCREMENT_CANDIDATES: Template = Template::new(
+        include_str!("../../sql/sqlite/increment_candidates.sql"),
+        PARTS,
+    );
+    pub const INCREMENT_GRANT: &str = include_str!("../../sql/sqlite/increment_grant.sql");
+    pub const INCREMENT_REFUSAL: &str = include_str!("../../sql/sqlite/increment_refusal.sql");
+    pub const UNDO_INCREMENT: &str = include_str!("../../sql/sqlite/undo_increment.sql");
+    pub const SET_ACTIVE: &str = include_str!("../../sql/sqlite/set_active.sql");
+    pub const BUDGET_ROW: &str = include_str!("../../sql/sqlite/budget_row.sql");
+    pub const WRAPPED_KEYS: &str = include_str!("../../sql/sqlite/wrapped_keys.sql");
+    pub const REPLACE_WRAPPED_KEY: &str = include_str!("../../sql/sqlite/replace_wrapped_key.sql");
+    pub const COUNT_KEYS: &str = include_str!("../../sql/sqlite/count_keys.sql");
 }
+use statements::*;
 
 /// Timestamps written by this package (RFC 3339) or by other tools (`YYYY-MM-DD HH:MM:SS[.fff][ +00:00]`).
 fn timestamp(text: Option<String>) -> Option<DateTime<Utc>> {
@@ -49,26 +66,28 @@ fn timestamp(text: Option<String>) -> Option<DateTime<Utc>> {
         })
 }
 
-fn json(row: &SqliteRow, i: usize) -> Result<serde_json::Value> {
-    Ok(serde_json::from_str(row.try_get::<&str, _>(i)?).unwrap_or_default())
+/// A JSON text column (an unreadable value counts as JSON `null`).
+fn json(row: &SqliteRow, column: &str) -> Result<serde_json::Value> {
+    Ok(serde_json::from_str(row.try_get::<&str, _>(column)?).unwrap_or_default())
 }
 
+/// A key record (the columns of `sql/sqlite/key_record.sql`) in the current period.
 fn record(row: &SqliteRow, period: &Period) -> Result<KeyRecord> {
     Ok(KeyRecord {
-        id: row.try_get(0)?,
-        group_id: row.try_get(1)?,
-        user_id: row.try_get(2)?,
-        ai_model_id: row.try_get(3)?,
-        external_api_id: row.try_get(4)?,
-        encrypted_api_key: row.try_get(5)?,
-        encrypted_aes_key: row.try_get(6)?,
-        configuration: serde_json::from_str(row.try_get::<&str, _>(7)?)
+        id: row.try_get("id")?,
+        group_id: row.try_get("group_id")?,
+        user_id: row.try_get("user_id")?,
+        ai_model_id: row.try_get("ai_model_id")?,
+        external_api_id: row.try_get("external_api_id")?,
+        encrypted_api_key: row.try_get("encrypted_api_key")?,
+        encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+        configuration: serde_json::from_str(row.try_get::<&str, _>("configuration")?)
             .unwrap_or(serde_json::Value::Null),
-        usage: budget::effective_usage(&json(row, 8)?, period),
-        created_at: timestamp(row.try_get(9)?),
-        updated_at: timestamp(row.try_get(10)?),
-        last_used_at: timestamp(row.try_get(11)?),
-        is_active: row.try_get(12)?,
+        usage: budget::effective_usage(&json(row, "usage")?, period),
+        created_at: timestamp(row.try_get("created_at")?),
+        updated_at: timestamp(row.try_get("updated_at")?),
+        last_used_at: timestamp(row.try_get("last_used_at")?),
+        is_active: row.try_get("is_active")?,
     })
 }
 
@@ -129,14 +148,8 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     async fn insert(&self, key: &NewKey) -> Result<KeyRecord> {
-        let sql = format!(
-            "INSERT INTO ps_private_access_store (group_id, user_id, ai_model_id, external_api_id, configuration, \
-             usage, encrypted_api_key, encrypted_aes_key, created_at, updated_at, is_active) \
-             VALUES (?1, ?2, ?3, ?4, ?5, '{{\"dailyUse\":0,\"monthlyUse\":0,\"totalUse\":0}}', ?6, ?7, {NOW}, {NOW}, 1) \
-             RETURNING {COLUMNS}"
-        );
         let mut conn = self.conn().await?;
-        let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+        let row = sqlx::query(AssertSqlSafe(INSERT.get("")))
             .bind(key.group_id)
             .bind(key.user_id)
             .bind(key.ai_model_id)
@@ -152,11 +165,7 @@ impl Store for SqliteStore {
 
     async fn list(&self, group_id: i64, filter: &KeyFilter) -> Result<Vec<KeyRecord>> {
         let (cond, binds) = filter_sql(filter, '?', 2);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM ps_private_access_store WHERE group_id = ?1{cond} \
-             ORDER BY COALESCE(is_active, 1) DESC, id ASC"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql.as_str())).bind(group_id);
+        let mut q = sqlx::query(AssertSqlSafe(LIST.get(&cond))).bind(group_id);
         for b in binds {
             q = q.bind(b);
         }
@@ -169,13 +178,10 @@ impl Store for SqliteStore {
 
     async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
         let (cond, binds) = filter_sql(filter, '?', 2);
-        let sql = format!(
-            "SELECT id, group_id, ai_model_id, external_api_id, usage, configuration FROM ps_private_access_store \
-             WHERE group_id = ?1 AND is_active IS NOT FALSE{cond} ORDER BY id"
-        );
+        let sql = INCREMENT_CANDIDATES.get(&cond);
         let mut conn = self.conn().await?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-        let mut q = sqlx::query(AssertSqlSafe(sql.as_str())).bind(group_id);
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(group_id);
         for b in binds {
             q = q.bind(b);
         }
@@ -185,12 +191,12 @@ impl Store for SqliteStore {
             .iter()
             .map(|r| {
                 Ok(Candidate {
-                    id: r.try_get(0)?,
-                    group_id: r.try_get(1)?,
-                    ai_model_id: r.try_get(2)?,
-                    external_api_id: r.try_get(3)?,
-                    usage: json(r, 4)?,
-                    configuration: json(r, 5)?,
+                    id: r.try_get("id")?,
+                    group_id: r.try_get("group_id")?,
+                    ai_model_id: r.try_get("ai_model_id")?,
+                    external_api_id: r.try_get("external_api_id")?,
+                    usage: json(r, "usage")?,
+                    configuration: json(r, "configuration")?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -199,22 +205,18 @@ impl Store for SqliteStore {
         for w in &decision.writes {
             let usage = w.usage.to_string();
             if Some(w.id) == decision.granted {
-                let sql = format!(
-                    "UPDATE ps_private_access_store SET usage = ?2, last_used_at = {NOW}, updated_at = {NOW} \
-                     WHERE id = ?1 RETURNING encrypted_api_key, encrypted_aes_key"
-                );
-                let row = sqlx::query(AssertSqlSafe(sql.as_str()))
+                let row = sqlx::query(INCREMENT_GRANT)
                     .bind(w.id)
                     .bind(usage)
                     .fetch_one(&mut *tx)
                     .await?;
                 picked = Some(Picked {
                     id: w.id,
-                    encrypted_api_key: row.try_get(0)?,
-                    encrypted_aes_key: row.try_get(1)?,
+                    encrypted_api_key: row.try_get("encrypted_api_key")?,
+                    encrypted_aes_key: row.try_get("encrypted_aes_key")?,
                 });
             } else {
-                sqlx::query("UPDATE ps_private_access_store SET usage = ?2 WHERE id = ?1")
+                sqlx::query(INCREMENT_REFUSAL)
                     .bind(w.id)
                     .bind(usage)
                     .execute(&mut *tx)
@@ -230,12 +232,8 @@ impl Store for SqliteStore {
     }
 
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
-        let sql = format!(
-            "UPDATE ps_private_access_store SET usage = {} WHERE id = ?1",
-            add_to_counters('-', "?2")
-        );
         let mut conn = self.conn().await?;
-        sqlx::query(AssertSqlSafe(sql.as_str()))
+        sqlx::query(UNDO_INCREMENT)
             .bind(picked.id)
             .bind(amount)
             .execute(&mut *conn)
@@ -245,11 +243,8 @@ impl Store for SqliteStore {
     }
 
     async fn set_active(&self, id: i64, active: bool) -> Result<bool> {
-        let sql = format!(
-            "UPDATE ps_private_access_store SET is_active = ?2, updated_at = {NOW} WHERE id = ?1"
-        );
         let mut conn = self.conn().await?;
-        let r = sqlx::query(AssertSqlSafe(sql.as_str()))
+        let r = sqlx::query(SET_ACTIVE)
             .bind(id)
             .bind(active)
             .execute(&mut *conn)
@@ -285,14 +280,11 @@ impl Store for SqliteStore {
 
     async fn wrapped_keys(&self, after_id: i64, limit: i64) -> Result<Vec<WrappedKey>> {
         let mut conn = self.conn().await?;
-        let rows = sqlx::query(
-            "SELECT id, encrypted_api_key, encrypted_aes_key FROM ps_private_access_store \
-             WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows = sqlx::query(WRAPPED_KEYS)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
         self.warm.keep(conn);
         rows.iter().map(super::wrapped_key).collect()
     }
@@ -306,16 +298,13 @@ impl Store for SqliteStore {
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         let mut written = 0;
         for r in batch {
-            written += sqlx::query(
-                "UPDATE ps_private_access_store SET encrypted_aes_key = ?3 \
-                 WHERE id = ?1 AND encrypted_aes_key = ?2",
-            )
-            .bind(r.id)
-            .bind(r.old.as_str())
-            .bind(r.new.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            written += sqlx::query(REPLACE_WRAPPED_KEY)
+                .bind(r.id)
+                .bind(r.old.as_str())
+                .bind(r.new.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         }
         tx.commit().await?;
         self.warm.keep(conn);
@@ -324,11 +313,9 @@ impl Store for SqliteStore {
 
     async fn count_keys(&self) -> Result<i64> {
         let mut conn = self.conn().await?;
-        let keys = sqlx::query_scalar("SELECT count(*) FROM ps_private_access_store")
-            .fetch_one(&mut *conn)
-            .await?;
+        let row = sqlx::query(COUNT_KEYS).fetch_one(&mut *conn).await?;
         self.warm.keep(conn);
-        Ok(keys)
+        Ok(row.try_get("keys")?)
     }
 }
 
@@ -345,14 +332,18 @@ impl SqliteStore {
         id: i64,
     ) -> Result<Option<(bool, serde_json::Value, serde_json::Value)>> {
         let mut conn = self.conn().await?;
-        let row = sqlx::query(
-            "SELECT COALESCE(is_active, 1), usage, configuration FROM ps_private_access_store WHERE id = ?1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row = sqlx::query(BUDGET_ROW)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
         self.warm.keep(conn);
-        row.map(|r| Ok((r.try_get(0)?, json(&r, 1)?, json(&r, 2)?)))
-            .transpose()
+        row.map(|r| {
+            Ok((
+                r.try_get("is_active")?,
+                json(&r, "usage")?,
+                json(&r, "configuration")?,
+            ))
+        })
+        .transpose()
     }
 }

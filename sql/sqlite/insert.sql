@@ -1,0 +1,16 @@
+-- A new key: active, zero usage (the original's default), timestamps now (RFC 3339, UTC).
+-- ?1 group, ?2 user, ?3 AI model, ?4 external API, ?5 configuration (JSON text), ?6 encrypted
+-- API key, ?7 encrypted AES key.
+INSERT INTO ps_private_access_store (
+  group_id, user_id, ai_model_id, external_api_id, configuration, usage,
+  encrypted_api_key, encrypted_aes_key, created_at, updated_at, is_active
+)
+VALUES (
+  ?1, ?2, ?3, ?4, ?5, '{"dailyUse":0,"monthlyUse":0,"totalUse":0}',
+  ?6, ?7,
+  strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+  strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+  1
+)
+RETURNING
+/*:key_record*/

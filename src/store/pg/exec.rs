@@ -1,0 +1,178 @@
+//! Running one PostgreSQL statement: a connection from the pool (kept warm between
+//! statements), a direct probe of the server when the pool is slow to answer, and bounded
+//! retries of a statement whose failure proves it did not commit.
+
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
+use sqlx::{Connection, Postgres};
+
+use super::PgStore;
+use crate::error::{Error, Result};
+
+pub(super) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+/// Whether a statement writes: a write whose connection broke after it was sent may have
+/// committed, so it is never resent; a read is.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Kind {
+    Read,
+    Write,
+}
+
+/// A pool acquire slower than this asks the server directly whether it is there at all.
+const PROBE_AFTER: Duration = Duration::from_millis(500);
+/// How long that direct connection attempt may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Attempts of a statement whose failure proves it did not commit.
+const ATTEMPTS: u32 = 6;
+/// How long a call keeps trying to reach a server that refuses or resets connections (a
+/// restart) before it reports `PSPAS_DB_UNAVAILABLE`: about a second, never the acquire timeout.
+const UNAVAILABLE_GRACE: Duration = Duration::from_millis(1000);
+
+/// The pause before attempt `n` (1-based): 10, 20, 40, 80, 160 ms, plus up to 5 ms of jitter.
+fn backoff(n: u32) -> Duration {
+    Duration::from_millis((5u64 << n.min(6)) + rand::random::<u64>() % 5)
+}
+
+/// What a failed statement tells about its outcome (see README, "Failures and retries").
+enum Failure {
+    /// The server reported an error that aborts the statement's transaction: nothing was
+    /// committed, and the same statement may run again (serialization failure, deadlock,
+    /// administrator or crash shutdown of the backend before the commit).
+    Retry,
+    /// The connection broke while the statement was in flight: it may or may not have committed.
+    InFlight,
+    /// Anything else: reported as is.
+    Other,
+}
+
+fn classify(e: &sqlx::Error) -> Failure {
+    match e {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("40001" | "40P01" | "57P01" | "57P02") => Failure::Retry,
+            _ => Failure::Other,
+        },
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => Failure::InFlight,
+        _ => Failure::Other,
+    }
+}
+
+impl PgStore {
+    fn unavailable(&self, reason: impl std::fmt::Display) -> Error {
+        Error::DbUnavailable {
+            target: self.target.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A pooled connection. An acquire that takes longer than [`PROBE_AFTER`] asks the server
+    /// directly: if it cannot be reached (refused, unknown host, authentication) the call
+    /// fails now with that cause; if it answers, the pool is merely busy and the acquire keeps
+    /// its timeout (`DB_POOL_ACQUIRE_MS`).
+    pub(super) async fn conn(&self) -> Result<PoolConnection<Postgres>> {
+        let acquire = self.warm.acquire(&self.pool, self.pool.acquire());
+        tokio::pin!(acquire);
+        if let Ok(r) = tokio::time::timeout(PROBE_AFTER, &mut acquire).await {
+            return r.map_err(|e| self.unavailable(crate::error::describe_db(&e)));
+        }
+        match self.probe().await {
+            Ok(()) => acquire
+                .await
+                .map_err(|e| self.unavailable(crate::error::describe_db(&e))),
+            Err(reason) => Err(self.unavailable(reason)),
+        }
+    }
+
+    /// Is the server there? One direct connection attempt, shared by every call that asks
+    /// within [`PROBE_AFTER`] of it (a busy pool must not turn into a storm of probes).
+    async fn probe(&self) -> std::result::Result<(), String> {
+        let mut last = self.probe.lock().await;
+        if let Some((at, outcome)) = last.as_ref() {
+            if at.elapsed() < PROBE_AFTER {
+                return outcome.clone();
+            }
+        }
+        let outcome =
+            match tokio::time::timeout(PROBE_TIMEOUT, PgConnection::connect_with(&self.options))
+                .await
+            {
+                Ok(Ok(probe)) => {
+                    let _ = probe.close().await;
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(crate::error::describe_db(&e)),
+                Err(_) => Err(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
+            };
+        *last = Some((std::time::Instant::now(), outcome.clone()));
+        outcome
+    }
+
+    /// Run one statement and return its rows. The statement is rebuilt by `make` for each
+    /// attempt. Retried (bounded, with backoff) only when the failure proves it did not
+    /// commit; a write whose connection broke in flight is `PSPAS_DB_OUTCOME_UNKNOWN`.
+    pub(super) async fn rows<'q>(
+        &self,
+        kind: Kind,
+        make: impl Fn() -> PgQuery<'q>,
+    ) -> Result<Vec<PgRow>> {
+        let mut attempt = 0;
+        // Set once the statement itself failed in a way that proves it did not commit.
+        let mut rerun = false;
+        let started = std::time::Instant::now();
+        loop {
+            let mut conn = match self.conn().await {
+                Ok(c) => c,
+                // Nothing was sent: a server that is restarting gets about a second to come
+                // back (and a statement being re-run because it provably did not commit, its
+                // remaining attempts) before the call reports it unavailable.
+                Err(Error::DbUnavailable { .. })
+                    if started.elapsed() < UNAVAILABLE_GRACE
+                        || (rerun && attempt + 1 < ATTEMPTS) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let result = if self.pooler {
+                // The unnamed statement spans two protocol syncs (Parse/Describe, then
+                // Bind/Execute); an explicit transaction keeps both on one server connection.
+                async {
+                    let mut tx = conn.begin().await?;
+                    let rows = make().persistent(false).fetch_all(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(rows)
+                }
+                .await
+            } else {
+                make().fetch_all(&mut *conn).await
+            };
+            let e = match result {
+                Ok(rows) => {
+                    self.warm.keep(conn);
+                    return Ok(rows);
+                }
+                Err(e) => e,
+            };
+            let failure = classify(&e);
+            if !matches!(failure, Failure::Other) {
+                conn.close_on_drop();
+            }
+            drop(conn);
+            attempt += 1;
+            rerun = true;
+            match failure {
+                Failure::Retry if attempt < ATTEMPTS => {}
+                Failure::InFlight if kind == Kind::Read && attempt < ATTEMPTS => {}
+                Failure::InFlight => {
+                    return Err(Error::DbOutcomeUnknown(crate::error::describe_db(&e)))
+                }
+                _ => return Err(Error::from(e)),
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+}

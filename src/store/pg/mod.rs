@@ -1,0 +1,296 @@
+//! PostgreSQL: the [`PgStore`] type and its [`Store`] operations. All SQL of this backend
+//! lives in `sql/postgres/` (see [`statements`]).
+//!
+//! The budget rules of [`crate::budget`] are stated there in SQL, inside the one increment
+//! statement, so that any number of processes on any number of machines decide on the same
+//! locked row state with the database's clock.
+//!
+//! One concern per file: `statements.rs` (the statement files, each render made once),
+//! `exec.rs` (running a statement: connection, probe, retries), `increment.rs` (one call:
+//! the lean path, then the full statement), `hints.rs` (what the lean path needs),
+//! `batch.rs` (coalescing concurrent calls on one key), `decode.rs` (reading result rows by
+//! column name).
+
+mod batch;
+mod decode;
+mod exec;
+mod hints;
+mod increment;
+mod statements;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Postgres, Row};
+
+use super::{filter_sql, Increment, Store, Warm};
+use crate::budget::{self, BudgetStatus, Period};
+use crate::config::{BudgetSettings, DbTarget, PoolSettings};
+use crate::error::{Error, Result};
+use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Usage};
+use crate::rotation::{Rewrap, WrappedKey};
+use batch::{BatchKey, Coalescer};
+use decode::{period_of, record};
+use exec::Kind;
+use hints::LeanHint;
+use increment::{Target, LEAN_FILTER_FROM};
+use statements::{
+    BUDGET_ROW, COUNT_KEYS, INSERT, LIST, MIGRATION, REPLACE_WRAPPED_KEYS, SET_ACTIVE,
+    TABLE_EXISTS, UNDO_INCREMENT, WRAPPED_KEYS,
+};
+
+pub use statements::increment_statement;
+
+/// Advisory lock id serializing the create-table migration across processes ("pspas" in hex).
+const MIGRATION_LOCK: i64 = 0x0070_7370_6173;
+
+/// The PostgreSQL backend: its pool, and what the increment path keeps between calls.
+pub struct PgStore {
+    pool: PgPool,
+    budget: BudgetSettings,
+    /// Behind a transaction-mode pooler (PgBouncer, Supabase, Neon…): no named statements.
+    pooler: bool,
+    options: PgConnectOptions,
+    target: String,
+    /// The last direct probe of the server (single-flight: calls waiting at once share one).
+    probe: tokio::sync::Mutex<Option<(std::time::Instant, std::result::Result<(), String>)>>,
+    /// Calls waiting behind an in-flight statement on the same key (see [`Coalescer`]).
+    coalescer: Option<Coalescer>,
+    /// What the lean statement needs per (group, filter) (see [`LeanHint`]).
+    hints: Mutex<HashMap<BatchKey, Arc<LeanHint>>>,
+    /// Increments counted by the lean statement, and full statements sent.
+    lean_counted: AtomicU64,
+    full_sent: AtomicU64,
+    /// Connections kept between statements (see [`Warm`]).
+    warm: Warm<Postgres>,
+}
+
+impl PgStore {
+    pub async fn connect(
+        opts: PgConnectOptions,
+        pool: &PoolSettings,
+        budget: BudgetSettings,
+    ) -> Result<PgStore> {
+        let target = DbTarget::Postgres(Box::new(opts.clone())).describe();
+        // Behind a transaction-mode pooler nothing may be cached per server connection.
+        let options = if pool.pooler {
+            opts.statement_cache_capacity(0)
+        } else {
+            opts
+        };
+        let pg_pool = PgPoolOptions::new()
+            .max_connections(pool.max)
+            .min_connections(pool.min)
+            .acquire_timeout(pool.acquire_timeout)
+            .idle_timeout(pool.idle_timeout)
+            .connect_lazy_with(options.clone());
+        let store = PgStore {
+            pool: pg_pool,
+            budget,
+            pooler: pool.pooler,
+            options,
+            target,
+            probe: tokio::sync::Mutex::new(None),
+            coalescer: pool.coalesce.then(Coalescer::default),
+            hints: Mutex::default(),
+            lean_counted: AtomicU64::new(0),
+            full_sent: AtomicU64::new(0),
+            warm: Warm::default(),
+        };
+        // The first connection (through the probe, so a server that is not there fails in
+        // about a second, with the cause) and the table.
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Increments counted by the lean statement, and full statements sent, since the store
+    /// was opened (a diagnostic for tests and the benchmark).
+    pub fn statement_counts(&self) -> (u64, u64) {
+        (
+            self.lean_counted.load(Ordering::Relaxed),
+            self.full_sent.load(Ordering::Relaxed),
+        )
+    }
+
+    fn tz(&self) -> &'static str {
+        self.budget.timezone.name()
+    }
+
+    /// Create the table when it is missing. An existing table (PolicySynth's) is left as is.
+    async fn migrate(&self) -> Result<()> {
+        let rows = self.rows(Kind::Read, || sqlx::query(TABLE_EXISTS)).await?;
+        let exists: bool = match rows.first() {
+            Some(row) => row.try_get("table_exists")?,
+            None => false,
+        };
+        if exists {
+            return Ok(());
+        }
+        // Plain (simple-protocol) statements in one transaction: fine behind a pooler too.
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+        )))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// What a budget status is computed from: `is_active`, usage, configuration, period.
+    async fn budget_row(
+        &self,
+        id: i64,
+    ) -> Result<Option<(bool, serde_json::Value, serde_json::Value, Period)>> {
+        let sql = BUDGET_ROW.get("");
+        let rows = self
+            .rows(Kind::Read, || {
+                sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(self.tz())
+                    .bind(id)
+            })
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let json = |column: &str| -> Result<serde_json::Value> {
+            Ok(serde_json::from_str(row.try_get::<&str, _>(column)?).unwrap_or_default())
+        };
+        Ok(Some((
+            row.try_get("is_active")?,
+            json("usage")?,
+            json("configuration")?,
+            period_of(row)?,
+        )))
+    }
+}
+
+impl Store for PgStore {
+    async fn insert(&self, key: &NewKey) -> Result<KeyRecord> {
+        let sql = INSERT.get("");
+        let configuration = key.configuration.to_string();
+        let rows = self
+            .rows(Kind::Write, || {
+                sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(self.tz())
+                    .bind(key.group_id)
+                    .bind(key.user_id)
+                    .bind(key.ai_model_id)
+                    .bind(key.external_api_id)
+                    .bind(configuration.as_str())
+                    .bind(key.encrypted_api_key.as_str())
+                    .bind(key.encrypted_aes_key.as_str())
+            })
+            .await?;
+        match rows.first() {
+            Some(row) => record(row),
+            None => Err(Error::Internal("INSERT returned no row".into())),
+        }
+    }
+
+    async fn list(&self, group_id: i64, filter: &KeyFilter) -> Result<Vec<KeyRecord>> {
+        let (cond, binds) = filter_sql(filter, '$', 3);
+        let sql = LIST.get(&cond);
+        let rows = self
+            .rows(Kind::Read, || {
+                let mut q = sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(self.tz())
+                    .bind(group_id);
+                for b in &binds {
+                    q = q.bind(*b);
+                }
+                q
+            })
+            .await?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
+        let (cond, binds) = filter_sql(filter, '$', 5);
+        let target = Target {
+            key: (group_id, cond, binds),
+            lean_cond: filter_sql(filter, '$', LEAN_FILTER_FROM).0,
+        };
+        let Some(coalescer) = &self.coalescer else {
+            return self.increment_alone(&target, amount).await;
+        };
+        self.increment_coalesced(coalescer, &target, amount).await
+    }
+
+    async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
+        self.rows(Kind::Write, || {
+            sqlx::query(UNDO_INCREMENT).bind(picked.id).bind(amount)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn set_active(&self, id: i64, active: bool) -> Result<bool> {
+        let rows = self
+            .rows(Kind::Write, || {
+                sqlx::query(SET_ACTIVE).bind(id).bind(active)
+            })
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn usage(&self, id: i64) -> Result<Option<Usage>> {
+        Ok(self
+            .budget_row(id)
+            .await?
+            .map(|(_, usage, _, period)| budget::effective_usage(&usage, &period)))
+    }
+
+    async fn budget_status(&self, id: i64) -> Result<Option<BudgetStatus>> {
+        Ok(self
+            .budget_row(id)
+            .await?
+            .map(|(active, usage, config, period)| {
+                budget::status(id, active, self.budget.enforce, &usage, &config, &period)
+            }))
+    }
+
+    async fn close(&self) {
+        self.warm.release_all();
+        self.pool.close().await
+    }
+
+    async fn wrapped_keys(&self, after_id: i64, limit: i64) -> Result<Vec<WrappedKey>> {
+        let rows = self
+            .rows(Kind::Read, || {
+                sqlx::query(WRAPPED_KEYS).bind(after_id).bind(limit)
+            })
+            .await?;
+        rows.iter().map(super::wrapped_key).collect()
+    }
+
+    async fn replace_wrapped_keys(&self, batch: &[Rewrap]) -> Result<u64> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+        let old: Vec<&str> = batch.iter().map(|r| r.old.as_str()).collect();
+        let new: Vec<&str> = batch.iter().map(|r| r.new.as_str()).collect();
+        let rows = self
+            .rows(Kind::Write, || {
+                sqlx::query(REPLACE_WRAPPED_KEYS)
+                    .bind(&ids)
+                    .bind(&old)
+                    .bind(&new)
+            })
+            .await?;
+        Ok(rows.len() as u64)
+    }
+
+    async fn count_keys(&self) -> Result<i64> {
+        let rows = self.rows(Kind::Read, || sqlx::query(COUNT_KEYS)).await?;
+        match rows.first() {
+            Some(row) => Ok(row.try_get("keys")?),
+            None => Ok(0),
+        }
+    }
+}

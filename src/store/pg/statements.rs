@@ -1,0 +1,59 @@
+//! The statements of the PostgreSQL backend, one file each under `sql/postgres/` (read them
+//! there). Shared parts are spliced in at `/*:name*/` markers: the period head
+//! (`period.sql`), the budget of a candidate row (`key_budget.sql`), the columns of a key
+//! record (`key_record.sql`); a call's filter clause goes where `/*:filter*/` stands (see
+//! [`Template`]). Results are read by column name (see `decode.rs`).
+
+use crate::model::KeyFilter;
+use crate::store::filter_sql;
+use crate::store::template::{Part, Template};
+
+/// The shared parts, in the order they are spliced in.
+const PARTS: &[Part] = &[
+    (
+        "/*:period*/",
+        include_str!("../../../sql/postgres/period.sql"),
+    ),
+    (
+        "/*:key_budget*/",
+        include_str!("../../../sql/postgres/key_budget.sql"),
+    ),
+    (
+        "/*:key_record*/",
+        include_str!("../../../sql/postgres/key_record.sql"),
+    ),
+];
+
+macro_rules! template {
+    ($file:literal) => {
+        Template::new(
+            include_str!(concat!("../../../sql/postgres/", $file)),
+            PARTS,
+        )
+    };
+}
+
+pub(super) static INSERT: Template = template!("insert.sql");
+pub(super) static LIST: Template = template!("list.sql");
+pub(super) static BUDGET_ROW: Template = template!("budget_row.sql");
+pub(super) static INCREMENT_LEAN: Template = template!("increment_lean.sql");
+pub(super) static INCREMENT_BUDGET: Template = template!("increment_budget.sql");
+
+pub(super) const UNDO_INCREMENT: &str = include_str!("../../../sql/postgres/undo_increment.sql");
+pub(super) const SET_ACTIVE: &str = include_str!("../../../sql/postgres/set_active.sql");
+pub(super) const TABLE_EXISTS: &str = include_str!("../../../sql/postgres/table_exists.sql");
+pub(super) const WRAPPED_KEYS: &str = include_str!("../../../sql/postgres/wrapped_keys.sql");
+pub(super) const REPLACE_WRAPPED_KEYS: &str =
+    include_str!("../../../sql/postgres/replace_wrapped_keys.sql");
+pub(super) const COUNT_KEYS: &str = include_str!("../../../sql/postgres/count_keys.sql");
+
+pub(super) const MIGRATION: &str =
+    include_str!("../../../migrations/postgres/0001_create_ps_private_access_store.sql");
+
+/// The full increment statement for a filter (`sql/postgres/increment_budget.sql`): `$1`
+/// timezone, `$2` group, `$3` amount, `$4` enforce, then the filter's values from `$5`.
+/// Public so the benchmark's diagnostic loop issues exactly this statement (see
+/// `benches/increment-pg.sql` and `tests/bench_sql.rs`).
+pub fn increment_statement(filter: &KeyFilter) -> String {
+    INCREMENT_BUDGET.render(&filter_sql(filter, '$', 5).0)
+}
