@@ -68,9 +68,9 @@ export declare class NativeStore {
    * keys of `privateKey` to its current key pair (`newPublicKey`, when given, must be the
    * current key's public half).
    */
-  rotateBatch(afterId: number, limit: number, privateKey?: NativePrivateKey | undefined | null, newPublicKey?: string | undefined | null): Promise<NativeRotationBatch>
+  rotateBatch(afterId: number, limit: number, privateKey?: NativePrivateKey | undefined | null, newPublicKey?: string | undefined | null): Promise<RotationBatch>
   /** Check the batch of up to `limit` rows after id `afterId`: which key opens each row. */
-  verifyBatch(afterId: number, limit: number, privateKey?: NativePrivateKey | undefined | null): Promise<NativeVerifyBatch>
+  verifyBatch(afterId: number, limit: number, privateKey?: NativePrivateKey | undefined | null): Promise<VerifyBatch>
   /**
    * Close this set-up's pool and stop sharing it; the next call through any handle on it
    * reconnects.
@@ -109,16 +109,6 @@ export interface NativeFilter {
   isActive?: boolean | null
 }
 
-/** One batch of a key rotation (see `rotateKeys`). */
-export interface NativeRotationBatch {
-  /** The last id read; `null`: no rows left. */
-  lastId?: number
-  rotated: number
-  alreadyCurrent: number
-  cannotOpen: Array<number>
-  changedMeanwhile: number
-}
-
 /** The two stored strings of a sealed API key. */
 export interface NativeSealed {
   encryptedApiKey: string
@@ -139,12 +129,21 @@ export interface NativeSetting {
   doc: string
 }
 
-/** One batch of a verification (see `verifyKeys`). */
-export interface NativeVerifyBatch {
+/**
+ * One batch of a key rotation (declared once: with the `napi` feature it is also the shape
+ * `rotateBatch` resolves to in JavaScript).
+ */
+export interface RotationBatch {
+  /** The last id read (the next batch starts after it); absent: no rows left. */
   lastId?: number
-  ok: number
-  previousKey: number
+  /** Rows rewrapped to the current key. */
+  rotated: number
+  /** Rows already under the current key (skipped). */
+  alreadyCurrent: number
+  /** Rows no configured key opens (left as they are). */
   cannotOpen: Array<number>
+  /** Rows whose data key changed between read and write (left for the next run). */
+  changedMeanwhile: number
 }
 
 /**
@@ -156,3 +155,15 @@ export declare function seal(publicKeyPem: string | undefined | null, apiKey: st
 
 /** The settings table, in the order the docs list it. */
 export declare function settingsTable(): Array<NativeSetting>
+
+/** One batch of a verification (also the shape `verifyBatch` resolves to in JavaScript). */
+export interface VerifyBatch {
+  /** The last id read (the next batch starts after it); absent: no rows left. */
+  lastId?: number
+  /** Rows the current private key opens. */
+  ok: number
+  /** Rows only a previous private key opens. */
+  previousKey: number
+  /** Rows no configured key opens. */
+  cannotOpen: Array<number>
+}

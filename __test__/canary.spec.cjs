@@ -4,6 +4,7 @@
 // everything printed (console.*, process.stdout/stderr.write, process.emitWarning, and the raw
 // output of a child process driving the same paths). The expected number of hits is 0.
 // Set up as a PolicySynth suite: the variables are assigned on this file's process.env.
+// (Over 400 lines: the canary search and every error path it watches share one set of secrets.)
 'use strict'
 const crypto = require('node:crypto')
 const path = require('node:path')

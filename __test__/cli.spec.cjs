@@ -6,6 +6,7 @@
 // no-echo prompt under a pseudo-terminal (util-linux `script`), the progress bar under a
 // pseudo-terminal and plain progress lines otherwise. Every output of the file is searched for
 // the canary API keys and the private keys in the end.
+// (Over 400 lines: one describe per command of one binary, sharing its fixtures and databases.)
 'use strict'
 const { spawn, spawnSync, execFileSync } = require('node:child_process')
 const crypto = require('node:crypto')

@@ -29,6 +29,7 @@
 // --sqlite-analyze runs ANALYZE on the SQLite file after seeding: a diagnostic, since the
 // package never runs it, and without statistics SQLite picks the ai_model_id index (every
 // key has model 1) over group_id for the package's candidate SELECT.
+// (Over 400 lines: every scenario runs side by side in one process so ratios come from one run.)
 import { spawnSync, execFile } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { readFileSync, existsSync, statSync } from 'node:fs'

@@ -1,7 +1,7 @@
 "use strict";
 /**
  * Set-up: `configure()` options and the caller's `process.env`, read through the settings
- * table (`settings.generated.ts`, generated from `src/settings.rs`). Keeps this realm's state:
+ * table (`settings.generated.ts`, generated from `src/settings/table.rs`). Keeps this realm's state:
  * the configured options, the native handle per database set-up, the private-key handle.
  */
 Object.defineProperty(exports, "__esModule", { value: true });

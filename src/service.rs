@@ -1,5 +1,7 @@
 //! The operations of `PsPrivateAccessStore`, free of any Node type: the binding converts
-//! arguments, this module validates them and does the work, so `cargo test` covers it all.
+//! arguments into core values (ids and amounts through [`crate::model`]'s checks), this module
+//! checks what is stored (ciphertext format, configuration) and does the work, so `cargo test`
+//! covers it all.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,29 +19,33 @@ use crate::secret::{AesKey, PrivatePem, SecretString};
 use crate::settings::{Env, ProcessEnv, Settings};
 use crate::store::{AnyStore, Increment, Store};
 
-/// One batch of a key rotation.
+/// One batch of a key rotation (declared once: with the `napi` feature it is also the shape
+/// `rotateBatch` resolves to in JavaScript).
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct RotationBatch {
-    /// The last id read (the next batch starts after it); `None`: no rows left.
+    /// The last id read (the next batch starts after it); absent: no rows left.
     pub last_id: Option<i64>,
     /// Rows rewrapped to the current key.
-    pub rotated: u64,
+    pub rotated: i64,
     /// Rows already under the current key (skipped).
-    pub already_current: u64,
+    pub already_current: i64,
     /// Rows no configured key opens (left as they are).
     pub cannot_open: Vec<i64>,
     /// Rows whose data key changed between read and write (left for the next run).
-    pub changed_meanwhile: u64,
+    pub changed_meanwhile: i64,
 }
 
-/// One batch of a verification.
+/// One batch of a verification (also the shape `verifyBatch` resolves to in JavaScript).
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct VerifyBatch {
+    /// The last id read (the next batch starts after it); absent: no rows left.
     pub last_id: Option<i64>,
     /// Rows the current private key opens.
-    pub ok: u64,
+    pub ok: i64,
     /// Rows only a previous private key opens.
-    pub previous_key: u64,
+    pub previous_key: i64,
     /// Rows no configured key opens.
     pub cannot_open: Vec<i64>,
 }
@@ -308,8 +314,8 @@ impl Service {
                 rotation::Plan::CannotOpen => batch.cannot_open.push(id),
             }
         }
-        batch.rotated = store.replace_wrapped_keys(&rewraps).await?;
-        batch.changed_meanwhile = rewraps.len() as u64 - batch.rotated;
+        batch.rotated = store.replace_wrapped_keys(&rewraps).await? as i64;
+        batch.changed_meanwhile = rewraps.len() as i64 - batch.rotated;
         Ok(batch)
     }
 

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use chrono::Utc;
 use policysynth_private_access_store::budget::{EventKind, Period};
 use policysynth_private_access_store::model::{IdFilter, KeyFilter, NewKey};
-use policysynth_private_access_store::secret::SecretString;
 use policysynth_private_access_store::service::Service;
 use policysynth_private_access_store::settings::{self as setting, Settings};
 use serde_json::{json, Value};

@@ -11,12 +11,14 @@
 //! period markers and exactly-once marks alike.
 //!
 //! `PSPAS_DIFFERENTIAL_SEEDS` sets how many sequences run (default 12).
+//!
+//! (Over 400 lines: one harness, the random step generator and the fixed boundary sequence
+//! belong together; splitting them would scatter one comparison.)
 
 use std::sync::Arc;
 
 use policysynth_private_access_store::budget::EventKind;
 use policysynth_private_access_store::model::{IdFilter, KeyFilter, NewKey};
-use policysynth_private_access_store::secret::SecretString;
 use policysynth_private_access_store::service::Service;
 use policysynth_private_access_store::settings::{self as setting, Settings};
 use policysynth_private_access_store::store::AnyStore;

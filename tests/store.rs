@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use policysynth_private_access_store::model::{ActiveFilter, IdFilter, KeyFilter, NewKey};
-use policysynth_private_access_store::secret::{PrivatePem, SecretString};
+use policysynth_private_access_store::secret::PrivatePem;
 use policysynth_private_access_store::service::Service;
 use policysynth_private_access_store::settings::{self as setting, Settings};
 use serde_json::json;

@@ -17,7 +17,7 @@ use crate::config;
 use crate::error::Error as CoreError;
 use crate::model::{self, ActiveFilter, IdFilter, KeyFilter, NewKey};
 use crate::secret::SecretString;
-use crate::service::Service;
+use crate::service::{RotationBatch, Service, VerifyBatch};
 use crate::settings::{self as setting, NoEnv};
 
 /// Filters as Sequelize read them: absent/`undefined` adds none, `null` is SQL `NULL`.
@@ -74,26 +74,6 @@ impl ToNapiValue for Incremented {
         o.set("events", val.events)?;
         unsafe { Object::to_napi_value(env.raw(), o) }
     }
-}
-
-/// One batch of a key rotation (see `rotateKeys`).
-#[napi(object)]
-pub struct NativeRotationBatch {
-    /// The last id read; `null`: no rows left.
-    pub last_id: Option<i64>,
-    pub rotated: i64,
-    pub already_current: i64,
-    pub cannot_open: Vec<i64>,
-    pub changed_meanwhile: i64,
-}
-
-/// One batch of a verification (see `verifyKeys`).
-#[napi(object)]
-pub struct NativeVerifyBatch {
-    pub last_id: Option<i64>,
-    pub ok: i64,
-    pub previous_key: i64,
-    pub cannot_open: Vec<i64>,
 }
 
 /// A batch's start (an id, 0 to start) and size (1 to 10,000).
@@ -308,7 +288,7 @@ impl NativeStore {
     /// Rotate the batch of up to `limit` rows after id `afterId` from the previous private
     /// keys of `privateKey` to its current key pair (`newPublicKey`, when given, must be the
     /// current key's public half).
-    #[napi(catch_unwind, ts_return_type = "Promise<NativeRotationBatch>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<RotationBatch>")]
     pub fn rotate_batch<'e>(
         &self,
         env: &'e Env,
@@ -316,7 +296,7 @@ impl NativeStore {
         limit: f64,
         private_key: Option<&NativePrivateKey>,
         new_public_key: Option<String>,
-    ) -> Result<PromiseRaw<'e, NativeRotationBatch>> {
+    ) -> Result<PromiseRaw<'e, RotationBatch>> {
         let service = self.service.clone();
         let pem = private_key
             .map(|k| k.pem.clone())
@@ -324,41 +304,28 @@ impl NativeStore {
         let new_public_key = new_public_key.map(SecretString::new);
         promise(env, async move {
             let (after_id, limit) = batch_bounds(after_id, limit)?;
-            let b = service
+            service
                 .rotate_batch(after_id, limit, &*pem?, new_public_key.as_ref())
-                .await?;
-            Ok(NativeRotationBatch {
-                last_id: b.last_id,
-                rotated: b.rotated as i64,
-                already_current: b.already_current as i64,
-                cannot_open: b.cannot_open,
-                changed_meanwhile: b.changed_meanwhile as i64,
-            })
+                .await
         })
     }
 
     /// Check the batch of up to `limit` rows after id `afterId`: which key opens each row.
-    #[napi(catch_unwind, ts_return_type = "Promise<NativeVerifyBatch>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<VerifyBatch>")]
     pub fn verify_batch<'e>(
         &self,
         env: &'e Env,
         after_id: f64,
         limit: f64,
         private_key: Option<&NativePrivateKey>,
-    ) -> Result<PromiseRaw<'e, NativeVerifyBatch>> {
+    ) -> Result<PromiseRaw<'e, VerifyBatch>> {
         let service = self.service.clone();
         let pem = private_key
             .map(|k| k.pem.clone())
             .ok_or(CoreError::MissingPrivateKey);
         promise(env, async move {
             let (after_id, limit) = batch_bounds(after_id, limit)?;
-            let b = service.verify_batch(after_id, limit, &*pem?).await?;
-            Ok(NativeVerifyBatch {
-                last_id: b.last_id,
-                ok: b.ok as i64,
-                previous_key: b.previous_key as i64,
-                cannot_open: b.cannot_open,
-            })
+            service.verify_batch(after_id, limit, &*pem?).await
         })
     }
 

@@ -248,6 +248,41 @@ impl Store for AnyStore {
     }
 }
 
+/// A key record (the columns of `key_record.sql`), read the same way on both backends: usage
+/// in `period` (the current one), timestamps through `timestamp` (each backend stores them its
+/// own way). An unreadable JSON column reads as `null`.
+pub(crate) fn key_record<R: sqlx::Row>(
+    row: &R,
+    period: &crate::budget::Period,
+    timestamp: impl Fn(&R, &'static str) -> Result<Option<chrono::DateTime<chrono::Utc>>>,
+) -> Result<KeyRecord>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'static str: sqlx::ColumnIndex<R>,
+{
+    let usage: serde_json::Value =
+        serde_json::from_str(row.try_get::<&str, _>("usage")?).unwrap_or_default();
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        group_id: row.try_get("group_id")?,
+        user_id: row.try_get("user_id")?,
+        ai_model_id: row.try_get("ai_model_id")?,
+        external_api_id: row.try_get("external_api_id")?,
+        encrypted_api_key: row.try_get("encrypted_api_key")?,
+        encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+        configuration: serde_json::from_str(row.try_get::<&str, _>("configuration")?)
+            .unwrap_or_default(),
+        usage: crate::budget::effective_usage(&usage, period),
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+        last_used_at: timestamp(row, "last_used_at")?,
+        is_active: row.try_get("is_active")?,
+    })
+}
+
 /// A row of a wrapped-keys query (columns `id`, `encrypted_api_key`, `encrypted_aes_key`),
 /// read the same way on both backends.
 pub(crate) fn wrapped_key<R: sqlx::Row>(row: &R) -> Result<WrappedKey>
@@ -271,7 +306,7 @@ where
 /// `group_id` index. Without statistics (the package never runs ANALYZE on a user's file)
 /// SQLite otherwise picks the `ai_model_id` index, and as many keys share a model, every call
 /// then reads all of them inside its write transaction (measured: 5.7 ms instead of 0.9 ms
-/// p50 with 5,000 keys; BENCHMARKS.md). PostgreSQL plans from statistics and needs no hint.
+/// p50 with 5,000 keys; docs/benchmarks.md). PostgreSQL plans from statistics and needs no hint.
 pub(crate) fn filter_sql(filter: &KeyFilter, prefix: char, mut next: usize) -> (String, Vec<i64>) {
     let mut sql = String::new();
     let mut binds = Vec::new();

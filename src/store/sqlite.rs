@@ -73,21 +73,8 @@ fn json(row: &SqliteRow, column: &str) -> Result<serde_json::Value> {
 
 /// A key record (the columns of `sql/sqlite/key_record.sql`) in the current period.
 fn record(row: &SqliteRow, period: &Period) -> Result<KeyRecord> {
-    Ok(KeyRecord {
-        id: row.try_get("id")?,
-        group_id: row.try_get("group_id")?,
-        user_id: row.try_get("user_id")?,
-        ai_model_id: row.try_get("ai_model_id")?,
-        external_api_id: row.try_get("external_api_id")?,
-        encrypted_api_key: row.try_get("encrypted_api_key")?,
-        encrypted_aes_key: row.try_get("encrypted_aes_key")?,
-        configuration: serde_json::from_str(row.try_get::<&str, _>("configuration")?)
-            .unwrap_or(serde_json::Value::Null),
-        usage: budget::effective_usage(&json(row, "usage")?, period),
-        created_at: timestamp(row.try_get("created_at")?),
-        updated_at: timestamp(row.try_get("updated_at")?),
-        last_used_at: timestamp(row.try_get("last_used_at")?),
-        is_active: row.try_get("is_active")?,
+    super::key_record(row, period, |row, column| {
+        Ok(timestamp(row.try_get(column)?))
     })
 }
 

@@ -4,7 +4,7 @@
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use crate::budget::{self, BudgetEvent, EventKind, Period};
+use crate::budget::{BudgetEvent, EventKind, Period};
 use crate::error::Result;
 use crate::model::{KeyRecord, Picked};
 
@@ -18,27 +18,13 @@ pub(super) fn period_of(row: &PgRow) -> Result<Period> {
     })
 }
 
-/// A key record (the columns of `sql/postgres/key_record.sql`).
+/// A key record (the columns of `sql/postgres/key_record.sql`, with the current period).
 pub(super) fn record(row: &PgRow) -> Result<KeyRecord> {
-    let period = period_of(row)?;
-    let usage: serde_json::Value =
-        serde_json::from_str(row.try_get::<&str, _>("usage")?).unwrap_or_default();
-    Ok(KeyRecord {
-        id: row.try_get("id")?,
-        group_id: row.try_get("group_id")?,
-        user_id: row.try_get("user_id")?,
-        ai_model_id: row.try_get("ai_model_id")?,
-        external_api_id: row.try_get("external_api_id")?,
-        encrypted_api_key: row.try_get("encrypted_api_key")?,
-        encrypted_aes_key: row.try_get("encrypted_aes_key")?,
-        configuration: serde_json::from_str(row.try_get::<&str, _>("configuration")?)
-            .unwrap_or(serde_json::Value::Null),
-        usage: budget::effective_usage(&usage, &period),
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        is_active: row.try_get("is_active")?,
-    })
+    super::super::key_record(
+        row,
+        &period_of(row)?,
+        |row, column| Ok(row.try_get(column)?),
+    )
 }
 
 /// The key a lean statement counted on (named result columns).

@@ -36,7 +36,7 @@ fn backoff(n: u32) -> Duration {
     Duration::from_millis((5u64 << n.min(6)) + rand::random::<u64>() % 5)
 }
 
-/// What a failed statement tells about its outcome (see README, "Failures and retries").
+/// What a failed statement tells about its outcome (see docs/failures-and-retries.md).
 enum Failure {
     /// The server reported an error that aborts the statement's transaction: nothing was
     /// committed, and the same statement may run again (serialization failure, deadlock,

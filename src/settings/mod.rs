@@ -8,7 +8,9 @@
 //!   the JS entry's options type and its environment list (`lib/settings.generated.ts`) and
 //!   the README's table (`tools/gen-settings.mjs`; `npm test` fails when they drift).
 //!
-//! Adding a setting is one entry in the `settings!` block below plus its use (a
+//! (Over 400 lines: about 340 lines of types and resolver, then their unit tests.)
+//!
+//! Adding a setting is one entry in the `settings!` block of [`table`] plus its use (a
 //! `Resolver` accessor where the value is needed).
 
 use std::collections::HashMap;
@@ -99,7 +101,7 @@ impl Setting {
 }
 
 /// Each entry: its doc comment, then `NAME = { option, env, kind, default, scope }`. Defines a
-/// `pub const NAME: Setting` and lists it in [`ALL`] (in this order in the docs).
+/// `pub const NAME: Setting` and lists it in `ALL` (in this order in the docs).
 macro_rules! settings {
     ($(
         $(#[doc = $doc:literal])*
@@ -127,214 +129,11 @@ macro_rules! settings {
     };
 }
 
-settings! {
-    /// `postgres://…`, `postgresql://…` or `sqlite:path`; overrides every other database
-    /// variable and is honoured in every `NODE_ENV`. Outside production TLS is off unless the
-    /// URL names an `sslmode` (as node-postgres under PolicySynth's Sequelize).
-    DATABASE_URL = {
-        option: Some("databaseUrl"),
-        env: ["DATABASE_URL"],
-        kind: Secret,
-        default: "",
-        scope: Setup,
-    };
-    /// `production` requires a database URL and connects to PostgreSQL over TLS without
-    /// certificate verification (`sslmode=require`) unless `DISABLE_PG_SSL` is set or the URL
-    /// names its own `sslmode`.
-    NODE_ENV = {
-        option: None,
-        env: ["NODE_ENV"],
-        kind: Text,
-        default: "",
-        scope: Setup,
-    };
-    /// Any value: no TLS in production when the URL names no `sslmode`.
-    DISABLE_PG_SSL = {
-        option: None,
-        env: ["DISABLE_PG_SSL"],
-        kind: Text,
-        default: "",
-        scope: Setup,
-    };
-    /// PostgreSQL database outside production when no URL is set (TLS off).
-    DB_NAME = {
-        option: None,
-        env: ["PSQL_DB_NAME", "YP_DEV_DATABASE_NAME"],
-        kind: Text,
-        default: "",
-        scope: Setup,
-    };
-    /// The PostgreSQL role with `PSQL_DB_NAME`; then `PGUSER`, then the OS user, as libpq
-    /// and node-postgres pick it.
-    DB_USER = {
-        option: None,
-        env: ["PSQL_DB_USER", "YP_DEV_DATABASE_USERNAME", "PGUSER"],
-        kind: Text,
-        default: "",
-        scope: Setup,
-    };
-    /// The PostgreSQL password with `PSQL_DB_NAME`.
-    DB_PASS = {
-        option: None,
-        env: ["PSQL_DB_PASS", "YP_DEV_DATABASE_PASSWORD"],
-        kind: Secret,
-        default: "",
-        scope: Setup,
-    };
-    /// The PostgreSQL host with `PSQL_DB_NAME`.
-    DB_HOST = {
-        option: None,
-        env: ["DB_HOST"],
-        kind: Text,
-        default: "localhost",
-        scope: Setup,
-    };
-    /// The PostgreSQL port with `PSQL_DB_NAME`.
-    DB_PORT = {
-        option: None,
-        env: ["DB_PORT"],
-        kind: Count,
-        default: "5432",
-        scope: Setup,
-    };
-    /// The SQLite file used when no PostgreSQL is configured (the embedded default).
-    SQLITE_PATH = {
-        option: Some("sqlitePath"),
-        env: ["PSPAS_SQLITE_PATH"],
-        kind: Text,
-        default: "ps_private_access_store.sqlite",
-        scope: Setup,
-    };
-    /// PEM of the RSA public key, SPKI (`BEGIN PUBLIC KEY`) or PKCS#1, used by
-    /// `encryptApiKey`; literal `\n` as written in `.env` files is accepted.
-    PUBLIC_KEY = {
-        option: Some("publicKey"),
-        env: ["RSA_API_ENCRYPTION_PUBLIC_KEY"],
-        kind: Pem,
-        default: "",
-        scope: Call,
-    };
-    /// PEM of the RSA private key, PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1
-    /// (`BEGIN RSA PRIVATE KEY`); literal `\n` as written in `.env` files is accepted.
-    PRIVATE_KEY = {
-        option: Some("privateKey"),
-        env: ["RSA_API_ENCRYPTION_PRIVATE_KEY"],
-        kind: Pem,
-        default: "",
-        scope: Call,
-    };
-    /// Earlier RSA private keys during a key rotation, PEMs one after another (newlines, `\n`
-    /// escapes or commas between them), tried in order after the current key, so agents keep
-    /// working while `rotateKeys()` rewraps the rows; drop them once `verifyKeys()` reports
-    /// every row opens with the current key.
-    PREVIOUS_PRIVATE_KEYS = {
-        option: Some("previousPrivateKeys"),
-        env: ["RSA_API_ENCRYPTION_PREVIOUS_PRIVATE_KEYS"],
-        kind: Pem,
-        default: "",
-        scope: Call,
-    };
-    /// Connections the pool opens at most.
-    POOL_MAX = {
-        option: Some("poolMax"),
-        env: ["DB_POOL_MAX"],
-        kind: Count,
-        default: "5",
-        scope: Setup,
-    };
-    /// Connections the pool keeps open (at most `poolMax`).
-    POOL_MIN = {
-        option: Some("poolMin"),
-        env: ["DB_POOL_MIN"],
-        kind: Count,
-        default: "5",
-        scope: Setup,
-    };
-    /// How long a call waits for a pooled connection, in milliseconds.
-    ACQUIRE_TIMEOUT_MS = {
-        option: Some("acquireTimeoutMs"),
-        env: ["DB_POOL_ACQUIRE_MS"],
-        kind: Count,
-        default: "30000",
-        scope: Setup,
-    };
-    /// An idle pooled connection is closed after this many milliseconds.
-    IDLE_TIMEOUT_MS = {
-        option: Some("idleTimeoutMs"),
-        env: ["DB_POOL_IDLE_MS"],
-        kind: Count,
-        default: "10000",
-        scope: Setup,
-    };
-    /// IANA timezone of the daily and monthly budget periods.
-    TIMEZONE = {
-        option: Some("timezone"),
-        env: ["PSPAS_TIMEZONE"],
-        kind: Text,
-        default: "UTC",
-        scope: Setup,
-    };
-    /// Refuse calls over budget; `false` for the original's count-only behaviour.
-    ENFORCE_BUDGETS = {
-        option: Some("enforceBudgets"),
-        env: ["PSPAS_ENFORCE_BUDGETS"],
-        kind: Switch,
-        default: "true",
-        scope: Setup,
-    };
-    /// Cache unwrapped AES data keys in memory (an RSA unwrap costs about a millisecond).
-    KEY_CACHE = {
-        option: Some("keyCache"),
-        env: ["PSPAS_KEY_CACHE"],
-        kind: Switch,
-        default: "true",
-        scope: Setup,
-    };
-    /// At most this many cached data keys.
-    KEY_CACHE_MAX_ENTRIES = {
-        option: Some("keyCacheMaxEntries"),
-        env: ["PSPAS_KEY_CACHE_MAX_ENTRIES"],
-        kind: Count,
-        default: "1000",
-        scope: Setup,
-    };
-    /// A cached data key lives at most this many milliseconds.
-    KEY_CACHE_MAX_AGE_MS = {
-        option: Some("keyCacheMaxAgeMs"),
-        env: ["PSPAS_KEY_CACHE_MAX_AGE_MS"],
-        kind: Count,
-        default: "600000",
-        scope: Setup,
-    };
-    /// PostgreSQL is reached through a connection pooler in transaction mode (PgBouncer,
-    /// Supabase, Neon): no named prepared statements. `?pgbouncer=true` on the URL does the
-    /// same.
-    PGBOUNCER = {
-        option: Some("pgbouncer"),
-        env: ["PSPAS_PGBOUNCER"],
-        kind: Switch,
-        default: "false",
-        scope: Setup,
-    };
-    /// Send concurrent calls on one key as one statement counting their sum (PostgreSQL). A
-    /// batch that is not granted without a budget event is decided call by call, so budgets
-    /// and events behave exactly as without it.
-    COALESCE = {
-        option: Some("coalesce"),
-        env: ["PSPAS_COALESCE"],
-        kind: Switch,
-        default: "true",
-        scope: Setup,
-    };
-    /// Worker threads of the addon's async runtime (read once, when the addon loads).
-    WORKER_THREADS = {
-        option: None,
-        env: ["PSPAS_WORKER_THREADS"],
-        kind: Count,
-        default: "1",
-        scope: Process,
-    };
-}
+mod env;
+mod table;
+
+pub use env::{Env, EnvMap, NoEnv, ProcessEnv};
+pub use table::*;
 
 /// An explicit `configure()` value, as the JS entry passed it (types checked there).
 #[derive(Debug)]
@@ -442,56 +241,6 @@ impl Settings {
             out.push(0);
         }
         out
-    }
-}
-
-/// An environment reader: the process environment, or a snapshot of the caller's (the JS
-/// layer reads the caller realm's `process.env`, which under jest is not the process's).
-pub trait Env: Send + Sync {
-    fn get(&self, name: &str) -> Option<String>;
-    /// The operating-system user, PostgreSQL's last default for the role (as libpq and pg).
-    fn os_user(&self) -> Option<String> {
-        std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .ok()
-            .filter(|v| !v.is_empty())
-    }
-}
-
-/// The process environment, read at call time. Empty values count as unset.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
-}
-
-/// No environment at all (checking `configure()` values on their own).
-pub struct NoEnv;
-
-impl Env for NoEnv {
-    fn get(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn os_user(&self) -> Option<String> {
-        None
-    }
-}
-
-/// A snapshot of an environment (the caller's `process.env`), plus the OS user name.
-#[derive(Default)]
-pub struct EnvMap {
-    pub vars: HashMap<String, String>,
-    pub os_user: Option<String>,
-}
-
-impl Env for EnvMap {
-    fn get(&self, name: &str) -> Option<String> {
-        self.vars.get(name).filter(|v| !v.is_empty()).cloned()
-    }
-    fn os_user(&self) -> Option<String> {
-        self.os_user.clone().filter(|v| !v.is_empty())
     }
 }
 
