@@ -84,11 +84,6 @@ export interface PsPrivateAccessStoreOptions {
      * exactly as without it. Environment: `PSPAS_COALESCE`; default `true`.
      */
     coalesce?: boolean | null;
-    /**
-     * The `application_name` PostgreSQL shows for this package's connections (`pg_stat_activity`).
-     * Environment: `PSPAS_APPLICATION_NAME`; default `ps-private-access-store`.
-     */
-    applicationName?: string | null;
 }
 /** One setting as the JS entry uses it. */
 export interface SettingRow {

@@ -28,6 +28,5 @@ exports.SETTINGS = [
     { option: 'keyCacheMaxAgeMs', env: ['PSPAS_KEY_CACHE_MAX_AGE_MS'], type: 'number', scope: 'setup' },
     { option: 'pgbouncer', env: ['PSPAS_PGBOUNCER'], type: 'boolean', scope: 'setup' },
     { option: 'coalesce', env: ['PSPAS_COALESCE'], type: 'boolean', scope: 'setup' },
-    { option: 'applicationName', env: ['PSPAS_APPLICATION_NAME'], type: 'string', scope: 'setup' },
     { option: null, env: ['PSPAS_WORKER_THREADS'], type: 'number', scope: 'process' },
 ];

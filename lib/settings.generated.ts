@@ -87,11 +87,6 @@ export interface PsPrivateAccessStoreOptions {
    * exactly as without it. Environment: `PSPAS_COALESCE`; default `true`.
    */
   coalesce?: boolean | null
-  /**
-   * The `application_name` PostgreSQL shows for this package's connections (`pg_stat_activity`).
-   * Environment: `PSPAS_APPLICATION_NAME`; default `ps-private-access-store`.
-   */
-  applicationName?: string | null
 }
 
 /** One setting as the JS entry uses it. */
@@ -130,6 +125,5 @@ export const SETTINGS: readonly SettingRow[] = [
   { option: 'keyCacheMaxAgeMs', env: ['PSPAS_KEY_CACHE_MAX_AGE_MS'], type: 'number', scope: 'setup' },
   { option: 'pgbouncer', env: ['PSPAS_PGBOUNCER'], type: 'boolean', scope: 'setup' },
   { option: 'coalesce', env: ['PSPAS_COALESCE'], type: 'boolean', scope: 'setup' },
-  { option: 'applicationName', env: ['PSPAS_APPLICATION_NAME'], type: 'string', scope: 'setup' },
   { option: null, env: ['PSPAS_WORKER_THREADS'], type: 'number', scope: 'process' },
 ]

@@ -152,9 +152,7 @@ fn from_url(url: &str, name: &str, r: &Resolver) -> Result<DbTarget> {
                 PgSslMode::Disable
             });
         }
-        return Ok(DbTarget::Postgres(Box::new(opts.application_name(
-            &r.text(&s::APPLICATION_NAME).unwrap_or_default(),
-        ))));
+        return Ok(DbTarget::Postgres(Box::new(opts)));
     }
     Err(Error::Config(format!(
         "{name} must start with postgres://, postgresql:// or sqlite:"
@@ -177,7 +175,6 @@ pub fn database_target(settings: &Settings, env: &dyn Env) -> Result<DbTarget> {
             .number::<u16>(&s::DB_PORT)
             .map_err(|_| Error::Config("DB_PORT must be a port number".into()))?;
         let mut opts = PgConnectOptions::new_without_pgpass()
-            .application_name(&r.text(&s::APPLICATION_NAME).unwrap_or_default())
             .host(&r.text(&s::DB_HOST).unwrap_or_default())
             .port(port)
             .database(&db)

@@ -202,15 +202,6 @@ settings! {
         default: "true",
         scope: Setup,
     };
-    /// The `application_name` PostgreSQL shows for this package's connections
-    /// (`pg_stat_activity`).
-    APPLICATION_NAME = {
-        option: Some("applicationName"),
-        env: ["PSPAS_APPLICATION_NAME"],
-        kind: Text,
-        default: "ps-private-access-store",
-        scope: Setup,
-    };
     /// Worker threads of the addon's async runtime (read once, when the addon loads).
     WORKER_THREADS = {
         option: None,
