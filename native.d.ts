@@ -52,7 +52,12 @@ export declare class NativeStore {
    * Count `amount` on the group's first active matching key with room and open it with
    * `privateKey` (`null`: the variable is not set, which fails only if a key is picked).
    */
-  increment(groupId: number, filter: NativeFilter, amount: number, privateKey?: NativePrivateKey | undefined | null): Promise<{ apiKey: string | null; events: string | null }>
+  increment(groupId: number, filter: NativeFilter, amount: number, privateKey?: NativePrivateKey | undefined | null): Promise<{ apiKey: string | null; events: string | null; error: string | null }>
+  /**
+   * Replace a key's configuration (`configurationJson`: the caller's `JSON.stringify`),
+   * checked as `add` checks it; `true` if the key exists.
+   */
+  setConfiguration(id: number, configurationJson: string): Promise<boolean>
   /** Set `is_active`; `true` if a row was updated. */
   setActive(id: number, active: boolean): Promise<boolean>
   /** The usage of the current period as JSON, or `null` for an unknown id. */

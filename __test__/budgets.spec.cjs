@@ -6,7 +6,7 @@
 const { coded } = require('./support/errors.cjs')
 const path = require('node:path')
 const { PsPrivateAccessStore } = require('..')
-const { BACKENDS, generateKeys, childEnv, startWorker, runTogether } = require('../tools/harness/index.cjs')
+const { BACKENDS, generateKeys, childEnv, startWorker, runTogether, original } = require('../tools/harness/index.cjs')
 
 // Set-up the way a PolicySynth suite does it: variables assigned on this file's process.env
 // (the child processes get them through their real environment).
@@ -71,6 +71,29 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
       // A smaller amount that fits still goes to the first key.
       await PsPrivateAccessStore.setKeyStatus(b.id, false)
       expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(200, { incrementAmount: 0 })).toBe('sk-a')
+    })
+
+    test('a refusal\'s event is delivered even when the key then chosen cannot be decrypted', async () => {
+      const g = 310
+      const refusing = await addKey(g, 'sk-refusing', { perDay: 1, petMonth: null, total: null })
+      const foreign = generateKeys()
+      const sealed = original.encryptApiKey('sk-foreign', foreign.publicKey)
+      const broken = await PsPrivateAccessStore.addPreEncryptedKey(g, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, config({}, {}))
+      const seen = []
+      const off = PsPrivateAccessStore.onBudgetEvent((e) => seen.push(e))
+      try {
+        await expect(PsPrivateAccessStore.incrementUsageAndGetApiKey(g, { incrementAmount: 2 })).rejects.toThrow(
+          coded('PSPAS_DECRYPT_FAILED', 'Failed to decrypt API key: wrong RSA private key or tampered ciphertext'),
+        )
+        expect(seen).toEqual([expect.objectContaining({ keyId: refusing.id, kind: 'dailyLimit', used: 0, limit: 1 })])
+        // Neither key counted; the refusal's mark is kept, so the event does not fire twice.
+        expect(await PsPrivateAccessStore.getUsage(broken.id)).toEqual({ dailyUse: 0, monthlyUse: 0, totalUse: 0 })
+        expect(await PsPrivateAccessStore.getUsage(refusing.id)).toEqual({ dailyUse: 0, monthlyUse: 0, totalUse: 0 })
+        await expect(PsPrivateAccessStore.incrementUsageAndGetApiKey(g, { incrementAmount: 2 })).rejects.toThrow(coded('PSPAS_DECRYPT_FAILED', /./))
+        expect(seen).toHaveLength(1)
+      } finally {
+        off()
+      }
     })
 
     test('null when no key has room, and getBudgetStatus says why', async () => {

@@ -21,7 +21,7 @@ const ROOT = path.resolve(__dirname, '..')
 const BIN = path.join(ROOT, 'bin/ps-access-store.mjs')
 const PKG = require('../package.json')
 
-const COMMANDS = ['keygen', 'add', 'list', 'status', 'enable', 'disable', 'verify', 'rotate', 'migrate']
+const COMMANDS = ['keygen', 'add', 'list', 'status', 'budget', 'enable', 'disable', 'verify', 'rotate', 'migrate']
 const DB_COMMANDS = COMMANDS.filter((c) => c !== 'keygen')
 
 // The pseudo-terminal runs need util-linux `script` (Debian: bsdutils, always installed) and
@@ -669,6 +669,34 @@ describe('status', () => {
     expect(r.status).toBe(1)
     expect(r.stdout).toBe('')
     expect(errorOf(r)).toEqual({ code: 'PSPAS_NOT_FOUND', message: 'no key with id 987654' })
+  })
+})
+
+describe('budget', () => {
+  test.each(BACKENDS)('%s: replaces the whole configuration; --json; the next call obeys it', async (backend) => {
+    const { id } = addKey(backend, 107, ['--model', '9', '--per-day', '100', '--total', '1000'])
+    const env = { DATABASE_URL: dbs[backend].url }
+    const r = cli(['budget', String(id), '--per-day', '3', '--daily-threshold', '0.5'], { env })
+    expect(r.status).toBe(0)
+    expect(r.stdout).toBe(`key ${id}: budget set\n`)
+    S.configure({ databaseUrl: dbs[backend].url, privateKey: KEYS.current.privateKey })
+    const [row] = await S.getApiKeys(107, { aiModelId: 9 })
+    // The flags give the whole configuration: --total was not given, so there is none.
+    expect(row.configuration).toEqual({ maxBudget: { perDay: 3, petMonth: null, total: null }, emailNotificationBudgetThresholds: { daily: 0.5 } })
+    expect(await S.incrementUsageAndGetApiKey(107, { aiModelId: 9, incrementAmount: 3 })).toEqual(expect.stringMatching(/^sk-canary-/))
+    expect(await S.incrementUsageAndGetApiKey(107, { aiModelId: 9, incrementAmount: 1 })).toBeNull()
+    const j = cli(['budget', String(id), '--per-day', '10', '--json'], { env })
+    expect(j.status).toBe(0)
+    expect(json(j)).toEqual({ id, configuration: { maxBudget: { perDay: 10, petMonth: null, total: null }, emailNotificationBudgetThresholds: {} } })
+  })
+
+  test('an unknown id: exit 1, PSPAS_NOT_FOUND; a bad amount: exit 2, nothing written', () => {
+    const env = { DATABASE_URL: dbs.sqlite.url }
+    const r = cli(['budget', '434343', '--per-day', '5'], { env })
+    expect(r.status).toBe(1)
+    expect(plainError(r)).toEqual({ code: 'PSPAS_NOT_FOUND', message: 'no key with id 434343' })
+    const bad = cli(['budget', '1', '--per-day', '-5'], { env })
+    expect(bad.status).toBe(2)
   })
 })
 

@@ -167,6 +167,9 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
         [{ incrementAmount: -1 }, coded('PSPAS_INVALID_ARGUMENT', 'incrementAmount must be a finite number >= 0')],
         [{ incrementAmount: Infinity }, coded('PSPAS_INVALID_ARGUMENT', 'incrementAmount must be a finite number >= 0')],
         [{ incrementAmount: '5' }, coded('PSPAS_INVALID_ARGUMENT', 'incrementAmount must be a number')],
+        // The documented cap on one call's amount (issue 17: 1e308 used to break the group).
+        [{ incrementAmount: 1e308 }, coded('PSPAS_INVALID_AMOUNT', 'incrementAmount must be at most 1e15 (the cap on one call\'s amount)')],
+        [{ incrementAmount: 1e15 + 1 }, coded('PSPAS_INVALID_AMOUNT', 'incrementAmount must be at most 1e15 (the cap on one call\'s amount)')],
       ]) {
         await expect(S.incrementUsageAndGetApiKey(g, opts)).rejects.toThrow(message)
       }
@@ -200,6 +203,39 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
         process.env.RSA_API_ENCRYPTION_PRIVATE_KEY = keys.privateKey
       }
       expect(await S.getUsage(k.id)).toEqual({ dailyUse: 0, monthlyUse: 0, totalUse: 0 })
+    })
+  })
+
+  describe('setConfiguration', () => {
+    test('replaces the budget; the next call decides on it (lean-path hints included)', async () => {
+      const g = group()
+      const k = await add(g, 'sk-budgeted')
+      // Calls on the common path first, so a hint for this group exists on PostgreSQL.
+      for (let i = 0; i < 3; i++) expect(await S.incrementUsageAndGetApiKey(g, { incrementAmount: 10 })).toBe('sk-budgeted')
+      const tight = { maxBudget: { perDay: 35, petMonth: null, total: null }, emailNotificationBudgetThresholds: {} }
+      expect(await S.setConfiguration(k.id, tight)).toBe(true)
+      expect((await S.getApiKeys(g))[0].configuration).toEqual(tight)
+      expect(await S.incrementUsageAndGetApiKey(g, { incrementAmount: 10 })).toBeNull()
+      expect(await S.incrementUsageAndGetApiKey(g, { incrementAmount: 5 })).toBe('sk-budgeted')
+      expect((await S.getBudgetStatus(k.id)).daily).toMatchObject({ used: 35, limit: 35, remaining: 0 })
+      expect(await S.setConfiguration(k.id, CONFIG)).toBe(true)
+      expect(await S.incrementUsageAndGetApiKey(g, { incrementAmount: 10 })).toBe('sk-budgeted')
+    })
+
+    test('bad input rejects with a coded message and writes nothing; an unknown id is false', async () => {
+      const g = group()
+      const k = await add(g, 'sk-config-kept')
+      for (const [args, message] of [
+        [[k.id, { maxBudget: { perDay: -5 } }], coded('PSPAS_INVALID_CONFIGURATION', 'Invalid configuration: maxBudget.perDay must be a number >= 0 or null')],
+        [[k.id, { maxBudget: { total: '10' } }], coded('PSPAS_INVALID_CONFIGURATION', 'Invalid configuration: maxBudget.total must be a number >= 0 or null')],
+        [[k.id, null], coded('PSPAS_INVALID_CONFIGURATION', 'Invalid configuration: configuration must be an object')],
+        [['1', CONFIG], coded('PSPAS_INVALID_ARGUMENT', 'id must be a number')],
+        [[-1, CONFIG], coded('PSPAS_INVALID_ARGUMENT', 'id must be a non-negative safe integer')],
+      ]) {
+        await expect(S.setConfiguration(...args)).rejects.toThrow(message)
+      }
+      expect((await S.getApiKeys(g))[0].configuration).toEqual(CONFIG)
+      expect(await S.setConfiguration(987654, CONFIG)).toBe(false)
     })
   })
 

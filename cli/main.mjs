@@ -20,13 +20,14 @@ import * as keygen from './commands/keygen.mjs'
 import * as add from './commands/add.mjs'
 import * as list from './commands/list.mjs'
 import * as status from './commands/status.mjs'
+import * as budget from './commands/budget.mjs'
 import * as enableDisable from './commands/enable-disable.mjs'
 import * as verify from './commands/verify.mjs'
 import * as rotate from './commands/rotate.mjs'
 import * as migrate from './commands/migrate.mjs'
 
 /** The commands, in the order `--help` lists them. */
-const COMMANDS = [keygen, add, list, status, enableDisable, verify, rotate, migrate]
+const COMMANDS = [keygen, add, list, status, budget, enableDisable, verify, rotate, migrate]
 
 export function buildProgram() {
   const program = new Command(NAME)

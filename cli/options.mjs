@@ -1,6 +1,6 @@
 // The shared option groups of the commands and what they turn into. A command lists the groups
 // it takes: withOptions(cmd, ['database', 'public-key', 'json']). Groups are always added in
-// the same order (database, keys, progress, json), after the command's own options, so every
+// the same order (budget, database, keys, progress, json), after the command's own options, so every
 // --help lists them alike. Also the argument parsers and configure(): flags -> the library's
 // PsPrivateAccessStore.configure(); everything a flag does not give stays with the environment.
 // Secrets are never flag values: keys come from files (API keys: stdin / prompt, see add).
@@ -38,6 +38,14 @@ export const amount = (value) => {
 // The option groups, in the order they are added
 
 const GROUPS = {
+  budget: (cmd) =>
+    cmd
+      .option('--per-day <n>', 'daily budget (maxBudget.perDay)', amount)
+      .option('--per-month <n>', 'monthly budget (maxBudget.petMonth)', amount)
+      .option('--total <n>', 'total budget (maxBudget.total)', amount)
+      .option('--daily-threshold <n>', 'daily notification threshold (≤ 1: fraction of --per-day)', amount)
+      .option('--monthly-threshold <n>', 'monthly notification threshold (≤ 1: fraction of --per-month)', amount),
+
   database: (cmd) =>
     cmd
       .option(
@@ -73,6 +81,18 @@ export function withOptions(cmd, names) {
   }
   for (const [name, add] of Object.entries(GROUPS)) if (names.includes(name)) add(cmd)
   return cmd
+}
+
+/** The budget configuration the budget flags give (a limit or threshold not given: none). */
+export function configurationFrom(opts) {
+  const limit = (v) => (v === undefined ? null : v)
+  const configuration = {
+    maxBudget: { perDay: limit(opts.perDay), petMonth: limit(opts.perMonth), total: limit(opts.total) },
+    emailNotificationBudgetThresholds: {},
+  }
+  if (opts.dailyThreshold !== undefined) configuration.emailNotificationBudgetThresholds.daily = opts.dailyThreshold
+  if (opts.monthlyThreshold !== undefined) configuration.emailNotificationBudgetThresholds.monthly = opts.monthlyThreshold
+  return configuration
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -92,6 +92,12 @@ export declare class PsPrivateAccessStore {
      * nothing.
      */
     static incrementUsageAndGetApiKey(groupId: number, options?: IncrementUsageOptions): Promise<string | null>;
+    /**
+     * Replaces a key's budget configuration, checked as `addPreEncryptedKey` checks it
+     * (`PSPAS_INVALID_CONFIGURATION`, nothing written); `true` if the key exists. The next call
+     * on the key decides on the new configuration, in every process.
+     */
+    static setConfiguration(id: number, configuration: PsPrivateAccessStoreConfiguration): Promise<boolean>;
     /** Sets the active status of a key; `true` if a row was updated. */
     static setKeyStatus(id: number, isActive: boolean): Promise<boolean>;
     /** The usage counters of a key (current day and month, and total), or `null`. */

@@ -162,9 +162,23 @@ class PsPrivateAccessStore {
         const filter = (0, args_1.filterOf)(o);
         const amount = o.incrementAmount === undefined ? 1 : (0, args_1.number)(o.incrementAmount, 'incrementAmount');
         const out = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().increment(groupId, filter, amount, (0, settings_1.privateKey)()));
+        // Events of keys that refused the call are delivered even when the granted key then
+        // could not be served.
         if (out.events !== null)
             (0, events_1.emit)(out.events);
+        if (out.error !== null)
+            throw (0, errors_1.convertError)(out.error);
         return out.apiKey;
+    }
+    /**
+     * Replaces a key's budget configuration, checked as `addPreEncryptedKey` checks it
+     * (`PSPAS_INVALID_CONFIGURATION`, nothing written); `true` if the key exists. The next call
+     * on the key decides on the new configuration, in every process.
+     */
+    static async setConfiguration(id, configuration) {
+        (0, args_1.number)(id, 'id');
+        const json = (0, args_1.configurationJson)(configuration);
+        return (0, errors_1.settle)(() => (0, settings_1.currentStore)().setConfiguration(id, json));
     }
     /** Sets the active status of a key; `true` if a row was updated. */
     static async setKeyStatus(id, isActive) {

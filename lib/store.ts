@@ -5,7 +5,7 @@
  */
 
 import { configurationJson, filterOf, number, optionalId, optionsObject, string, boolean } from './args'
-import { PsPrivateAccessStoreError, settle, sync } from './errors'
+import { convertError, PsPrivateAccessStoreError, settle, sync } from './errors'
 import { emit, subscribe } from './events'
 import { native } from './native'
 import { attributes, budgetStatus } from './records'
@@ -202,8 +202,22 @@ export class PsPrivateAccessStore {
     const filter = filterOf(o)
     const amount = o.incrementAmount === undefined ? 1 : number(o.incrementAmount, 'incrementAmount')
     const out = await settle(() => currentStore().increment(groupId, filter, amount, privateKey()))
+    // Events of keys that refused the call are delivered even when the granted key then
+    // could not be served.
     if (out.events !== null) emit(out.events)
+    if (out.error !== null) throw convertError(out.error)
     return out.apiKey
+  }
+
+  /**
+   * Replaces a key's budget configuration, checked as `addPreEncryptedKey` checks it
+   * (`PSPAS_INVALID_CONFIGURATION`, nothing written); `true` if the key exists. The next call
+   * on the key decides on the new configuration, in every process.
+   */
+  static async setConfiguration(id: number, configuration: PsPrivateAccessStoreConfiguration): Promise<boolean> {
+    number(id, 'id')
+    const json = configurationJson(configuration)
+    return settle(() => currentStore().setConfiguration(id, json))
   }
 
   /** Sets the active status of a key; `true` if a row was updated. */

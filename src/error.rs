@@ -26,6 +26,9 @@ pub enum Error {
     DecryptFailed,
     #[error("{0}")]
     InvalidArgument(String),
+    /// An amount beyond the documented cap ([`crate::model::MAX_AMOUNT`]).
+    #[error("{0}")]
+    InvalidAmount(String),
     #[error("Invalid configuration: {0}")]
     InvalidConfiguration(String),
     /// Bad set-up: `configure()` options or environment values.
@@ -57,6 +60,7 @@ impl Error {
             Error::EmptyApiKey => "PSPAS_EMPTY_API_KEY",
             Error::DecryptFailed => "PSPAS_DECRYPT_FAILED",
             Error::InvalidArgument(_) => "PSPAS_INVALID_ARGUMENT",
+            Error::InvalidAmount(_) => "PSPAS_INVALID_AMOUNT",
             Error::InvalidConfiguration(_) => "PSPAS_INVALID_CONFIGURATION",
             Error::Config(_) => "PSPAS_CONFIG",
             Error::DbUnavailable { .. } => "PSPAS_DB_UNAVAILABLE",

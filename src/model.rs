@@ -112,6 +112,10 @@ pub struct Picked {
     pub id: i64,
     pub encrypted_api_key: String,
     pub encrypted_aes_key: String,
+    /// The day and month (configured timezone) the amount was counted in: an undo takes it
+    /// off those counters only while they still count that day and month.
+    pub day: String,
+    pub month: String,
 }
 
 /// An id: a safe non-negative integer.
@@ -136,14 +140,25 @@ pub fn stored_id(name: &str, value: f64) -> Result<i64> {
     Ok(v)
 }
 
-/// `incrementAmount`: finite and not negative.
+/// The largest amount one call may count: 10^15. Every counter then stays far inside the
+/// range PostgreSQL's `float8` and Rust's `f64` read back (about 1.8 × 10^308; a counter
+/// would need 10^293 calls at the cap to leave it), and whole amounts below 2^53 ≈ 9 × 10^15
+/// add exactly.
+pub const MAX_AMOUNT: f64 = 1e15;
+
+/// `incrementAmount`: finite, not negative (`PSPAS_INVALID_ARGUMENT`) and at most
+/// [`MAX_AMOUNT`] (`PSPAS_INVALID_AMOUNT`).
 pub fn amount(value: f64) -> Result<f64> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(value)
-    } else {
+    if !(value.is_finite() && value >= 0.0) {
         Err(Error::invalid_argument(
             "incrementAmount must be a finite number >= 0",
         ))
+    } else if value > MAX_AMOUNT {
+        Err(Error::InvalidAmount(
+            "incrementAmount must be at most 1e15 (the cap on one call's amount)".into(),
+        ))
+    } else {
+        Ok(value)
     }
 }
 

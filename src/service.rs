@@ -19,6 +19,14 @@ use crate::secret::{AesKey, PrivatePem, SecretString};
 use crate::settings::{Env, ProcessEnv, Settings};
 use crate::store::{AnyStore, Increment, Store};
 
+/// What an increment served: the opened key (`None`: no key had room) or why the granted key
+/// could not be served, and the budget events the call caused (in either case).
+#[derive(Debug)]
+pub struct Served {
+    pub key: Result<Option<SecretString>>,
+    pub events: Vec<BudgetEvent>,
+}
+
 /// One batch of a key rotation (declared once: with the `napi` feature it is also the shape
 /// `rotateBatch` resolves to in JavaScript).
 #[cfg_attr(feature = "napi", napi_derive::napi(object))]
@@ -207,21 +215,25 @@ impl Service {
         self.store().await?.list(group_id, &filter).await
     }
 
-    /// Count `amount` on the group's first active matching key with budget room and return
-    /// it decrypted, with the budget events the call caused. If the key cannot be decrypted
-    /// the increment is reversed before the error is returned, so a failed call counts no
-    /// usage.
-    pub async fn increment_usage_and_get_api_key(
+    /// Count `amount` on the group's first active matching key with budget room and open it,
+    /// with the budget events the call caused. If the key cannot be decrypted the increment is
+    /// reversed and [`Served::key`] holds the error, so a failed call counts no usage; the
+    /// events its decision caused (keys before it that refused the call) are delivered all the
+    /// same, since their exactly-once marks are committed.
+    pub async fn serve(
         &self,
         group_id: i64,
         filter: KeyFilter,
         amount: f64,
         private_pem: Result<impl std::borrow::Borrow<PrivatePem>>,
-    ) -> Result<(Option<SecretString>, Vec<BudgetEvent>)> {
+    ) -> Result<Served> {
         let store = self.store().await?;
         let Increment { picked, events } = store.increment(group_id, &filter, amount).await?;
         let Some(picked) = picked else {
-            return Ok((None, events));
+            return Ok(Served {
+                key: Ok(None),
+                events,
+            });
         };
         let opened = match private_pem {
             Ok(pem) => self
@@ -238,17 +250,45 @@ impl Service {
                 }),
             Err(e) => Err(e),
         };
-        match opened {
-            Ok(key) => Ok((Some(key), events)),
-            Err(e) => {
-                store.undo_increment(&picked, amount).await?;
-                Err(e)
-            }
-        }
+        let key = match opened {
+            Ok(key) => Ok(Some(key)),
+            Err(e) => match store.undo_increment(&picked, amount).await {
+                Ok(()) => Err(e),
+                Err(undo) => Err(undo),
+            },
+        };
+        Ok(Served { key, events })
+    }
+
+    /// [`Service::serve`] as one result: the key and the events, or the error (the events of
+    /// a failed call are dropped here; the binding uses `serve` and delivers them).
+    pub async fn increment_usage_and_get_api_key(
+        &self,
+        group_id: i64,
+        filter: KeyFilter,
+        amount: f64,
+        private_pem: Result<impl std::borrow::Borrow<PrivatePem>>,
+    ) -> Result<(Option<SecretString>, Vec<BudgetEvent>)> {
+        let served = self.serve(group_id, filter, amount, private_pem).await?;
+        Ok((served.key?, served.events))
     }
 
     pub async fn get_budget_status(&self, id: i64) -> Result<Option<BudgetStatus>> {
         self.store().await?.budget_status(id).await
+    }
+
+    /// Replace a key's budget configuration, checked as `add_pre_encrypted_key` checks it
+    /// (nothing written on rejection); `true` if the key exists. The next call decides on it.
+    pub async fn set_configuration(
+        &self,
+        id: i64,
+        configuration: &serde_json::Value,
+    ) -> Result<bool> {
+        model::configuration(configuration)?;
+        self.store()
+            .await?
+            .set_configuration(id, configuration)
+            .await
     }
 
     pub async fn set_key_status(&self, id: i64, active: bool) -> Result<bool> {

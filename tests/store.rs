@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use policysynth_private_access_store::model::{ActiveFilter, IdFilter, KeyFilter, NewKey};
+use policysynth_private_access_store::model::{ActiveFilter, IdFilter, KeyFilter, NewKey, Picked};
 use policysynth_private_access_store::secret::PrivatePem;
 use policysynth_private_access_store::service::Service;
 use policysynth_private_access_store::settings::{self as setting, Settings};
+use policysynth_private_access_store::store::Store;
 use serde_json::json;
 
 mod common;
@@ -194,6 +195,30 @@ async fn exercise(svc: Arc<Service>) {
             .total_use,
         1.0
     );
+
+    // An undo takes the amount off the day and month it was counted in only: a counter that
+    // has since restarted (a new day or month) keeps its value; the total always gives it back.
+    let counted = svc
+        .increment_usage_and_get_api_key(2, KeyFilter::default(), 4.0, private())
+        .await
+        .expect("count 4");
+    assert!(counted.0.is_some());
+    let d = svc
+        .get_api_keys(2, KeyFilter::default())
+        .await
+        .expect("list")[0]
+        .clone();
+    let store = svc.store().await.expect("store");
+    let yesterday = Picked {
+        id: d.id,
+        encrypted_api_key: d.encrypted_api_key.clone(),
+        encrypted_aes_key: d.encrypted_aes_key.clone(),
+        day: "1999-12-31".into(),
+        month: "1999-12".into(),
+    };
+    store.undo_increment(&yesterday, 4.0).await.expect("undo");
+    let u = svc.get_usage(d.id).await.expect("usage").expect("row");
+    assert_eq!((u.daily_use, u.monthly_use, u.total_use), (4.0, 4.0, 0.0));
 
     // Concurrent increments lose nothing.
     let tasks: Vec<_> = (0..8)

@@ -5,7 +5,7 @@ import { Option } from 'commander'
 import { read } from 'read'
 import { CliError } from '../errors.mjs'
 import { store } from '../library.mjs'
-import { amount, configure, integer, withOptions } from '../options.mjs'
+import { configurationFrom, configure, integer, withOptions } from '../options.mjs'
 import { keyView, output } from '../output.mjs'
 
 export function register(program) {
@@ -19,12 +19,7 @@ export function register(program) {
     .requiredOption('--user <id>', 'id of the user adding the key', integer('--user'))
     .addOption(new Option('--model <id>', 'AI model id').argParser(integer('--model')).conflicts('api'))
     .addOption(new Option('--api <id>', 'external API id').argParser(integer('--api')))
-    .option('--per-day <n>', 'daily budget (maxBudget.perDay)', amount)
-    .option('--per-month <n>', 'monthly budget (maxBudget.petMonth)', amount)
-    .option('--total <n>', 'total budget (maxBudget.total)', amount)
-    .option('--daily-threshold <n>', 'daily notification threshold (≤ 1: fraction of --per-day)', amount)
-    .option('--monthly-threshold <n>', 'monthly notification threshold (≤ 1: fraction of --per-month)', amount)
-  withOptions(cmd, ['database', 'public-key', 'json']).action((opts) => add(opts))
+  withOptions(cmd, ['budget', 'database', 'public-key', 'json']).action((opts) => add(opts))
 }
 
 /** The API key: stdin, or a no-echo prompt on a TTY; never argv. */
@@ -71,13 +66,7 @@ async function add(opts) {
     const secret = await readApiKey()
     sealed = S.encryptApiKey(secret)
   }
-  const limit = (v) => (v === undefined ? null : v)
-  const configuration = {
-    maxBudget: { perDay: limit(opts.perDay), petMonth: limit(opts.perMonth), total: limit(opts.total) },
-    emailNotificationBudgetThresholds: {},
-  }
-  if (opts.dailyThreshold !== undefined) configuration.emailNotificationBudgetThresholds.daily = opts.dailyThreshold
-  if (opts.monthlyThreshold !== undefined) configuration.emailNotificationBudgetThresholds.monthly = opts.monthlyThreshold
+  const configuration = configurationFrom(opts)
   const row = await S.addPreEncryptedKey(
     opts.group,
     opts.user,

@@ -65,4 +65,6 @@ WHERE s.id = k.id
 RETURNING
   s.id::int8 AS id,
   s.encrypted_api_key,
-  s.encrypted_aes_key
+  s.encrypted_aes_key,
+  k.day,
+  k.month

@@ -59,11 +59,13 @@ impl ToNapiValue for PlainApiKey {
     }
 }
 
-/// The outcome of an increment: `{ apiKey: string | null, events: string | null }`, the
-/// events as JSON text (rare; `null` on the common path).
+/// The outcome of an increment: `{ apiKey: string | null, events: string | null, error:
+/// string | null }`, the events as JSON text (rare; `null` on the common path), `error` the
+/// coded message when the granted key could not be served (the events still happened).
 pub struct Incremented {
     api_key: Option<PlainApiKey>,
     events: Option<String>,
+    error: Option<String>,
 }
 
 impl ToNapiValue for Incremented {
@@ -72,8 +74,15 @@ impl ToNapiValue for Incremented {
         let mut o = Object::new(&env)?;
         o.set("apiKey", val.api_key)?;
         o.set("events", val.events)?;
+        o.set("error", val.error)?;
         unsafe { Object::to_napi_value(env.raw(), o) }
     }
+}
+
+/// The caller's `JSON.stringify(configuration)` as JSON (checked by the core).
+fn configuration_from(json: &str) -> CoreResult<serde_json::Value> {
+    serde_json::from_str(json)
+        .map_err(|_| CoreError::InvalidConfiguration("configuration must be JSON".into()))
 }
 
 /// A batch's start (an id, 0 to start) and size (1 to 10,000).
@@ -171,9 +180,7 @@ impl NativeStore {
                     .transpose()?,
                 encrypted_api_key,
                 encrypted_aes_key,
-                configuration: serde_json::from_str(&configuration_json).map_err(|_| {
-                    CoreError::InvalidConfiguration("configuration must be JSON".into())
-                })?,
+                configuration: configuration_from(&configuration_json)?,
             };
             Ok(records::json(&service.add_pre_encrypted_key(key).await?))
         })
@@ -201,7 +208,7 @@ impl NativeStore {
     /// `privateKey` (`null`: the variable is not set, which fails only if a key is picked).
     #[napi(
         catch_unwind,
-        ts_return_type = "Promise<{ apiKey: string | null; events: string | null }>"
+        ts_return_type = "Promise<{ apiKey: string | null; events: string | null; error: string | null }>"
     )]
     pub fn increment<'e>(
         &self,
@@ -219,13 +226,33 @@ impl NativeStore {
         promise(env, async move {
             let group_id = model::id("groupId", group_id)?;
             let amount = model::amount(amount)?;
-            let (key, events) = service
-                .increment_usage_and_get_api_key(group_id, filter?, amount, pem)
-                .await?;
+            let served = service.serve(group_id, filter?, amount, pem).await?;
+            let (api_key, error) = match served.key {
+                Ok(key) => (key.map(PlainApiKey), None),
+                Err(e) => (None, Some(e.coded_message())),
+            };
             Ok(Incremented {
-                api_key: key.map(PlainApiKey),
-                events: records::events(&events),
+                api_key,
+                events: records::events(&served.events),
+                error,
             })
+        })
+    }
+
+    /// Replace a key's configuration (`configurationJson`: the caller's `JSON.stringify`),
+    /// checked as `add` checks it; `true` if the key exists.
+    #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
+    pub fn set_configuration<'e>(
+        &self,
+        env: &'e Env,
+        id: f64,
+        configuration_json: String,
+    ) -> Result<PromiseRaw<'e, bool>> {
+        let service = self.service.clone();
+        promise(env, async move {
+            let id = model::id("id", id)?;
+            let configuration = configuration_from(&configuration_json)?;
+            service.set_configuration(id, &configuration).await
         })
     }
 

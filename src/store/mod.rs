@@ -159,6 +159,12 @@ pub trait Store: Send + Sync {
         amount: f64,
     ) -> impl Future<Output = Result<()>> + Send;
     fn set_active(&self, id: i64, active: bool) -> impl Future<Output = Result<bool>> + Send;
+    /// Replace a key's configuration (already checked); `true` if the key exists.
+    fn set_configuration(
+        &self,
+        id: i64,
+        configuration: &serde_json::Value,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// The counters of the current period.
     fn usage(&self, id: i64) -> impl Future<Output = Result<Option<Usage>>> + Send;
     fn budget_status(&self, id: i64) -> impl Future<Output = Result<Option<BudgetStatus>>> + Send;
@@ -227,6 +233,9 @@ impl Store for AnyStore {
     }
     async fn set_active(&self, id: i64, active: bool) -> Result<bool> {
         dispatch!(self, s => s.set_active(id, active).await)
+    }
+    async fn set_configuration(&self, id: i64, configuration: &serde_json::Value) -> Result<bool> {
+        dispatch!(self, s => s.set_configuration(id, configuration).await)
     }
     async fn usage(&self, id: i64) -> Result<Option<Usage>> {
         dispatch!(self, s => s.usage(id).await)

@@ -45,6 +45,7 @@ mod statements {
     pub const INCREMENT_REFUSAL: &str = include_str!("../../sql/sqlite/increment_refusal.sql");
     pub const UNDO_INCREMENT: &str = include_str!("../../sql/sqlite/undo_increment.sql");
     pub const SET_ACTIVE: &str = include_str!("../../sql/sqlite/set_active.sql");
+    pub const SET_CONFIGURATION: &str = include_str!("../../sql/sqlite/set_configuration.sql");
     pub const BUDGET_ROW: &str = include_str!("../../sql/sqlite/budget_row.sql");
     pub const WRAPPED_KEYS: &str = include_str!("../../sql/sqlite/wrapped_keys.sql");
     pub const REPLACE_WRAPPED_KEY: &str = include_str!("../../sql/sqlite/replace_wrapped_key.sql");
@@ -187,7 +188,8 @@ impl Store for SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let decision = budget::decide(&candidates, amount, &self.period(), self.budget.enforce);
+        let period = self.period();
+        let decision = budget::decide(&candidates, amount, &period, self.budget.enforce);
         let mut picked = None;
         for w in &decision.writes {
             let usage = w.usage.to_string();
@@ -201,6 +203,8 @@ impl Store for SqliteStore {
                     id: w.id,
                     encrypted_api_key: row.try_get("encrypted_api_key")?,
                     encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+                    day: period.day.clone(),
+                    month: period.month.clone(),
                 });
             } else {
                 sqlx::query(INCREMENT_REFUSAL)
@@ -223,6 +227,8 @@ impl Store for SqliteStore {
         sqlx::query(UNDO_INCREMENT)
             .bind(picked.id)
             .bind(amount)
+            .bind(&picked.day)
+            .bind(&picked.month)
             .execute(&mut *conn)
             .await?;
         self.warm.keep(conn);
@@ -234,6 +240,17 @@ impl Store for SqliteStore {
         let r = sqlx::query(SET_ACTIVE)
             .bind(id)
             .bind(active)
+            .execute(&mut *conn)
+            .await?;
+        self.warm.keep(conn);
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn set_configuration(&self, id: i64, configuration: &serde_json::Value) -> Result<bool> {
+        let mut conn = self.conn().await?;
+        let r = sqlx::query(SET_CONFIGURATION)
+            .bind(id)
+            .bind(configuration.to_string())
             .execute(&mut *conn)
             .await?;
         self.warm.keep(conn);

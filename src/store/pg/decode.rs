@@ -33,6 +33,8 @@ pub(super) fn picked_of(row: &PgRow) -> Result<Picked> {
         id: row.try_get("id")?,
         encrypted_api_key: row.try_get("encrypted_api_key")?,
         encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+        day: row.try_get("day")?,
+        month: row.try_get("month")?,
     })
 }
 

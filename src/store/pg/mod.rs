@@ -38,7 +38,7 @@ use hints::LeanHint;
 use increment::{Target, LEAN_FILTER_FROM};
 use statements::{
     BUDGET_ROW, COUNT_KEYS, INSERT, LIST, MIGRATION, REPLACE_WRAPPED_KEYS, SET_ACTIVE,
-    TABLE_EXISTS, UNDO_INCREMENT, WRAPPED_KEYS,
+    SET_CONFIGURATION, TABLE_EXISTS, UNDO_INCREMENT, WRAPPED_KEYS,
 };
 
 pub use statements::increment_statement;
@@ -223,7 +223,11 @@ impl Store for PgStore {
 
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
         self.rows(Kind::Write, || {
-            sqlx::query(UNDO_INCREMENT).bind(picked.id).bind(amount)
+            sqlx::query(UNDO_INCREMENT)
+                .bind(picked.id)
+                .bind(amount)
+                .bind(&picked.day)
+                .bind(&picked.month)
         })
         .await?;
         Ok(())
@@ -233,6 +237,16 @@ impl Store for PgStore {
         let rows = self
             .rows(Kind::Write, || {
                 sqlx::query(SET_ACTIVE).bind(id).bind(active)
+            })
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn set_configuration(&self, id: i64, configuration: &serde_json::Value) -> Result<bool> {
+        let text = configuration.to_string();
+        let rows = self
+            .rows(Kind::Write, || {
+                sqlx::query(SET_CONFIGURATION).bind(id).bind(text.as_str())
             })
             .await?;
         Ok(!rows.is_empty())

@@ -41,6 +41,8 @@ pub(super) static INCREMENT_BUDGET: Template = template!("increment_budget.sql")
 
 pub(super) const UNDO_INCREMENT: &str = include_str!("../../../sql/postgres/undo_increment.sql");
 pub(super) const SET_ACTIVE: &str = include_str!("../../../sql/postgres/set_active.sql");
+pub(super) const SET_CONFIGURATION: &str =
+    include_str!("../../../sql/postgres/set_configuration.sql");
 pub(super) const TABLE_EXISTS: &str = include_str!("../../../sql/postgres/table_exists.sql");
 pub(super) const WRAPPED_KEYS: &str = include_str!("../../../sql/postgres/wrapped_keys.sql");
 pub(super) const REPLACE_WRAPPED_KEYS: &str =
