@@ -51,8 +51,9 @@ export declare class NativeStore {
   /**
    * Count `amount` on the group's first active matching key with room and open it with
    * `privateKey` (`null`: the variable is not set, which fails only if a key is picked).
+   * With `requestId`, the call counts once per id in the group (a repeat counts nothing).
    */
-  increment(groupId: number, filter: NativeFilter, amount: number, privateKey?: NativePrivateKey | undefined | null): Promise<{ apiKey: string | null; events: string | null; error: string | null }>
+  increment(groupId: number, filter: NativeFilter, amount: number, privateKey?: NativePrivateKey | undefined | null, requestId?: string | undefined | null): Promise<{ apiKey: string | null; events: string | null; error: string | null }>
   /**
    * Replace a key's configuration (`configurationJson`: the caller's `JSON.stringify`),
    * checked as `add` checks it; `true` if the key exists.

@@ -3,7 +3,7 @@
  * stable `err.code`, and the helpers every call goes through.
  */
 /** The stable codes carried by every error's `err.code`. */
-export type PsPrivateAccessStoreErrorCode = 'PSPAS_MISSING_PUBLIC_KEY' | 'PSPAS_MISSING_PRIVATE_KEY' | 'PSPAS_INVALID_RSA_KEY' | 'PSPAS_INVALID_FORMAT' | 'PSPAS_EMPTY_API_KEY' | 'PSPAS_DECRYPT_FAILED' | 'PSPAS_INVALID_ARGUMENT' | 'PSPAS_INVALID_AMOUNT' | 'PSPAS_INVALID_CONFIGURATION' | 'PSPAS_CONFIG' | 'PSPAS_DB_UNAVAILABLE' | 'PSPAS_DB_ERROR' | 'PSPAS_DB_OUTCOME_UNKNOWN' | 'PSPAS_NOT_ALLOWED' | 'PSPAS_NATIVE_BINDING_MISSING' | 'PSPAS_INTERNAL';
+export type PsPrivateAccessStoreErrorCode = 'PSPAS_MISSING_PUBLIC_KEY' | 'PSPAS_MISSING_PRIVATE_KEY' | 'PSPAS_INVALID_RSA_KEY' | 'PSPAS_INVALID_FORMAT' | 'PSPAS_EMPTY_API_KEY' | 'PSPAS_DECRYPT_FAILED' | 'PSPAS_INVALID_ARGUMENT' | 'PSPAS_INVALID_AMOUNT' | 'PSPAS_INVALID_CONFIGURATION' | 'PSPAS_CONFIG' | 'PSPAS_DB_UNAVAILABLE' | 'PSPAS_DB_ERROR' | 'PSPAS_DB_OUTCOME_UNKNOWN' | 'PSPAS_IDEMPOTENCY_CONFLICT' | 'PSPAS_NOT_ALLOWED' | 'PSPAS_NATIVE_BINDING_MISSING' | 'PSPAS_INTERNAL';
 /**
  * Every error this package throws or rejects with: an `Error` of the caller's realm whose
  * `message` is the original's sentence where it had one, and whose `code` is stable.

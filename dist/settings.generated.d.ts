@@ -84,6 +84,12 @@ export interface PsPrivateAccessStoreOptions {
      * exactly as without it. Environment: `PSPAS_COALESCE`; default `true`.
      */
     coalesce?: boolean | null;
+    /**
+     * How long a `requestId` is remembered: a repeat within this many milliseconds counts nothing and
+     * serves the key the first call served; after it the id counts afresh. Environment:
+     * `PSPAS_REQUEST_RETENTION_MS`; default `86400000`.
+     */
+    requestRetentionMs?: number | null;
 }
 /** One setting as the JS entry uses it. */
 export interface SettingRow {

@@ -28,5 +28,6 @@ exports.SETTINGS = [
     { option: 'keyCacheMaxAgeMs', env: ['PSPAS_KEY_CACHE_MAX_AGE_MS'], type: 'number', scope: 'setup' },
     { option: 'pgbouncer', env: ['PSPAS_PGBOUNCER'], type: 'boolean', scope: 'setup' },
     { option: 'coalesce', env: ['PSPAS_COALESCE'], type: 'boolean', scope: 'setup' },
+    { option: 'requestRetentionMs', env: ['PSPAS_REQUEST_RETENTION_MS'], type: 'number', scope: 'setup' },
     { option: null, env: ['PSPAS_WORKER_THREADS'], type: 'number', scope: 'process' },
 ];

@@ -89,7 +89,10 @@ export declare class PsPrivateAccessStore {
      * Atomically adds `incrementAmount` (default 1) to the usage of the group's first active
      * matching key with budget room and returns that key decrypted; `null` when there is none
      * (see `getBudgetStatus` for why). A key that cannot be decrypted rejects and counts
-     * nothing.
+     * nothing. With `requestId`, the call counts once however often it is sent: a repeat within
+     * the retention window (`requestRetentionMs`) counts nothing, fires no event and returns the
+     * key the first call returned; so retrying after `PSPAS_DB_OUTCOME_UNKNOWN` with the same
+     * `requestId` is safe.
      */
     static incrementUsageAndGetApiKey(groupId: number, options?: IncrementUsageOptions): Promise<string | null>;
     /**

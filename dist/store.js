@@ -154,14 +154,18 @@ class PsPrivateAccessStore {
      * Atomically adds `incrementAmount` (default 1) to the usage of the group's first active
      * matching key with budget room and returns that key decrypted; `null` when there is none
      * (see `getBudgetStatus` for why). A key that cannot be decrypted rejects and counts
-     * nothing.
+     * nothing. With `requestId`, the call counts once however often it is sent: a repeat within
+     * the retention window (`requestRetentionMs`) counts nothing, fires no event and returns the
+     * key the first call returned; so retrying after `PSPAS_DB_OUTCOME_UNKNOWN` with the same
+     * `requestId` is safe.
      */
     static async incrementUsageAndGetApiKey(groupId, options) {
         (0, args_1.number)(groupId, 'groupId');
         const o = (0, args_1.optionsObject)(options);
         const filter = (0, args_1.filterOf)(o);
         const amount = o.incrementAmount === undefined ? 1 : (0, args_1.number)(o.incrementAmount, 'incrementAmount');
-        const out = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().increment(groupId, filter, amount, (0, settings_1.privateKey)()));
+        const requestId = o.requestId === undefined ? null : (0, args_1.string)(o.requestId, 'requestId');
+        const out = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().increment(groupId, filter, amount, (0, settings_1.privateKey)(), requestId));
         // Events of keys that refused the call are delivered even when the granted key then
         // could not be served.
         if (out.events !== null)

@@ -87,6 +87,12 @@ export interface PsPrivateAccessStoreOptions {
    * exactly as without it. Environment: `PSPAS_COALESCE`; default `true`.
    */
   coalesce?: boolean | null
+  /**
+   * How long a `requestId` is remembered: a repeat within this many milliseconds counts nothing and
+   * serves the key the first call served; after it the id counts afresh. Environment:
+   * `PSPAS_REQUEST_RETENTION_MS`; default `86400000`.
+   */
+  requestRetentionMs?: number | null
 }
 
 /** One setting as the JS entry uses it. */
@@ -125,5 +131,6 @@ export const SETTINGS: readonly SettingRow[] = [
   { option: 'keyCacheMaxAgeMs', env: ['PSPAS_KEY_CACHE_MAX_AGE_MS'], type: 'number', scope: 'setup' },
   { option: 'pgbouncer', env: ['PSPAS_PGBOUNCER'], type: 'boolean', scope: 'setup' },
   { option: 'coalesce', env: ['PSPAS_COALESCE'], type: 'boolean', scope: 'setup' },
+  { option: 'requestRetentionMs', env: ['PSPAS_REQUEST_RETENTION_MS'], type: 'number', scope: 'setup' },
   { option: null, env: ['PSPAS_WORKER_THREADS'], type: 'number', scope: 'process' },
 ]

@@ -194,14 +194,18 @@ export class PsPrivateAccessStore {
    * Atomically adds `incrementAmount` (default 1) to the usage of the group's first active
    * matching key with budget room and returns that key decrypted; `null` when there is none
    * (see `getBudgetStatus` for why). A key that cannot be decrypted rejects and counts
-   * nothing.
+   * nothing. With `requestId`, the call counts once however often it is sent: a repeat within
+   * the retention window (`requestRetentionMs`) counts nothing, fires no event and returns the
+   * key the first call returned; so retrying after `PSPAS_DB_OUTCOME_UNKNOWN` with the same
+   * `requestId` is safe.
    */
   static async incrementUsageAndGetApiKey(groupId: number, options?: IncrementUsageOptions): Promise<string | null> {
     number(groupId, 'groupId')
     const o = optionsObject(options)
     const filter = filterOf(o)
     const amount = o.incrementAmount === undefined ? 1 : number(o.incrementAmount, 'incrementAmount')
-    const out = await settle(() => currentStore().increment(groupId, filter, amount, privateKey()))
+    const requestId = o.requestId === undefined ? null : string(o.requestId, 'requestId')
+    const out = await settle(() => currentStore().increment(groupId, filter, amount, privateKey(), requestId))
     // Events of keys that refused the call are delivered even when the granted key then
     // could not be served.
     if (out.events !== null) emit(out.events)

@@ -42,7 +42,16 @@ export interface GetApiKeysOptions {
  * `isActive` is accepted and ignored: only active keys are ever served.
  */
 export interface IncrementUsageOptions extends GetApiKeysOptions {
+  /** The amount to count, at most `1e15` (default 1). */
   incrementAmount?: number
+  /**
+   * Makes the call idempotent: a non-empty string of at most 255 characters, scoped to the
+   * group. The first call with it counts; a repeat within the retention window (24 h by
+   * default, `requestRetentionMs`) counts nothing, fires no event and returns the key the first
+   * call returned (or `null` if it returned none). The same id with another amount or filter
+   * rejects with `PSPAS_IDEMPOTENCY_CONFLICT` and counts nothing.
+   */
+  requestId?: string
 }
 
 /** Minimal shape of the associated PolicySynth group (never loaded by this package). */

@@ -41,6 +41,8 @@ pub fn key_cache_settings(
 pub struct BudgetSettings {
     pub timezone: chrono_tz::Tz,
     pub enforce: bool,
+    /// How long a request id is remembered (see [`s::REQUEST_RETENTION_MS`]).
+    pub request_retention: Duration,
 }
 
 /// Budget settings: the timezone of the periods and whether budgets are enforced.
@@ -49,6 +51,7 @@ pub fn budget_settings(settings: &Settings, env: &dyn Env) -> Result<BudgetSetti
     Ok(BudgetSettings {
         enforce: r.switch(&s::ENFORCE_BUDGETS)?,
         timezone: r.timezone()?,
+        request_retention: Duration::from_millis(r.number(&s::REQUEST_RETENTION_MS)?),
     })
 }
 

@@ -41,8 +41,11 @@ pub enum Error {
     Db(String),
     /// The connection broke while a write was in flight: it may or may not have been applied
     /// (for an increment: the call may have counted). Never retried automatically.
-    #[error("The database connection was lost while the statement was in flight; it may or may not have been applied: {0}")]
+    #[error("The database connection was lost while the statement was in flight; it may or may not have been applied (an incrementUsageAndGetApiKey call made with a requestId is safe to retry with the same requestId: it counts once): {0}")]
     DbOutcomeUnknown(String),
+    /// A `requestId` repeated with another amount or filter than its first call.
+    #[error("requestId was already used in this group with a different incrementAmount or filter; nothing was counted")]
+    IdempotencyConflict,
     #[error("Use of {0} is not allowed. Use incrementUsageAndGetApiKey instead.")]
     NotAllowed(&'static str),
     #[error("Internal error: {0}")]
@@ -66,6 +69,7 @@ impl Error {
             Error::DbUnavailable { .. } => "PSPAS_DB_UNAVAILABLE",
             Error::Db(_) => "PSPAS_DB_ERROR",
             Error::DbOutcomeUnknown(_) => "PSPAS_DB_OUTCOME_UNKNOWN",
+            Error::IdempotencyConflict => "PSPAS_IDEMPOTENCY_CONFLICT",
             Error::NotAllowed(_) => "PSPAS_NOT_ALLOWED",
             Error::Internal(_) => "PSPAS_INTERNAL",
         }

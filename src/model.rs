@@ -162,6 +162,44 @@ pub fn amount(value: f64) -> Result<f64> {
     }
 }
 
+/// A `requestId`: a non-empty string of at most 255 characters (scoped to its group).
+pub fn request_id(value: String) -> Result<String> {
+    let n = value.chars().count();
+    if (1..=255).contains(&n) {
+        Ok(value)
+    } else {
+        Err(Error::invalid_argument(
+            "requestId must be a non-empty string of at most 255 characters",
+        ))
+    }
+}
+
+/// A call made with a `requestId`: the id, and the fingerprint of what it asked for (its
+/// amount and filter): a repeat must ask for the same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: String,
+    pub fingerprint: String,
+}
+
+impl Request {
+    pub fn new(id: String, amount: f64, filter: &KeyFilter) -> Request {
+        let side = |f: IdFilter| match f {
+            IdFilter::Any => "any".to_owned(),
+            IdFilter::Null => "null".to_owned(),
+            IdFilter::Eq(n) => n.to_string(),
+        };
+        Request {
+            id,
+            fingerprint: format!(
+                "amount={amount:?};model={};api={}",
+                side(filter.ai_model_id),
+                side(filter.external_api_id)
+            ),
+        }
+    }
+}
+
 /// The configuration is stored as given (including the documented `maxBudget.petMonth`
 /// spelling), after checking its shape: a plain object; `maxBudget` and
 /// `emailNotificationBudgetThresholds`, where present, objects whose documented fields are

@@ -12,7 +12,7 @@ use crate::envelope::{self, SealedKey};
 use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
 use crate::keyring::{KeyRing, Opener};
-use crate::model::{self, KeyFilter, KeyRecord, NewKey, Usage};
+use crate::model::{self, KeyFilter, KeyRecord, NewKey, Request, Usage};
 use crate::rotation;
 use crate::rsa_keys;
 use crate::secret::{AesKey, PrivatePem, SecretString};
@@ -220,15 +220,27 @@ impl Service {
     /// reversed and [`Served::key`] holds the error, so a failed call counts no usage; the
     /// events its decision caused (keys before it that refused the call) are delivered all the
     /// same, since their exactly-once marks are committed.
+    ///
+    /// With `request_id` the call counts once per id in the group (within the retention
+    /// window): a repeat counts nothing, fires no event and serves the key the first call
+    /// served, opened afresh (see [`Store::increment`]).
     pub async fn serve(
         &self,
         group_id: i64,
         filter: KeyFilter,
         amount: f64,
+        request_id: Option<String>,
         private_pem: Result<impl std::borrow::Borrow<PrivatePem>>,
     ) -> Result<Served> {
         let store = self.store().await?;
-        let Increment { picked, events } = store.increment(group_id, &filter, amount).await?;
+        let request = request_id.map(|id| Request::new(id, amount, &filter));
+        let Increment {
+            picked,
+            events,
+            replayed,
+        } = store
+            .increment(group_id, &filter, amount, request.as_ref())
+            .await?;
         let Some(picked) = picked else {
             return Ok(Served {
                 key: Ok(None),
@@ -252,12 +264,34 @@ impl Service {
         };
         let key = match opened {
             Ok(key) => Ok(Some(key)),
-            Err(e) => match store.undo_increment(&picked, amount).await {
+            // A repeat counted nothing: nothing to undo.
+            Err(e) if replayed => Err(e),
+            // Undo the count, then forget the request id so that a retry counts afresh (in
+            // this order: a crash between the two can under-count one call, never count twice).
+            Err(e) => match self
+                .undo(&store, &picked, amount, group_id, request.as_ref())
+                .await
+            {
                 Ok(()) => Err(e),
                 Err(undo) => Err(undo),
             },
         };
         Ok(Served { key, events })
+    }
+
+    async fn undo(
+        &self,
+        store: &AnyStore,
+        picked: &crate::model::Picked,
+        amount: f64,
+        group_id: i64,
+        request: Option<&Request>,
+    ) -> Result<()> {
+        store.undo_increment(picked, amount).await?;
+        if let Some(request) = request {
+            store.forget_request(group_id, &request.id).await?;
+        }
+        Ok(())
     }
 
     /// [`Service::serve`] as one result: the key and the events, or the error (the events of
@@ -269,7 +303,9 @@ impl Service {
         amount: f64,
         private_pem: Result<impl std::borrow::Borrow<PrivatePem>>,
     ) -> Result<(Option<SecretString>, Vec<BudgetEvent>)> {
-        let served = self.serve(group_id, filter, amount, private_pem).await?;
+        let served = self
+            .serve(group_id, filter, amount, None, private_pem)
+            .await?;
         Ok((served.key?, served.events))
     }
 

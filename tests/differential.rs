@@ -93,6 +93,9 @@ fn random_configuration(rng: &mut Rng) -> Value {
 #[derive(Debug, Clone)]
 enum Step {
     Spend(f64),
+    /// A spend made with request id `req-<n>` (a small pool, so ids repeat: with the same
+    /// amount a repeat counts nothing; with another it is a conflict).
+    SpendOnce(f64, u64),
     /// The day ends (and, when true, the month too).
     NewDay {
         month: bool,
@@ -111,7 +114,8 @@ enum Step {
 fn random_steps(rng: &mut Rng, keys: usize, n: usize) -> Vec<Step> {
     (0..n)
         .map(|_| match rng.below(100) {
-            0..=39 => Step::Spend(rng.eighths(6)),
+            0..=29 => Step::Spend(rng.eighths(6)),
+            30..=39 => Step::SpendOnce((1 + rng.below(2)) as f64, rng.below(4)),
             40..=79 => Step::Spend((1 + rng.below(2)) as f64),
             80..=89 => Step::NewDay {
                 month: rng.chance(40),
@@ -236,6 +240,8 @@ impl Raw {
 #[derive(Debug, PartialEq)]
 struct Observed {
     granted: Option<usize>,
+    /// The error code of a call that failed (a request-id conflict).
+    error: Option<&'static str>,
     events: Vec<(usize, EventKind, f64, f64)>,
     counters: Vec<(f64, f64, f64)>,
 }
@@ -256,7 +262,30 @@ async fn run(svc: &Service, raw: &Raw, configs: &[Value], steps: &[Step]) -> Vec
     for step in steps {
         let mut granted = None;
         let mut events = Vec::new();
+        let mut error = None;
+        let name = |k: policysynth_private_access_store::secret::SecretString| {
+            k.expose()
+                .trim_start_matches("key-")
+                .parse::<usize>()
+                .expect("key-N")
+        };
         match step {
+            Step::SpendOnce(amount, n) => {
+                let served = svc
+                    .serve(1, filter, *amount, Some(format!("req-{n}")), private())
+                    .await;
+                match served {
+                    Ok(s) => {
+                        granted = s.key.expect("opened").map(name);
+                        events = s
+                            .events
+                            .iter()
+                            .map(|e| (position(e.key_id), e.kind, e.used, e.limit))
+                            .collect();
+                    }
+                    Err(e) => error = Some(e.code()),
+                }
+            }
             Step::Spend(amount) => {
                 let (key, evs) = svc
                     .increment_usage_and_get_api_key(1, filter, *amount, private())
@@ -294,6 +323,7 @@ async fn run(svc: &Service, raw: &Raw, configs: &[Value], steps: &[Step]) -> Vec
         }
         seen.push(Observed {
             granted,
+            error,
             events,
             counters,
         });
@@ -413,6 +443,8 @@ async fn sqlite_rules_and_postgres_statements_agree() {
         .unwrap_or(12);
     let mut kinds_seen = std::collections::BTreeSet::new();
     let (mut grants, mut refusals) = (0, 0);
+    // Request-id calls that conflicted, and repeats that served a key without counting.
+    let (mut conflicts, mut repeats) = (0, 0);
     // Increments the lean statement counted, and full statements sent, on PostgreSQL.
     let (mut lean, mut full) = (0, 0);
     for seed in 1..=seeds {
@@ -431,6 +463,14 @@ async fn sqlite_rules_and_postgres_statements_agree() {
             kinds_seen.extend(o.events.iter().map(|e| format!("{:?}", e.1)));
         }
         grants += on_pg.iter().filter(|o| o.granted.is_some()).count();
+        conflicts += on_pg.iter().filter(|o| o.error.is_some()).count();
+        repeats += (1..steps.len())
+            .filter(|&i| {
+                matches!(steps[i], Step::SpendOnce(..))
+                    && on_pg[i].granted.is_some()
+                    && on_pg[i].counters == on_pg[i - 1].counters
+            })
+            .count();
         refusals += on_pg
             .iter()
             .zip(&steps)
@@ -441,13 +481,18 @@ async fn sqlite_rules_and_postgres_statements_agree() {
     if seeds >= 12 {
         assert!(grants > 100, "grants: {grants}");
         assert!(refusals > 10, "refusals: {refusals}");
+        assert!(conflicts > 5, "request-id conflicts: {conflicts}");
+        assert!(repeats > 5, "request-id repeats: {repeats}");
         assert_eq!(
             kinds_seen.len(),
             5,
             "every event kind occurred: {kinds_seen:?}"
         );
         // Both PostgreSQL statements decided a fair share of the calls.
-        eprintln!("lean {lean}, full {full}, grants {grants}, refusals {refusals}");
+        eprintln!(
+            "lean {lean}, full {full}, grants {grants}, refusals {refusals}, \
+             conflicts {conflicts}, repeats {repeats}"
+        );
         assert!(lean > 50 && full > 50, "lean {lean}, full {full}");
     }
 }

@@ -206,6 +206,7 @@ impl NativeStore {
 
     /// Count `amount` on the group's first active matching key with room and open it with
     /// `privateKey` (`null`: the variable is not set, which fails only if a key is picked).
+    /// With `requestId`, the call counts once per id in the group (a repeat counts nothing).
     #[napi(
         catch_unwind,
         ts_return_type = "Promise<{ apiKey: string | null; events: string | null; error: string | null }>"
@@ -217,6 +218,7 @@ impl NativeStore {
         filter: NativeFilter,
         amount: f64,
         private_key: Option<&NativePrivateKey>,
+        request_id: Option<String>,
     ) -> Result<PromiseRaw<'e, Incremented>> {
         let service = self.service.clone();
         let filter = filter.to_core(false);
@@ -226,7 +228,10 @@ impl NativeStore {
         promise(env, async move {
             let group_id = model::id("groupId", group_id)?;
             let amount = model::amount(amount)?;
-            let served = service.serve(group_id, filter?, amount, pem).await?;
+            let request_id = request_id.map(model::request_id).transpose()?;
+            let served = service
+                .serve(group_id, filter?, amount, request_id, pem)
+                .await?;
             let (api_key, error) = match served.key {
                 Ok(key) => (key.map(PlainApiKey), None),
                 Err(e) => (None, Some(e.coded_message())),

@@ -202,6 +202,15 @@ settings! {
         default: "true",
         scope: Setup,
     };
+    /// How long a `requestId` is remembered: a repeat within this many milliseconds counts
+    /// nothing and serves the key the first call served; after it the id counts afresh.
+    REQUEST_RETENTION_MS = {
+        option: Some("requestRetentionMs"),
+        env: ["PSPAS_REQUEST_RETENTION_MS"],
+        kind: Count,
+        default: "86400000",
+        scope: Setup,
+    };
     /// Worker threads of the addon's async runtime (read once, when the addon loads).
     WORKER_THREADS = {
         option: None,

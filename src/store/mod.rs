@@ -7,7 +7,7 @@ use std::future::Future;
 use crate::budget::{BudgetEvent, BudgetStatus};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::Result;
-use crate::model::{ActiveFilter, IdFilter, KeyFilter, KeyRecord, NewKey, Picked, Usage};
+use crate::model::{ActiveFilter, IdFilter, KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
 use crate::rotation::{Rewrap, WrappedKey};
 
 /// The outcome of one increment: the key served (if any) and the budget events it caused.
@@ -15,6 +15,9 @@ use crate::rotation::{Rewrap, WrappedKey};
 pub struct Increment {
     pub picked: Option<Picked>,
     pub events: Vec<BudgetEvent>,
+    /// A repeat of a request id: nothing was counted, `picked` is the key the first call
+    /// served (never undone).
+    pub replayed: bool,
 }
 
 pub mod pg;
@@ -146,17 +149,28 @@ pub trait Store: Send + Sync {
     /// Atomically pick the group's first active matching key (id order) with budget room for
     /// `amount`, add it to its counters (restarting a counter whose period ended) and stamp
     /// `last_used_at`; flag threshold crossings and first refusals. No key: `picked` is `None`.
+    ///
+    /// With `request`, the call counts once per request id in the group within the retention
+    /// window (see `pg/requests.rs`): a repeat counts nothing and returns the first call's key
+    /// (`replayed`); one with another amount or filter is `PSPAS_IDEMPOTENCY_CONFLICT`.
     fn increment(
         &self,
         group_id: i64,
         filter: &KeyFilter,
         amount: f64,
+        request: Option<&Request>,
     ) -> impl Future<Output = Result<Increment>> + Send;
     /// Reverse exactly one earlier `increment` of `picked` (used when its key cannot be opened).
     fn undo_increment(
         &self,
         picked: &Picked,
         amount: f64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Forget a request id (its increment was undone), so a retry counts afresh.
+    fn forget_request(
+        &self,
+        group_id: i64,
+        request_id: &str,
     ) -> impl Future<Output = Result<()>> + Send;
     fn set_active(&self, id: i64, active: bool) -> impl Future<Output = Result<bool>> + Send;
     /// Replace a key's configuration (already checked); `true` if the key exists.
@@ -225,8 +239,17 @@ impl Store for AnyStore {
     async fn list(&self, group_id: i64, filter: &KeyFilter) -> Result<Vec<KeyRecord>> {
         dispatch!(self, s => s.list(group_id, filter).await)
     }
-    async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
-        dispatch!(self, s => s.increment(group_id, filter, amount).await)
+    async fn increment(
+        &self,
+        group_id: i64,
+        filter: &KeyFilter,
+        amount: f64,
+        request: Option<&Request>,
+    ) -> Result<Increment> {
+        dispatch!(self, s => s.increment(group_id, filter, amount, request).await)
+    }
+    async fn forget_request(&self, group_id: i64, request_id: &str) -> Result<()> {
+        dispatch!(self, s => s.forget_request(group_id, request_id).await)
     }
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
         dispatch!(self, s => s.undo_increment(picked, amount).await)

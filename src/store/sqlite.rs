@@ -20,11 +20,14 @@ use super::{filter_sql, Increment, Store, Warm};
 use crate::budget::{self, BudgetStatus, Candidate, Period};
 use crate::config::{BudgetSettings, PoolSettings};
 use crate::error::{Error, Result};
-use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Usage};
+use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
 use crate::rotation::{Rewrap, WrappedKey};
 
-const MIGRATION: &str =
-    include_str!("../../migrations/sqlite/0001_create_ps_private_access_store.sql");
+/// The migrations, in order (each idempotent: `CREATE … IF NOT EXISTS`).
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_create_ps_private_access_store.sql"),
+    include_str!("../../migrations/sqlite/0002_create_ps_private_access_requests.sql"),
+];
 
 /// The statements of this backend, one file each under `sql/sqlite/`.
 mod statements {
@@ -50,6 +53,11 @@ mod statements {
     pub const WRAPPED_KEYS: &str = include_str!("../../sql/sqlite/wrapped_keys.sql");
     pub const REPLACE_WRAPPED_KEY: &str = include_str!("../../sql/sqlite/replace_wrapped_key.sql");
     pub const COUNT_KEYS: &str = include_str!("../../sql/sqlite/count_keys.sql");
+    pub const REQUEST_FIND: &str = include_str!("../../sql/sqlite/request_find.sql");
+    pub const REQUEST_CLAIM: &str = include_str!("../../sql/sqlite/request_claim.sql");
+    pub const REQUEST_RECORD: &str = include_str!("../../sql/sqlite/request_record.sql");
+    pub const REQUEST_PRUNE: &str = include_str!("../../sql/sqlite/request_prune.sql");
+    pub const REQUEST_FORGET: &str = include_str!("../../sql/sqlite/request_forget.sql");
 }
 use statements::*;
 
@@ -76,6 +84,29 @@ fn json(row: &SqliteRow, column: &str) -> Result<serde_json::Value> {
 fn record(row: &SqliteRow, period: &Period) -> Result<KeyRecord> {
     super::key_record(row, period, |row, column| {
         Ok(timestamp(row.try_get(column)?))
+    })
+}
+
+/// A repeat of `request` found as `row` (`request_find.sql`): the key the first call served, or
+/// a conflict when it asked for another amount or filter.
+fn replay(row: &SqliteRow, request: &Request) -> Result<Increment> {
+    if row.try_get::<&str, _>("fingerprint")? != request.fingerprint {
+        return Err(Error::IdempotencyConflict);
+    }
+    let picked = match row.try_get::<Option<i64>, _>("id")? {
+        Some(id) => Some(Picked {
+            id,
+            encrypted_api_key: row.try_get("encrypted_api_key")?,
+            encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+            day: String::new(),
+            month: String::new(),
+        }),
+        None => None,
+    };
+    Ok(Increment {
+        picked,
+        events: Vec::new(),
+        replayed: true,
     })
 }
 
@@ -124,7 +155,9 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
+        for migration in MIGRATIONS {
+            sqlx::raw_sql(*migration).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(SqliteStore {
             pool,
@@ -164,11 +197,51 @@ impl Store for SqliteStore {
         rows.iter().map(|r| record(r, &period)).collect()
     }
 
-    async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
+    async fn increment(
+        &self,
+        group_id: i64,
+        filter: &KeyFilter,
+        amount: f64,
+        request: Option<&Request>,
+    ) -> Result<Increment> {
         let (cond, binds) = filter_sql(filter, '?', 2);
         let sql = INCREMENT_CANDIDATES.get(&cond);
         let mut conn = self.conn().await?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+        // A request id claimed within the retention window: a repeat (nothing written).
+        let now = Utc::now();
+        let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let oldest = stamp(
+            now - chrono::Duration::from_std(self.budget.request_retention)
+                .unwrap_or(chrono::Duration::MAX),
+        );
+        if let Some(request) = request {
+            let found = sqlx::query(REQUEST_FIND)
+                .bind(group_id)
+                .bind(&request.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = found.filter(|r| {
+                r.try_get::<&str, _>("created_at")
+                    .is_ok_and(|at| at >= oldest.as_str())
+            }) {
+                let repeat = replay(&row, request);
+                tx.rollback().await?;
+                self.warm.keep(conn);
+                return repeat;
+            }
+            sqlx::query(REQUEST_CLAIM)
+                .bind(group_id)
+                .bind(&request.id)
+                .bind(&request.fingerprint)
+                .bind(stamp(now))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(REQUEST_PRUNE)
+                .bind(&oldest)
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(group_id);
         for b in binds {
             q = q.bind(b);
@@ -214,12 +287,32 @@ impl Store for SqliteStore {
                     .await?;
             }
         }
+        if let Some(request) = request {
+            sqlx::query(REQUEST_RECORD)
+                .bind(group_id)
+                .bind(&request.id)
+                .bind(decision.granted)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         self.warm.keep(conn);
         Ok(Increment {
             picked,
             events: decision.events,
+            replayed: false,
         })
+    }
+
+    async fn forget_request(&self, group_id: i64, request_id: &str) -> Result<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query(REQUEST_FORGET)
+            .bind(group_id)
+            .bind(request_id)
+            .execute(&mut *conn)
+            .await?;
+        self.warm.keep(conn);
+        Ok(())
     }
 
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {

@@ -5,6 +5,10 @@
 //   kills    pg_terminate_backend of the database's backends, 4 times
 //   restart  pg_ctlcluster restart (fast mode) mid-load
 //   outage   the server stopped for 5 s mid-load, then started
+//   sigkill  a backend of the database killed with SIGKILL (the postmaster's crash restart
+//            ends every backend), 3 times; each call carries a requestId and is retried
+//            with it after PSPAS_DB_OUTCOME_UNKNOWN (or an unavailable server) until it
+//            resolves: the counter's delta must equal the keys delivered, none in doubt
 // SQLite (one file): 4 worker processes x 32 in flight, one kill -9'ed mid-load, then
 //   PRAGMA integrity_check.
 //
@@ -29,7 +33,7 @@ const CLUSTER = (process.env.PSPAS_PG_CLUSTER || '15 main').split(' ')
 
 // ------------------------------------------------------------------ worker (child process)
 if (args[0] === '--worker') {
-  const [, databaseUrl, group, seconds, concurrency] = args
+  const [, databaseUrl, group, seconds, concurrency, idempotent] = args
   const { PsPrivateAccessStore: S } = require('../..')
   S.configure({ databaseUrl })
   const start = Date.now()
@@ -38,24 +42,42 @@ if (args[0] === '--worker') {
   const okTimes = []
   const errTimes = []
   let lastMessage = {}
+  // With requestIds: a call whose outcome is unknown (or whose server is restarting) is sent
+  // again with the same id until it resolves, for up to RESOLVE_MS after the run.
+  const RESOLVE_MS = 30000
+  const RETRY = new Set(['PSPAS_DB_OUTCOME_UNKNOWN', 'PSPAS_DB_UNAVAILABLE', 'PSPAS_DB_ERROR'])
+  let retries = 0
+  let unresolved = 0
+  let seq = 0
   await Promise.all(
     Array.from({ length: Number(concurrency) }, async () => {
       while (Date.now() < end) {
-        try {
-          const key = await S.incrementUsageAndGetApiKey(Number(group))
-          if (key !== 'sk-fault') throw Object.assign(new Error('wrong key'), { code: 'WRONG_KEY' })
-          okTimes.push(Date.now())
-          process.stdout.write('+') // streamed: a kill -9'ed worker's deliveries are still known
-        } catch (e) {
-          errors[e.code] = (errors[e.code] || 0) + 1
-          lastMessage[e.code] = e.message
-          errTimes.push(Date.now())
+        const requestId = idempotent === '1' ? `${process.pid}-${seq++}` : undefined
+        for (;;) {
+          try {
+            const key = await S.incrementUsageAndGetApiKey(Number(group), { requestId })
+            if (key !== 'sk-fault') throw Object.assign(new Error('wrong key'), { code: 'WRONG_KEY' })
+            okTimes.push(Date.now())
+            process.stdout.write('+') // streamed: a kill -9'ed worker's deliveries are still known
+            break
+          } catch (e) {
+            errors[e.code] = (errors[e.code] || 0) + 1
+            lastMessage[e.code] = e.message
+            errTimes.push(Date.now())
+            if (requestId === undefined || !RETRY.has(e.code)) break
+            if (Date.now() > end + RESOLVE_MS) {
+              unresolved++
+              break
+            }
+            retries++
+            await new Promise((r) => setTimeout(r, 50))
+          }
         }
       }
     }),
   )
   await S.close()
-  await writeReport({ okTimes, errTimes, errors, lastMessage }) // on its own line, after the '+'s
+  await writeReport({ okTimes, errTimes, errors, lastMessage, retries, unresolved }) // on its own line, after the '+'s
   process.exit(0)
 }
 
@@ -64,8 +86,8 @@ const keys = generateKeys()
 const ENV = childEnv(keys)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-function worker(databaseUrl, group, seconds, concurrency) {
-  const w = startWorker(SELF, ['--worker', databaseUrl, group, seconds, concurrency], { env: ENV, stdin: 'ignore', stderr: 'inherit' })
+function worker(databaseUrl, group, seconds, concurrency, idempotent = false) {
+  const w = startWorker(SELF, ['--worker', databaseUrl, group, seconds, concurrency, idempotent ? '1' : '0'], { env: ENV, stdin: 'ignore', stderr: 'inherit' })
   const delivered = () => (w.output().match(/\+/g) || []).length
   return {
     child: w.child,
@@ -132,16 +154,18 @@ function account(name, { delivered, delta, inDoubt, calls, errors, recovery, ext
 // ------------------------------------------------------------------ PostgreSQL scenarios
 const SECONDS = SHORT ? 6 : 12
 
-async function pgScenario(label, inject, seconds = SECONDS) {
+async function pgScenario(label, inject, seconds = SECONDS, idempotent = false) {
   const db = await freshPgKey(label)
   try {
-    const w = worker(db.url, 1, seconds, 32)
+    const w = worker(db.url, 1, seconds, 32, idempotent)
     await sleep(1000)
     const marks = await inject(db)
     const { report, exit } = await w.result()
     if (!report) throw new Error(`${label}: worker died (${JSON.stringify(exit)})`)
     const delta = await totalUse(db.url)
-    const inDoubt = report.errors.PSPAS_DB_OUTCOME_UNKNOWN || 0
+    // Retried with their requestIds, unknown outcomes resolve: only unresolved calls stay in
+    // doubt, and the counter must equal the deliveries exactly.
+    const inDoubt = idempotent ? report.unresolved : report.errors.PSPAS_DB_OUTCOME_UNKNOWN || 0
     const calls = report.okTimes.length + report.errTimes.length
     return account(label, {
       delivered: report.okTimes.length,
@@ -150,7 +174,7 @@ async function pgScenario(label, inject, seconds = SECONDS) {
       calls,
       errors: report.errors,
       recovery: marks.map((t) => firstSuccessAfter(report.okTimes, t)),
-      extra: { messages: report.lastMessage },
+      extra: { messages: report.lastMessage, ...(idempotent ? { retries: report.retries, strict: delta === report.okTimes.length && report.unresolved === 0 } : {}) },
     })
   } finally {
     if (!isReady()) {
@@ -168,6 +192,22 @@ const kills = async (db) => {
     await adminQuery('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name])
     marks.push(t)
     await sleep(SHORT ? 800 : 1500)
+  }
+  return marks
+}
+
+/** SIGKILL one backend of the database: PostgreSQL's crash restart ends all of them. */
+const sigkills = async (db) => {
+  const marks = []
+  for (let i = 0; i < 3; i++) {
+    const { rows } = await adminQuery("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid() LIMIT 1", [db.name])
+    if (rows.length > 0) {
+      const t = Date.now()
+      process.kill(rows[0].pid, 'SIGKILL')
+      marks.push(t)
+      await waitReady()
+    }
+    await sleep(SHORT ? 1000 : 2000)
   }
   return marks
 }
@@ -214,6 +254,7 @@ async function sqliteKill9() {
 // ------------------------------------------------------------------ run
 const rows = []
 rows.push(await pgScenario('pg backend kills', kills))
+rows.push(await pgScenario('pg backend SIGKILL, retried by requestId', sigkills, SECONDS, true))
 rows.push(await pgScenario('pg restart', () => restart()))
 // The outage run lasts long enough to see the first successes after the server is back.
 rows.push(await pgScenario('pg 5 s outage', () => outage(), SECONDS + 8))
@@ -224,8 +265,9 @@ console.log(`node ${process.version}, ${SECONDS} s per PostgreSQL scenario, 32 c
 console.log('| scenario | calls | delivered | counter delta | in doubt | exact | errors by code | first success after fault / server ready (ms) |')
 console.log('|---|---|---|---|---|---|---|---|')
 for (const r of rows) {
-  console.log(`| ${r.scenario} | ${r.calls} | ${r.delivered} | ${r.counterDelta} | ${r.inDoubt} | ${r.exact ? 'yes' : 'NO'}${r.integrity ? `, integrity_check: ${r.integrity}` : ''} | ${JSON.stringify(r.errors)} | ${r.recoveryMs.join(', ')} |`)
+  const exact = r.strict === undefined ? (r.exact ? 'yes' : 'NO') : r.strict ? `yes: delta == delivered (${r.retries} retries by requestId)` : 'NO'
+  console.log(`| ${r.scenario} | ${r.calls} | ${r.delivered} | ${r.counterDelta} | ${r.inDoubt} | ${exact}${r.integrity ? `, integrity_check: ${r.integrity}` : ''} | ${JSON.stringify(r.errors)} | ${r.recoveryMs.join(', ')} |`)
 }
 console.log('\n' + JSON.stringify(rows.map(({ scenario, messages }) => ({ scenario, messages })), null, 1))
-const ok = rows.every((r) => r.exact && (r.integrityOk ?? true))
+const ok = rows.every((r) => r.exact && (r.integrityOk ?? true) && (r.strict ?? true))
 process.exit(ok ? 0 : 1)

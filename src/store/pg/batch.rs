@@ -134,6 +134,7 @@ impl PgStore {
                     Ok(Answer::Granted(picked)) => Ok(Increment {
                         picked: Some(picked),
                         events: Vec::new(),
+                        replayed: false,
                     }),
                     Ok(Answer::Failed(e)) => Err(e),
                     Ok(Answer::Again) => continue,

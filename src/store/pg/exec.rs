@@ -117,12 +117,49 @@ impl PgStore {
         kind: Kind,
         make: impl Fn() -> PgQuery<'q>,
     ) -> Result<Vec<PgRow>> {
+        let pooler = self.pooler;
+        self.run(kind, |mut conn| {
+            let q = make();
+            async move {
+                let result = if pooler {
+                    // The unnamed statement spans two protocol syncs (Parse/Describe, then
+                    // Bind/Execute); an explicit transaction keeps both on one server
+                    // connection.
+                    async {
+                        let mut tx = conn.begin().await?;
+                        let rows = q.persistent(false).fetch_all(&mut *tx).await?;
+                        tx.commit().await?;
+                        Ok::<_, sqlx::Error>(rows)
+                    }
+                    .await
+                } else {
+                    q.fetch_all(&mut *conn).await
+                };
+                (conn, result)
+            }
+        })
+        .await
+    }
+
+    /// Run `attempt` (one statement, or one transaction of several) on a pooled connection
+    /// it hands back with its result, with the retry rules of [`PgStore::rows`]: attempts are
+    /// repeated only when the failure proves nothing was committed.
+    pub(super) async fn run<T, F, Fut>(&self, kind: Kind, mut attempt_once: F) -> Result<T>
+    where
+        F: FnMut(PoolConnection<Postgres>) -> Fut,
+        Fut: std::future::Future<
+            Output = (
+                PoolConnection<Postgres>,
+                std::result::Result<T, sqlx::Error>,
+            ),
+        >,
+    {
         let mut attempt = 0;
         // Set once the statement itself failed in a way that proves it did not commit.
         let mut rerun = false;
         let started = std::time::Instant::now();
         loop {
-            let mut conn = match self.conn().await {
+            let conn = match self.conn().await {
                 Ok(c) => c,
                 // Nothing was sent: a server that is restarting gets about a second to come
                 // back (and a statement being re-run because it provably did not commit, its
@@ -137,23 +174,11 @@ impl PgStore {
                 }
                 Err(e) => return Err(e),
             };
-            let result = if self.pooler {
-                // The unnamed statement spans two protocol syncs (Parse/Describe, then
-                // Bind/Execute); an explicit transaction keeps both on one server connection.
-                async {
-                    let mut tx = conn.begin().await?;
-                    let rows = make().persistent(false).fetch_all(&mut *tx).await?;
-                    tx.commit().await?;
-                    Ok::<_, sqlx::Error>(rows)
-                }
-                .await
-            } else {
-                make().fetch_all(&mut *conn).await
-            };
+            let (mut conn, result) = attempt_once(conn).await;
             let e = match result {
-                Ok(rows) => {
+                Ok(out) => {
                     self.warm.keep(conn);
-                    return Ok(rows);
+                    return Ok(out);
                 }
                 Err(e) => e,
             };

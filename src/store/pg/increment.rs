@@ -25,6 +25,24 @@ pub(super) struct Target {
     pub(super) lean_cond: String,
 }
 
+/// What the full statement's rows say: the granted key (the row that carries its API key;
+/// keys that refused the call do not), every event, and the lean hint for the next calls.
+pub(super) fn full_outcome(rows: &[PgRow]) -> Result<(Increment, Option<LeanHint>)> {
+    let mut out = Increment::default();
+    let mut hint = None;
+    for row in rows {
+        if row
+            .try_get::<Option<String>, _>("encrypted_api_key")?
+            .is_some()
+        {
+            out.picked = Some(picked_of(row)?);
+            hint = LeanHint::of(row)?;
+        }
+        out.events.extend(events_of(row)?);
+    }
+    Ok((out, hint))
+}
+
 impl PgStore {
     /// One call decided on its own: the lean common path, else the full statement.
     pub(super) async fn increment_alone(&self, target: &Target, amount: f64) -> Result<Increment> {
@@ -37,6 +55,7 @@ impl PgStore {
                 return Ok(Increment {
                     picked: Some(picked_of(row)?),
                     events: Vec::new(),
+                    replayed: false,
                 });
             }
         }
@@ -55,19 +74,7 @@ impl PgStore {
                 q
             })
             .await?;
-        let mut out = Increment::default();
-        let mut hint = None;
-        for row in &rows {
-            // The granted key carries its API key; keys that refused the call do not.
-            if row
-                .try_get::<Option<String>, _>("encrypted_api_key")?
-                .is_some()
-            {
-                out.picked = Some(picked_of(row)?);
-                hint = LeanHint::of(row)?;
-            }
-            out.events.extend(events_of(row)?);
-        }
+        let (out, hint) = full_outcome(&rows)?;
         self.keep_hint(target, hint);
         Ok(out)
     }

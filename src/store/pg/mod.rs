@@ -16,6 +16,7 @@ mod decode;
 mod exec;
 mod hints;
 mod increment;
+mod requests;
 mod statements;
 
 use std::collections::HashMap;
@@ -29,7 +30,7 @@ use super::{filter_sql, Increment, Store, Warm};
 use crate::budget::{self, BudgetStatus, Period};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::{Error, Result};
-use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Usage};
+use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
 use crate::rotation::{Rewrap, WrappedKey};
 use batch::{BatchKey, Coalescer};
 use decode::{period_of, record};
@@ -37,7 +38,7 @@ use exec::Kind;
 use hints::LeanHint;
 use increment::{Target, LEAN_FILTER_FROM};
 use statements::{
-    BUDGET_ROW, COUNT_KEYS, INSERT, LIST, MIGRATION, REPLACE_WRAPPED_KEYS, SET_ACTIVE,
+    BUDGET_ROW, COUNT_KEYS, INSERT, LIST, MIGRATIONS, REPLACE_WRAPPED_KEYS, SET_ACTIVE,
     SET_CONFIGURATION, TABLE_EXISTS, UNDO_INCREMENT, WRAPPED_KEYS,
 };
 
@@ -136,7 +137,9 @@ impl PgStore {
         )))
         .execute(&mut *tx)
         .await?;
-        sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
+        for migration in MIGRATIONS {
+            sqlx::raw_sql(*migration).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -209,12 +212,21 @@ impl Store for PgStore {
         rows.iter().map(record).collect()
     }
 
-    async fn increment(&self, group_id: i64, filter: &KeyFilter, amount: f64) -> Result<Increment> {
+    async fn increment(
+        &self,
+        group_id: i64,
+        filter: &KeyFilter,
+        amount: f64,
+        request: Option<&Request>,
+    ) -> Result<Increment> {
         let (cond, binds) = filter_sql(filter, '$', 5);
         let target = Target {
             key: (group_id, cond, binds),
             lean_cond: filter_sql(filter, '$', LEAN_FILTER_FROM).0,
         };
+        if let Some(request) = request {
+            return self.increment_once(&target, amount, request).await;
+        }
         let Some(coalescer) = &self.coalescer else {
             return self.increment_alone(&target, amount).await;
         };
@@ -231,6 +243,10 @@ impl Store for PgStore {
         })
         .await?;
         Ok(())
+    }
+
+    async fn forget_request(&self, group_id: i64, request_id: &str) -> Result<()> {
+        self.forget(group_id, request_id).await
     }
 
     async fn set_active(&self, id: i64, active: bool) -> Result<bool> {

@@ -47,10 +47,18 @@ pub(super) const TABLE_EXISTS: &str = include_str!("../../../sql/postgres/table_
 pub(super) const WRAPPED_KEYS: &str = include_str!("../../../sql/postgres/wrapped_keys.sql");
 pub(super) const REPLACE_WRAPPED_KEYS: &str =
     include_str!("../../../sql/postgres/replace_wrapped_keys.sql");
+pub(super) const REQUEST_CLAIM: &str = include_str!("../../../sql/postgres/request_claim.sql");
+pub(super) const REQUEST_FIND: &str = include_str!("../../../sql/postgres/request_find.sql");
+pub(super) const REQUEST_RECORD: &str = include_str!("../../../sql/postgres/request_record.sql");
+pub(super) const REQUEST_PRUNE: &str = include_str!("../../../sql/postgres/request_prune.sql");
+pub(super) const REQUEST_FORGET: &str = include_str!("../../../sql/postgres/request_forget.sql");
 pub(super) const COUNT_KEYS: &str = include_str!("../../../sql/postgres/count_keys.sql");
 
-pub(super) const MIGRATION: &str =
-    include_str!("../../../migrations/postgres/0001_create_ps_private_access_store.sql");
+/// The migrations, in order (each idempotent: `CREATE … IF NOT EXISTS`).
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_create_ps_private_access_store.sql"),
+    include_str!("../../../migrations/postgres/0002_create_ps_private_access_requests.sql"),
+];
 
 /// The full increment statement for a filter (`sql/postgres/increment_budget.sql`): `$1`
 /// timezone, `$2` group, `$3` amount, `$4` enforce, then the filter's values from `$5`.
