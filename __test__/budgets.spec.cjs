@@ -202,4 +202,34 @@ describe.each(BACKENDS)('budgets on %s', (_name, fresh) => {
       expect(await PsPrivateAccessStore.getApiKeys(600)).toHaveLength(0)
     })
   })
+
+  describe('hand-edited stored values: reported and failed closed, never read as 0 or "no limit"', () => {
+    // An operator's SQL (the package itself never stores these: configurations are checked,
+    // amounts capped). Both backends must refuse such a key and fail over to the next one.
+    const edit = (id, column, json) =>
+      db.kind === 'postgres'
+        ? db.query(`UPDATE ps_private_access_store SET ${column} = $2::jsonb WHERE id = $1`, [id, json])
+        : db.query(`UPDATE ps_private_access_store SET ${column} = ? WHERE id = ?`, [json, id])
+
+    test.each([
+      ['a string limit', 'configuration', '{"maxBudget": {"perDay": null, "petMonth": null, "total": "10"}}', ['maxBudget.total']],
+      ['a limit beyond a double (SQLite read the whole text as "no limit")', 'configuration', '{"maxBudget": {"total": 1e400}}', ['maxBudget.total']],
+      ['a "NaN" counter (SQLite granted)', 'usage', '{"dailyUse": 0, "monthlyUse": 0, "totalUse": "NaN"}', ['usage.totalUse']],
+      ['a non-numeric counter (PostgreSQL failed the whole group)', 'usage', '{"dailyUse": 0, "monthlyUse": 0, "totalUse": "abc"}', ['usage.totalUse']],
+    ])('%s: the key refuses, the next one serves, the status names the field', async (_label, column, json, fields) => {
+      const g = 700 + Math.floor(Math.random() * 1e6)
+      const bad = await addKey(g, 'sk-hand-edited', { perDay: 100, petMonth: null, total: null })
+      await addKey(g, 'sk-next', { perDay: 100, petMonth: null, total: null })
+      await edit(bad.id, column, json)
+      expect(await PsPrivateAccessStore.incrementUsageAndGetApiKey(g, { incrementAmount: 1 })).toBe('sk-next')
+      const status = await PsPrivateAccessStore.getBudgetStatus(bad.id)
+      // SQLite cannot parse 1e400 at all, so every limit and threshold of that text is unreadable.
+      expect(status.unreadable).toEqual(expect.arrayContaining(fields))
+      if (column === 'usage') {
+        expect(status.total.used).toBeNull()
+        expect((await PsPrivateAccessStore.getUsage(bad.id)).totalUse).toBeNull()
+      }
+      expect((await PsPrivateAccessStore.getApiKeys(g))[0].usage.totalUse).not.toBe(1)
+    })
+  })
 })

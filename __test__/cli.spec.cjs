@@ -661,6 +661,7 @@ describe('status', () => {
       daily: expect.objectContaining({ used: expect.any(Number) }),
       monthly: expect.objectContaining({ limit: backend === 'postgres' ? null : 50 }),
       total: { used: expect.any(Number), limit: null, remaining: null, periodStart: null },
+      unreadable: [],
     })
   })
 

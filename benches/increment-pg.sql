@@ -37,28 +37,74 @@ pick AS (
 -- after a lock wait (FOR UPDATE) is judged on its new version.
 --
 -- b: the counters of the current period (a counter whose period ended counts 0), and the
---    limits and thresholds of `configuration` (a value that is not a JSON number is unset;
---    `petMonth` is PolicySynth's own spelling of the monthly limit).
+--    limits and thresholds of `configuration` (`petMonth` is PolicySynth's own spelling of
+--    the monthly limit), read by crate::budget::Stored's rule: missing or null is unset (a
+--    counter 0, a limit or threshold none); a JSON number within a double's range is that
+--    number; anything else is unreadable — a counter NULL, a limit flagged in
+--    `limit_unreadable` (never read as 0 or "no limit"; an unreadable threshold fires
+--    nothing). (Nested CASEs: a cast is evaluated only once the value is known to be a number.)
 CROSS JOIN LATERAL (
   SELECT
-    CASE WHEN s.usage->>'periodDay' = p.day
-      THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END AS used_day,
-    CASE WHEN s.usage->>'periodMonth' = p.month
-      THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END AS used_month,
-    COALESCE((s.usage->>'totalUse')::numeric, 0) AS used_total,
-    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number'
-      THEN (s.configuration->'maxBudget'->>'perDay')::numeric END AS limit_day,
-    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number'
-      THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END AS limit_month,
-    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number'
-      THEN (s.configuration->'maxBudget'->>'total')::numeric END AS limit_total,
-    CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'daily') = 'number'
-      THEN (s.configuration->'emailNotificationBudgetThresholds'->>'daily')::numeric END
-      AS threshold_day,
-    CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'monthly') = 'number'
-      THEN (s.configuration->'emailNotificationBudgetThresholds'->>'monthly')::numeric END
-      AS threshold_month,
+    CASE WHEN s.usage->>'periodDay' = p.day THEN v.day ELSE 0 END AS used_day,
+    CASE WHEN s.usage->>'periodMonth' = p.month THEN v.month ELSE 0 END AS used_month,
+    v.total AS used_total,
+    (s.usage->>'periodDay' IS NOT DISTINCT FROM p.day AND v.day IS NULL)
+      OR (s.usage->>'periodMonth' IS NOT DISTINCT FROM p.month AND v.month IS NULL)
+      OR v.total IS NULL AS counters_unreadable,
+    v.limit_day, v.limit_month, v.limit_total,
+    (v.limit_day IS NULL AND v.limit_day_set)
+      OR (v.limit_month IS NULL AND v.limit_month_set)
+      OR (v.limit_total IS NULL AND v.limit_total_set) AS limit_unreadable,
+    v.threshold_day, v.threshold_month,
     COALESCE(s.usage->'notified', '{}'::jsonb) AS notified
+  FROM (
+    SELECT
+      CASE WHEN n.day_set THEN CASE WHEN abs(n.day) <= 1.7976931348623157e308 THEN n.day END
+        ELSE 0 END AS day,
+      CASE WHEN n.month_set THEN CASE WHEN abs(n.month) <= 1.7976931348623157e308 THEN n.month END
+        ELSE 0 END AS month,
+      CASE WHEN n.total_set THEN CASE WHEN abs(n.total) <= 1.7976931348623157e308 THEN n.total END
+        ELSE 0 END AS total,
+      CASE WHEN abs(n.limit_day) <= 1.7976931348623157e308 THEN n.limit_day END AS limit_day,
+      CASE WHEN abs(n.limit_month) <= 1.7976931348623157e308 THEN n.limit_month END AS limit_month,
+      CASE WHEN abs(n.limit_total) <= 1.7976931348623157e308 THEN n.limit_total END AS limit_total,
+      n.limit_day_set, n.limit_month_set, n.limit_total_set,
+      CASE WHEN abs(n.threshold_day) <= 1.7976931348623157e308 THEN n.threshold_day END
+        AS threshold_day,
+      CASE WHEN abs(n.threshold_month) <= 1.7976931348623157e308 THEN n.threshold_month END
+        AS threshold_month
+    FROM (
+      -- Each field: whether it is set (present and not null), and its value when a number.
+      SELECT
+        COALESCE(jsonb_typeof(s.usage->'dailyUse'), 'null') <> 'null' AS day_set,
+        CASE WHEN jsonb_typeof(s.usage->'dailyUse') = 'number'
+          THEN (s.usage->>'dailyUse')::numeric END AS day,
+        COALESCE(jsonb_typeof(s.usage->'monthlyUse'), 'null') <> 'null' AS month_set,
+        CASE WHEN jsonb_typeof(s.usage->'monthlyUse') = 'number'
+          THEN (s.usage->>'monthlyUse')::numeric END AS month,
+        COALESCE(jsonb_typeof(s.usage->'totalUse'), 'null') <> 'null' AS total_set,
+        CASE WHEN jsonb_typeof(s.usage->'totalUse') = 'number'
+          THEN (s.usage->>'totalUse')::numeric END AS total,
+        COALESCE(jsonb_typeof(s.configuration->'maxBudget'->'perDay'), 'null') <> 'null'
+          AS limit_day_set,
+        CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number'
+          THEN (s.configuration->'maxBudget'->>'perDay')::numeric END AS limit_day,
+        COALESCE(jsonb_typeof(s.configuration->'maxBudget'->'petMonth'), 'null') <> 'null'
+          AS limit_month_set,
+        CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number'
+          THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END AS limit_month,
+        COALESCE(jsonb_typeof(s.configuration->'maxBudget'->'total'), 'null') <> 'null'
+          AS limit_total_set,
+        CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number'
+          THEN (s.configuration->'maxBudget'->>'total')::numeric END AS limit_total,
+        CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'daily') = 'number'
+          THEN (s.configuration->'emailNotificationBudgetThresholds'->>'daily')::numeric END
+          AS threshold_day,
+        CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'monthly') = 'number'
+          THEN (s.configuration->'emailNotificationBudgetThresholds'->>'monthly')::numeric END
+          AS threshold_month
+    ) n
+  ) v
 ) b
 -- t: the thresholds as amounts (set only when the threshold and its limit are both set): a
 --    fraction of the limit when <= 1, an amount when > 1.
@@ -93,7 +139,9 @@ CROSS JOIN LATERAL (
 ) o
 
   WHERE s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $5
-    AND (NOT p.enforce OR NOT (o.over_day OR o.over_month OR o.over_total))
+    -- Fail closed: unreadable counters (or, when enforced, limits) refuse, with no event.
+    AND NOT b.counters_unreadable
+    AND (NOT p.enforce OR NOT (b.limit_unreadable OR o.over_day OR o.over_month OR o.over_total))
   ORDER BY s.id
   LIMIT 1
   FOR UPDATE OF s
@@ -161,28 +209,74 @@ refusing AS (
 -- after a lock wait (FOR UPDATE) is judged on its new version.
 --
 -- b: the counters of the current period (a counter whose period ended counts 0), and the
---    limits and thresholds of `configuration` (a value that is not a JSON number is unset;
---    `petMonth` is PolicySynth's own spelling of the monthly limit).
+--    limits and thresholds of `configuration` (`petMonth` is PolicySynth's own spelling of
+--    the monthly limit), read by crate::budget::Stored's rule: missing or null is unset (a
+--    counter 0, a limit or threshold none); a JSON number within a double's range is that
+--    number; anything else is unreadable — a counter NULL, a limit flagged in
+--    `limit_unreadable` (never read as 0 or "no limit"; an unreadable threshold fires
+--    nothing). (Nested CASEs: a cast is evaluated only once the value is known to be a number.)
 CROSS JOIN LATERAL (
   SELECT
-    CASE WHEN s.usage->>'periodDay' = p.day
-      THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END AS used_day,
-    CASE WHEN s.usage->>'periodMonth' = p.month
-      THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END AS used_month,
-    COALESCE((s.usage->>'totalUse')::numeric, 0) AS used_total,
-    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number'
-      THEN (s.configuration->'maxBudget'->>'perDay')::numeric END AS limit_day,
-    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number'
-      THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END AS limit_month,
-    CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number'
-      THEN (s.configuration->'maxBudget'->>'total')::numeric END AS limit_total,
-    CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'daily') = 'number'
-      THEN (s.configuration->'emailNotificationBudgetThresholds'->>'daily')::numeric END
-      AS threshold_day,
-    CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'monthly') = 'number'
-      THEN (s.configuration->'emailNotificationBudgetThresholds'->>'monthly')::numeric END
-      AS threshold_month,
+    CASE WHEN s.usage->>'periodDay' = p.day THEN v.day ELSE 0 END AS used_day,
+    CASE WHEN s.usage->>'periodMonth' = p.month THEN v.month ELSE 0 END AS used_month,
+    v.total AS used_total,
+    (s.usage->>'periodDay' IS NOT DISTINCT FROM p.day AND v.day IS NULL)
+      OR (s.usage->>'periodMonth' IS NOT DISTINCT FROM p.month AND v.month IS NULL)
+      OR v.total IS NULL AS counters_unreadable,
+    v.limit_day, v.limit_month, v.limit_total,
+    (v.limit_day IS NULL AND v.limit_day_set)
+      OR (v.limit_month IS NULL AND v.limit_month_set)
+      OR (v.limit_total IS NULL AND v.limit_total_set) AS limit_unreadable,
+    v.threshold_day, v.threshold_month,
     COALESCE(s.usage->'notified', '{}'::jsonb) AS notified
+  FROM (
+    SELECT
+      CASE WHEN n.day_set THEN CASE WHEN abs(n.day) <= 1.7976931348623157e308 THEN n.day END
+        ELSE 0 END AS day,
+      CASE WHEN n.month_set THEN CASE WHEN abs(n.month) <= 1.7976931348623157e308 THEN n.month END
+        ELSE 0 END AS month,
+      CASE WHEN n.total_set THEN CASE WHEN abs(n.total) <= 1.7976931348623157e308 THEN n.total END
+        ELSE 0 END AS total,
+      CASE WHEN abs(n.limit_day) <= 1.7976931348623157e308 THEN n.limit_day END AS limit_day,
+      CASE WHEN abs(n.limit_month) <= 1.7976931348623157e308 THEN n.limit_month END AS limit_month,
+      CASE WHEN abs(n.limit_total) <= 1.7976931348623157e308 THEN n.limit_total END AS limit_total,
+      n.limit_day_set, n.limit_month_set, n.limit_total_set,
+      CASE WHEN abs(n.threshold_day) <= 1.7976931348623157e308 THEN n.threshold_day END
+        AS threshold_day,
+      CASE WHEN abs(n.threshold_month) <= 1.7976931348623157e308 THEN n.threshold_month END
+        AS threshold_month
+    FROM (
+      -- Each field: whether it is set (present and not null), and its value when a number.
+      SELECT
+        COALESCE(jsonb_typeof(s.usage->'dailyUse'), 'null') <> 'null' AS day_set,
+        CASE WHEN jsonb_typeof(s.usage->'dailyUse') = 'number'
+          THEN (s.usage->>'dailyUse')::numeric END AS day,
+        COALESCE(jsonb_typeof(s.usage->'monthlyUse'), 'null') <> 'null' AS month_set,
+        CASE WHEN jsonb_typeof(s.usage->'monthlyUse') = 'number'
+          THEN (s.usage->>'monthlyUse')::numeric END AS month,
+        COALESCE(jsonb_typeof(s.usage->'totalUse'), 'null') <> 'null' AS total_set,
+        CASE WHEN jsonb_typeof(s.usage->'totalUse') = 'number'
+          THEN (s.usage->>'totalUse')::numeric END AS total,
+        COALESCE(jsonb_typeof(s.configuration->'maxBudget'->'perDay'), 'null') <> 'null'
+          AS limit_day_set,
+        CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'perDay') = 'number'
+          THEN (s.configuration->'maxBudget'->>'perDay')::numeric END AS limit_day,
+        COALESCE(jsonb_typeof(s.configuration->'maxBudget'->'petMonth'), 'null') <> 'null'
+          AS limit_month_set,
+        CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'petMonth') = 'number'
+          THEN (s.configuration->'maxBudget'->>'petMonth')::numeric END AS limit_month,
+        COALESCE(jsonb_typeof(s.configuration->'maxBudget'->'total'), 'null') <> 'null'
+          AS limit_total_set,
+        CASE WHEN jsonb_typeof(s.configuration->'maxBudget'->'total') = 'number'
+          THEN (s.configuration->'maxBudget'->>'total')::numeric END AS limit_total,
+        CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'daily') = 'number'
+          THEN (s.configuration->'emailNotificationBudgetThresholds'->>'daily')::numeric END
+          AS threshold_day,
+        CASE WHEN jsonb_typeof(s.configuration->'emailNotificationBudgetThresholds'->'monthly') = 'number'
+          THEN (s.configuration->'emailNotificationBudgetThresholds'->>'monthly')::numeric END
+          AS threshold_month
+    ) n
+  ) v
 ) b
 -- t: the thresholds as amounts (set only when the threshold and its limit are both set): a
 --    fraction of the limit when <= 1, an amount when > 1.
@@ -218,6 +312,7 @@ CROSS JOIN LATERAL (
 
   WHERE p.enforce AND s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $5
     AND s.id < COALESCE((SELECT id FROM pick), 9223372036854775807)
+    AND NOT b.counters_unreadable AND NOT b.limit_unreadable
     AND (
       (o.over_day AND NOT o.day_limit_notified)
       OR (o.over_month AND NOT o.month_limit_notified)

@@ -23,7 +23,11 @@ export interface PsPrivateAccessStoreConfiguration {
   }
 }
 
-/** Usage counters of a key in the current day and month, and in total. */
+/**
+ * Usage counters of a key in the current day and month, and in total. A counter that a hand
+ * edit of the table made unreadable (a string, a boolean, …) reads as `null`, never as 0 (see
+ * `PsBudgetStatus.unreadable`).
+ */
 export interface PsPrivateAccessStoreUsage {
   dailyUse: number
   monthlyUse: number
@@ -112,6 +116,13 @@ export interface PsBudgetStatus {
   daily: PsBudgetPeriodStatus
   monthly: PsBudgetPeriodStatus
   total: PsBudgetPeriodStatus
+  /**
+   * Stored fields that cannot be read (`usage.dailyUse`, `maxBudget.total`,
+   * `emailNotificationBudgetThresholds.daily`, …): empty unless the row was edited by hand. A
+   * counter among them, or a limit while budgets are enforced, makes the key refuse every call
+   * (fail closed); its `used` is then `null`.
+   */
+  unreadable: string[]
 }
 
 /** Progress of `rotateKeys()` / `verifyKeys()`, reported after every batch. */

@@ -70,56 +70,144 @@ impl Period {
     }
 }
 
-fn num(v: Option<&Value>) -> Option<f64> {
+/// A stored counter, limit or threshold as the rules read it. The rule is the same on both
+/// backends (the PostgreSQL statements state it in `key_budget.sql` and
+/// `increment_lean.sql`):
+/// - missing or `null`: unset (a counter reads 0, a limit or threshold is none);
+/// - a JSON number within the range of a double: that number;
+/// - anything else (a string — even `"5"` —, a boolean, an object, an array, a number beyond
+///   the range of a double): unreadable. It is never read as 0 or as "no limit": a key with
+///   an unreadable counter, or (when enforced) an unreadable limit, refuses every call, and
+///   the status reports the field. Only a hand edit of the table can store one:
+///   `addPreEncryptedKey` and `setConfiguration` check the configuration, and amounts are
+///   capped so that counters stay numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stored {
+    Unset,
+    Number(f64),
+    Unreadable,
+}
+
+/// The largest magnitude a stored number may have (`f64::MAX`, PostgreSQL's `float8` too).
+pub const MAX_STORED: f64 = f64::MAX;
+
+pub fn stored(v: Option<&Value>) -> Stored {
     match v {
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => s.parse().ok(),
-        _ => None,
+        None | Some(Value::Null) => Stored::Unset,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(x) if x.is_finite() && x.abs() <= MAX_STORED => Stored::Number(x),
+            _ => Stored::Unreadable,
+        },
+        Some(_) => Stored::Unreadable,
     }
 }
 
-/// The counters as they stand in `period`: a counter of another period reads 0.
+/// What a usage or configuration text that does not parse as JSON reads as (SQLite stores
+/// text): every counter, limit and threshold unreadable.
+pub fn unreadable_json() -> Value {
+    serde_json::json!({
+        "dailyUse": "unreadable", "monthlyUse": "unreadable", "totalUse": "unreadable",
+        "maxBudget": {"perDay": "unreadable", "petMonth": "unreadable", "total": "unreadable"},
+        "emailNotificationBudgetThresholds": {"daily": "unreadable", "monthly": "unreadable"},
+    })
+}
+
+/// The counters as they stand in `period` (a counter of another period reads 0); `None`: an
+/// unreadable counter (see [`Stored`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Counters {
+    pub day: Option<f64>,
+    pub month: Option<f64>,
+    pub total: Option<f64>,
+}
+
+impl Counters {
+    pub fn of(usage: &Value, period: &Period) -> Counters {
+        let same =
+            |key: &str, current: &str| usage.get(key).and_then(Value::as_str) == Some(current);
+        let count = |key: &str| match stored(usage.get(key)) {
+            Stored::Unset => Some(0.0),
+            Stored::Number(x) => Some(x),
+            Stored::Unreadable => None,
+        };
+        Counters {
+            day: if same("periodDay", &period.day) {
+                count("dailyUse")
+            } else {
+                Some(0.0)
+            },
+            month: if same("periodMonth", &period.month) {
+                count("monthlyUse")
+            } else {
+                Some(0.0)
+            },
+            total: count("totalUse"),
+        }
+    }
+
+    pub fn readable(&self) -> bool {
+        self.day.is_some() && self.month.is_some() && self.total.is_some()
+    }
+}
+
+/// The counters as they stand in `period`, as reported (`getUsage`, records): an unreadable
+/// counter is NaN, which crosses to JavaScript as `null` (never as 0).
 pub fn effective_usage(usage: &Value, period: &Period) -> Usage {
-    let same = |key: &str, current: &str| usage.get(key).and_then(Value::as_str) == Some(current);
-    let count = |key: &str| num(usage.get(key)).unwrap_or(0.0);
+    let c = Counters::of(usage, period);
     Usage {
-        daily_use: if same("periodDay", &period.day) {
-            count("dailyUse")
-        } else {
-            0.0
-        },
-        monthly_use: if same("periodMonth", &period.month) {
-            count("monthlyUse")
-        } else {
-            0.0
-        },
-        total_use: count("totalUse"),
+        daily_use: c.day.unwrap_or(f64::NAN),
+        monthly_use: c.month.unwrap_or(f64::NAN),
+        total_use: c.total.unwrap_or(f64::NAN),
     }
 }
 
-/// Limits and notification thresholds read from a stored configuration. Anything that is not
-/// a number means "none" (the shape is checked when a key is added; old rows may hold anything).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// Limits and notification thresholds read from a stored configuration (see [`Stored`]).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Limits {
     pub per_day: Option<f64>,
     pub per_month: Option<f64>,
     pub total: Option<f64>,
     pub daily_threshold: Option<f64>,
     pub monthly_threshold: Option<f64>,
+    /// The fields that are set but unreadable (`maxBudget.perDay`, …): a limit among them
+    /// refuses every call while budgets are enforced; a threshold among them fires nothing.
+    pub unreadable: Vec<&'static str>,
 }
 
 impl Limits {
     pub fn from_configuration(c: &Value) -> Limits {
-        let strict = |v: Option<&Value>| v.and_then(Value::as_f64);
+        let mut l = Limits::default();
         let b = c.get("maxBudget");
         let t = c.get("emailNotificationBudgetThresholds");
-        Limits {
-            per_day: strict(b.and_then(|b| b.get("perDay"))),
-            per_month: strict(b.and_then(|b| b.get("petMonth"))),
-            total: strict(b.and_then(|b| b.get("total"))),
-            daily_threshold: strict(t.and_then(|t| t.get("daily"))),
-            monthly_threshold: strict(t.and_then(|t| t.get("monthly"))),
+        for (section, field, name, slot) in [
+            (b, "perDay", "maxBudget.perDay", &mut l.per_day),
+            (b, "petMonth", "maxBudget.petMonth", &mut l.per_month),
+            (b, "total", "maxBudget.total", &mut l.total),
+            (
+                t,
+                "daily",
+                "emailNotificationBudgetThresholds.daily",
+                &mut l.daily_threshold,
+            ),
+            (
+                t,
+                "monthly",
+                "emailNotificationBudgetThresholds.monthly",
+                &mut l.monthly_threshold,
+            ),
+        ] {
+            match stored(section.and_then(|s| s.get(field))) {
+                Stored::Unset => {}
+                Stored::Number(x) => *slot = Some(x),
+                Stored::Unreadable => l.unreadable.push(name),
+            }
         }
+        l
+    }
+
+    /// Whether a limit (not a threshold) is unreadable.
+    pub fn limit_unreadable(&self) -> bool {
+        self.unreadable.iter().any(|f| f.starts_with("maxBudget."))
     }
 }
 
@@ -250,8 +338,14 @@ fn mark(usage: &mut Value, kind: EventKind, period: &Period) {
 pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: bool) -> Decision {
     let mut d = Decision::default();
     for c in candidates {
-        let u = effective_usage(&c.usage, period);
+        let counters = Counters::of(&c.usage, period);
         let l = Limits::from_configuration(&c.configuration);
+        // Fail closed: a key whose counters (or, when enforced, limits) cannot be read refuses
+        // the call, with no event (there is no counter or limit to report).
+        if !counters.readable() || (enforce && l.limit_unreadable()) {
+            continue;
+        }
+        let u = effective_usage(&c.usage, period);
         let over =
             |used: f64, limit: Option<f64>| enforce && limit.is_some_and(|lim| used + amount > lim);
         let overs = [
@@ -353,6 +447,10 @@ pub struct BudgetStatus {
     pub daily: PeriodStatus,
     pub monthly: PeriodStatus,
     pub total: PeriodStatus,
+    /// Stored fields that cannot be read (`usage.dailyUse`, `maxBudget.total`, …; see
+    /// [`Stored`]): empty unless the row was edited by hand. A counter among them, or a limit
+    /// while budgets are enforced, makes the key refuse every call.
+    pub unreadable: Vec<&'static str>,
 }
 
 pub fn status(
@@ -365,10 +463,24 @@ pub fn status(
 ) -> BudgetStatus {
     let u = effective_usage(usage, period);
     let l = Limits::from_configuration(configuration);
+    let c = Counters::of(usage, period);
+    let mut unreadable = Vec::new();
+    for (field, value) in [
+        ("usage.dailyUse", c.day),
+        ("usage.monthlyUse", c.month),
+        ("usage.totalUse", c.total),
+    ] {
+        if value.is_none() {
+            unreadable.push(field);
+        }
+    }
+    unreadable.extend(l.unreadable.iter().copied());
     let p = |used: f64, limit: Option<f64>, start| PeriodStatus {
         used,
         limit,
-        remaining: limit.map(|lim| (lim - used).max(0.0)),
+        remaining: limit
+            .filter(|_| !used.is_nan())
+            .map(|lim| (lim - used).max(0.0)),
         period_start: start,
     };
     BudgetStatus {
@@ -378,6 +490,7 @@ pub fn status(
         daily: p(u.daily_use, l.per_day, Some(period.day_start)),
         monthly: p(u.monthly_use, l.per_month, Some(period.month_start)),
         total: p(u.total_use, l.total, None),
+        unreadable,
     }
 }
 

@@ -109,6 +109,38 @@ enum Step {
         key: usize,
         configuration: Value,
     },
+    /// A hand edit stores an unreadable value (a string, a boolean, an object) at `pointer` of
+    /// the usage (`usage`) or configuration JSON: both backends must fail closed alike.
+    Corrupt {
+        key: usize,
+        usage: bool,
+        pointer: &'static str,
+        value: Value,
+    },
+}
+
+fn random_corruption(rng: &mut Rng, keys: usize) -> Step {
+    let key = rng.below(keys as u64) as usize;
+    let value = match rng.below(4) {
+        0 => json!("10"),
+        1 => json!("NaN"),
+        2 => json!(true),
+        _ => json!({"n": 1}),
+    };
+    let (usage, pointer) = match rng.below(6) {
+        0 => (true, "/dailyUse"),
+        1 => (true, "/monthlyUse"),
+        2 => (true, "/totalUse"),
+        3 => (false, "/maxBudget/perDay"),
+        4 => (false, "/maxBudget/total"),
+        _ => (false, "/emailNotificationBudgetThresholds/daily"),
+    };
+    Step::Corrupt {
+        key,
+        usage,
+        pointer,
+        value,
+    }
 }
 
 fn random_steps(rng: &mut Rng, keys: usize, n: usize) -> Vec<Step> {
@@ -124,6 +156,7 @@ fn random_steps(rng: &mut Rng, keys: usize, n: usize) -> Vec<Step> {
                 key: rng.below(keys as u64) as usize,
                 active: rng.chance(60),
             },
+            96..=97 => random_corruption(rng, keys),
             _ => Step::Reconfigure {
                 key: rng.below(keys as u64) as usize,
                 configuration: random_configuration(rng),
@@ -140,25 +173,33 @@ enum Raw {
 
 impl Raw {
     async fn usage(&self, id: i64) -> Value {
+        self.json(id, "usage").await
+    }
+
+    /// A JSON column of one row, read directly.
+    async fn json(&self, id: i64, column: &str) -> Value {
         let text: String = match self {
             Raw::Pg(url) => {
                 let mut c = sqlx::PgConnection::connect(url).await.expect("pg");
-                sqlx::query_scalar("SELECT usage::text FROM ps_private_access_store WHERE id = $1")
+                let sql =
+                    format!("SELECT {column}::text FROM ps_private_access_store WHERE id = $1");
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                     .bind(id)
                     .fetch_one(&mut c)
                     .await
-                    .expect("usage")
+                    .expect("a JSON column")
             }
             Raw::Sqlite(url) => {
                 let mut c = sqlx::SqliteConnection::connect(url).await.expect("sqlite");
-                sqlx::query_scalar("SELECT usage FROM ps_private_access_store WHERE id = ?1")
+                let sql = format!("SELECT {column} FROM ps_private_access_store WHERE id = ?1");
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                     .bind(id)
                     .fetch_one(&mut c)
                     .await
-                    .expect("usage")
+                    .expect("a JSON column")
             }
         };
-        serde_json::from_str(&text).expect("usage is JSON")
+        serde_json::from_str(&text).expect("the column is JSON")
     }
 
     async fn set_usage(&self, id: i64, usage: &Value) {
@@ -240,10 +281,12 @@ impl Raw {
 #[derive(Debug, PartialEq)]
 struct Observed {
     granted: Option<usize>,
+    /// Per key, the stored fields the status reports unreadable.
+    unreadable: Vec<Vec<&'static str>>,
     /// The error code of a call that failed (a request-id conflict).
     error: Option<&'static str>,
     events: Vec<(usize, EventKind, f64, f64)>,
-    counters: Vec<(f64, f64, f64)>,
+    counters: Vec<(Option<f64>, Option<f64>, Option<f64>)>,
 }
 
 async fn run(svc: &Service, raw: &Raw, configs: &[Value], steps: &[Step]) -> Vec<Observed> {
@@ -315,14 +358,47 @@ async fn run(svc: &Service, raw: &Raw, configs: &[Value], steps: &[Step]) -> Vec
             Step::Reconfigure { key, configuration } => {
                 raw.set_configuration(ids[*key], configuration).await;
             }
+            Step::Corrupt {
+                key,
+                usage,
+                pointer,
+                value,
+            } => {
+                let column = if *usage { "usage" } else { "configuration" };
+                let mut doc = raw.json(ids[*key], column).await;
+                // Create the path's objects where missing, then store the value.
+                let mut at = &mut doc;
+                for part in pointer.trim_start_matches('/').split('/') {
+                    if !at.is_object() {
+                        *at = json!({});
+                    }
+                    at = at
+                        .as_object_mut()
+                        .expect("an object")
+                        .entry(part)
+                        .or_insert(Value::Null);
+                }
+                *at = value.clone();
+                raw.set_json(ids[*key], column, &doc).await;
+            }
         }
         let mut counters = Vec::new();
+        let mut unreadable = Vec::new();
+        // An unreadable counter is NaN (null in JavaScript): compared as None.
+        let known = |x: f64| (!x.is_nan()).then_some(x);
         for &id in &ids {
             let u = svc.get_usage(id).await.expect("usage").expect("row");
-            counters.push((u.daily_use, u.monthly_use, u.total_use));
+            counters.push((known(u.daily_use), known(u.monthly_use), known(u.total_use)));
+            let status = svc
+                .get_budget_status(id)
+                .await
+                .expect("status")
+                .expect("row");
+            unreadable.push(status.unreadable);
         }
         seen.push(Observed {
             granted,
+            unreadable,
             error,
             events,
             counters,
@@ -435,6 +511,83 @@ async fn exact_boundaries_agree() {
     assert_eq!((lean, full), (8, 10));
 }
 
+/// Hand-edited, unreadable stored values fail closed on both backends and on both PostgreSQL
+/// statements: a key whose counter is unreadable is refused (after the lean statement has
+/// taken over the group's calls), reported, and served again once the period ends; a string
+/// limit refuses while enforced; a string threshold fires nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_values_fail_closed_alike() {
+    let configs = vec![
+        json!({"maxBudget": {"perDay": null, "petMonth": null, "total": null}}),
+        json!({"maxBudget": {"perDay": null}}),
+    ];
+    let corrupt = |key, usage, pointer, value| Step::Corrupt {
+        key,
+        usage,
+        pointer,
+        value,
+    };
+    let steps = vec![
+        Step::Spend(1.0),
+        Step::Spend(1.0),
+        Step::Spend(1.0),
+        corrupt(0, true, "/dailyUse", json!("abc")),
+        Step::Spend(1.0),
+        Step::Spend(1.0),
+        Step::NewDay { month: false },
+        Step::Spend(1.0),
+        corrupt(0, false, "/maxBudget/total", json!("10")),
+        Step::Spend(1.0),
+        corrupt(
+            1,
+            false,
+            "/emailNotificationBudgetThresholds/daily",
+            json!("0.5"),
+        ),
+        Step::Spend(1.0),
+        corrupt(0, true, "/totalUse", json!(true)),
+        corrupt(1, true, "/totalUse", json!({"n": 1})),
+        Step::Spend(1.0),
+    ];
+    let (seen, _) = both_agree(&configs, &steps, true, "unreadable").await;
+    let granted: Vec<Option<usize>> = seen.iter().map(|o| o.granted).collect();
+    assert_eq!(
+        granted,
+        [
+            Some(0),
+            Some(0),
+            Some(0),
+            None,
+            Some(1), // key 0's daily counter is unreadable: key 1 serves
+            Some(1),
+            None,
+            Some(0), // a new day: key 0's daily counter restarts
+            None,
+            Some(1), // key 0's total limit is a string: refused while enforced
+            None,
+            Some(1),
+            None,
+            None,
+            None, // both totals unreadable: nobody serves
+        ]
+    );
+    assert_eq!(seen[4].unreadable[0], vec!["usage.dailyUse"]);
+    assert_eq!(seen[4].counters[0], (None, Some(3.0), Some(3.0)));
+    assert_eq!(seen[9].unreadable[0], vec!["maxBudget.total"]);
+    assert_eq!(
+        seen[11].unreadable[1],
+        vec!["emailNotificationBudgetThresholds.daily"]
+    );
+    assert!(seen.iter().all(|o| o.events.is_empty()));
+    assert_eq!(
+        seen[14].unreadable,
+        vec![
+            vec!["usage.totalUse", "maxBudget.total"],
+            vec!["usage.totalUse", "emailNotificationBudgetThresholds.daily"]
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_rules_and_postgres_statements_agree() {
     let seeds: u64 = std::env::var("PSPAS_DIFFERENTIAL_SEEDS")
@@ -445,6 +598,8 @@ async fn sqlite_rules_and_postgres_statements_agree() {
     let (mut grants, mut refusals) = (0, 0);
     // Request-id calls that conflicted, and repeats that served a key without counting.
     let (mut conflicts, mut repeats) = (0, 0);
+    // Steps after which some key had an unreadable stored field (hand edits).
+    let mut unreadable_steps = 0;
     // Increments the lean statement counted, and full statements sent, on PostgreSQL.
     let (mut lean, mut full) = (0, 0);
     for seed in 1..=seeds {
@@ -464,6 +619,10 @@ async fn sqlite_rules_and_postgres_statements_agree() {
         }
         grants += on_pg.iter().filter(|o| o.granted.is_some()).count();
         conflicts += on_pg.iter().filter(|o| o.error.is_some()).count();
+        unreadable_steps += on_pg
+            .iter()
+            .filter(|o| o.unreadable.iter().any(|u| !u.is_empty()))
+            .count();
         repeats += (1..steps.len())
             .filter(|&i| {
                 matches!(steps[i], Step::SpendOnce(..))
@@ -483,6 +642,10 @@ async fn sqlite_rules_and_postgres_statements_agree() {
         assert!(refusals > 10, "refusals: {refusals}");
         assert!(conflicts > 5, "request-id conflicts: {conflicts}");
         assert!(repeats > 5, "request-id repeats: {repeats}");
+        assert!(
+            unreadable_steps > 20,
+            "steps with unreadable fields: {unreadable_steps}"
+        );
         assert_eq!(
             kinds_seen.len(),
             5,
@@ -491,7 +654,7 @@ async fn sqlite_rules_and_postgres_statements_agree() {
         // Both PostgreSQL statements decided a fair share of the calls.
         eprintln!(
             "lean {lean}, full {full}, grants {grants}, refusals {refusals}, \
-             conflicts {conflicts}, repeats {repeats}"
+             conflicts {conflicts}, repeats {repeats}, unreadable {unreadable_steps}"
         );
         assert!(lean > 50 && full > 50, "lean {lean}, full {full}");
     }

@@ -24,7 +24,9 @@ pick AS (
   CROSS JOIN p
 /*:key_budget*/
   WHERE s.group_id = $2 AND s.is_active IS NOT FALSE /*:filter*/
-    AND (NOT p.enforce OR NOT (o.over_day OR o.over_month OR o.over_total))
+    -- Fail closed: unreadable counters (or, when enforced, limits) refuse, with no event.
+    AND NOT b.counters_unreadable
+    AND (NOT p.enforce OR NOT (b.limit_unreadable OR o.over_day OR o.over_month OR o.over_total))
   ORDER BY s.id
   LIMIT 1
   FOR UPDATE OF s
@@ -90,6 +92,7 @@ refusing AS (
 /*:key_budget*/
   WHERE p.enforce AND s.group_id = $2 AND s.is_active IS NOT FALSE /*:filter*/
     AND s.id < COALESCE((SELECT id FROM pick), 9223372036854775807)
+    AND NOT b.counters_unreadable AND NOT b.limit_unreadable
     AND (
       (o.over_day AND NOT o.day_limit_notified)
       OR (o.over_month AND NOT o.month_limit_notified)

@@ -20,27 +20,52 @@
 /*:period*/,
 k AS (
   SELECT
-    s.id,
-    period.day,
-    period.month,
-    CASE WHEN s.usage->>'periodDay' = period.day
-      THEN COALESCE((s.usage->>'dailyUse')::numeric, 0) ELSE 0 END
-      + $3::float8::numeric AS day_use,
-    CASE WHEN s.usage->>'periodMonth' = period.month
-      THEN COALESCE((s.usage->>'monthlyUse')::numeric, 0) ELSE 0 END
-      + $3::float8::numeric AS month_use,
-    COALESCE((s.usage->>'totalUse')::numeric, 0) + $3::float8::numeric AS total_use,
-    s.configuration IS NOT DISTINCT FROM $4::jsonb AS same_configuration,
-    (s.usage->'notified'->>'dailyThreshold') IS NOT DISTINCT FROM period.day
-      AS day_threshold_notified,
-    (s.usage->'notified'->>'monthlyThreshold') IS NOT DISTINCT FROM period.month
-      AS month_threshold_notified
-  FROM ps_private_access_store s
-  CROSS JOIN period
-  WHERE s.group_id = $2 AND s.is_active IS NOT FALSE /*:filter*/
-  ORDER BY s.id
-  LIMIT 1
-  FOR UPDATE OF s
+    c.id, c.day, c.month,
+    c.day_stored + $3::float8::numeric AS day_use,
+    c.month_stored + $3::float8::numeric AS month_use,
+    c.total_stored + $3::float8::numeric AS total_use,
+    c.same_configuration, c.day_threshold_notified, c.month_threshold_notified
+  FROM (
+    SELECT
+      s.id,
+      period.day,
+      period.month,
+      -- The stored counters by crate::budget::Stored's rule (see key_budget.sql): NULL when
+      -- unreadable, and then nothing is counted here (increment_budget.sql refuses the key).
+      CASE WHEN s.usage->>'periodDay' = period.day THEN
+        CASE
+          WHEN COALESCE(jsonb_typeof(s.usage->'dailyUse'), 'null') = 'null' THEN 0
+          WHEN jsonb_typeof(s.usage->'dailyUse') = 'number' THEN
+            CASE WHEN abs((s.usage->>'dailyUse')::numeric) <= 1.7976931348623157e308
+              THEN (s.usage->>'dailyUse')::numeric END
+        END
+      ELSE 0 END AS day_stored,
+      CASE WHEN s.usage->>'periodMonth' = period.month THEN
+        CASE
+          WHEN COALESCE(jsonb_typeof(s.usage->'monthlyUse'), 'null') = 'null' THEN 0
+          WHEN jsonb_typeof(s.usage->'monthlyUse') = 'number' THEN
+            CASE WHEN abs((s.usage->>'monthlyUse')::numeric) <= 1.7976931348623157e308
+              THEN (s.usage->>'monthlyUse')::numeric END
+        END
+      ELSE 0 END AS month_stored,
+      CASE
+        WHEN COALESCE(jsonb_typeof(s.usage->'totalUse'), 'null') = 'null' THEN 0
+        WHEN jsonb_typeof(s.usage->'totalUse') = 'number' THEN
+          CASE WHEN abs((s.usage->>'totalUse')::numeric) <= 1.7976931348623157e308
+            THEN (s.usage->>'totalUse')::numeric END
+      END AS total_stored,
+      s.configuration IS NOT DISTINCT FROM $4::jsonb AS same_configuration,
+      (s.usage->'notified'->>'dailyThreshold') IS NOT DISTINCT FROM period.day
+        AS day_threshold_notified,
+      (s.usage->'notified'->>'monthlyThreshold') IS NOT DISTINCT FROM period.month
+        AS month_threshold_notified
+    FROM ps_private_access_store s
+    CROSS JOIN period
+    WHERE s.group_id = $2 AND s.is_active IS NOT FALSE /*:filter*/
+    ORDER BY s.id
+    LIMIT 1
+    FOR UPDATE OF s
+  ) c
 )
 UPDATE ps_private_access_store s
 SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object(
@@ -55,6 +80,8 @@ SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object(
 FROM k
 WHERE s.id = k.id
   AND k.same_configuration
+  -- Readable counters only (an unreadable one is NULL here).
+  AND k.day_use IS NOT NULL AND k.month_use IS NOT NULL AND k.total_use IS NOT NULL
   -- Room: no set limit is exceeded.
   AND (k.day_use <= $5::numeric) IS NOT FALSE
   AND (k.month_use <= $6::numeric) IS NOT FALSE

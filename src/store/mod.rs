@@ -280,9 +280,18 @@ impl Store for AnyStore {
     }
 }
 
+/// A stored usage or configuration JSON text as the budget rules read it: text that does not
+/// parse (SQLite's hand edits; on both backends a number beyond a double's range) reads as
+/// [`crate::budget::unreadable_json`], so that every counter, limit and threshold in it is
+/// unreadable: refused and reported, never read as 0 or "no limit".
+pub(crate) fn stored_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|_| crate::budget::unreadable_json())
+}
+
 /// A key record (the columns of `key_record.sql`), read the same way on both backends: usage
 /// in `period` (the current one), timestamps through `timestamp` (each backend stores them its
-/// own way). An unreadable JSON column reads as `null`.
+/// own way). Usage text that does not parse reports its counters as unreadable (`null`, never
+/// 0); a configuration that does not parse reads as `null`.
 pub(crate) fn key_record<R: sqlx::Row>(
     row: &R,
     period: &crate::budget::Period,
@@ -295,8 +304,7 @@ where
     for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     &'static str: sqlx::ColumnIndex<R>,
 {
-    let usage: serde_json::Value =
-        serde_json::from_str(row.try_get::<&str, _>("usage")?).unwrap_or_default();
+    let usage = stored_json(row.try_get::<&str, _>("usage")?);
     Ok(KeyRecord {
         id: row.try_get("id")?,
         group_id: row.try_get("group_id")?,

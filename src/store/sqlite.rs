@@ -75,9 +75,9 @@ fn timestamp(text: Option<String>) -> Option<DateTime<Utc>> {
         })
 }
 
-/// A JSON text column (an unreadable value counts as JSON `null`).
+/// A JSON text column (usage or configuration), read by [`super::stored_json`].
 fn json(row: &SqliteRow, column: &str) -> Result<serde_json::Value> {
-    Ok(serde_json::from_str(row.try_get::<&str, _>(column)?).unwrap_or_default())
+    Ok(super::stored_json(row.try_get::<&str, _>(column)?))
 }
 
 /// A key record (the columns of `sql/sqlite/key_record.sql`) in the current period.

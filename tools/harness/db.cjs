@@ -5,6 +5,7 @@
 'use strict'
 const { Client } = require('pg')
 const fs = require('node:fs')
+const { execFileSync } = require('node:child_process')
 const os = require('node:os')
 const path = require('node:path')
 const crypto = require('node:crypto')
@@ -88,7 +89,9 @@ async function freshPostgres(label = 'suite', { name, bouncerPort = process.env.
 /**
  * A fresh SQLite file path (the file itself is created by the package) in a new temporary
  * folder pspas-<label>-XXXXXX. Options: fileName (default store.sqlite), keep (as above).
- * Returns { kind, url, file, env, envCleared, drop }.
+ * Returns { kind, url, file, env, envCleared, query, drop }; query(sql, params) runs one
+ * statement on the file with Python's sqlite3 (an operator's hand edit; `?` placeholders) and
+ * resolves to { rows }.
  */
 async function freshSqlite(label = 'suite', { fileName = 'store.sqlite', keep = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pspas-${label}-`))
@@ -99,6 +102,16 @@ async function freshSqlite(label = 'suite', { fileName = 'store.sqlite', keep = 
     file,
     env: { PSPAS_SQLITE_PATH: file },
     envCleared: PG_ENV_VARS,
+    query: async (sql, params = []) => {
+      const script =
+        'import json, sqlite3, sys\n' +
+        'c = sqlite3.connect(sys.argv[1])\n' +
+        'rows = c.execute(sys.argv[2], json.loads(sys.argv[3])).fetchall()\n' +
+        'c.commit()\n' +
+        'print(json.dumps(rows))'
+      const out = execFileSync('python3', ['-c', script, file, sql, JSON.stringify(params)], { encoding: 'utf8' })
+      return { rows: JSON.parse(out) }
+    },
     drop: async () => {
       if (keep) return process.stderr.write(`kept SQLite file ${file}\n`)
       fs.rmSync(dir, { recursive: true, force: true })

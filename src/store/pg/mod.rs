@@ -161,7 +161,7 @@ impl PgStore {
             return Ok(None);
         };
         let json = |column: &str| -> Result<serde_json::Value> {
-            Ok(serde_json::from_str(row.try_get::<&str, _>(column)?).unwrap_or_default())
+            Ok(crate::store::stored_json(row.try_get::<&str, _>(column)?))
         };
         Ok(Some((
             row.try_get("is_active")?,
