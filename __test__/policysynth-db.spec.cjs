@@ -1,6 +1,7 @@
 // A database created by PolicySynth's migration (the DDL Sequelize's createTable/addIndex
 // emit for it), holding rows the original wrote, including NULL timestamps, a NULL is_active
-// and partial usage JSON, is used as it is: served, counted, and left with the same schema.
+// and partial usage JSON, is used as it is: served, counted, and its table left with the same
+// schema. The package's own tables are additive: created beside it, never altering it.
 'use strict'
 const util = require('node:util')
 const { PsPrivateAccessStore: S } = require('..')
@@ -99,10 +100,11 @@ describe('addPreEncryptedKey', () => {
 })
 
 describe('the schema', () => {
-  test('is exactly what the migration made: no table, column, index or function added', async () => {
+  test("PolicySynth's table is exactly what the migration made; the only additions are the package's own tables", async () => {
     const after = (await db.query(SCHEMA)).rows[0].schema
-    expect(after).toEqual(schemaBefore)
-    expect(after.tables).toEqual(['ps_private_access_store'])
+    expect(after).toEqual({ ...schemaBefore, tables: ['ps_private_access_requests', 'ps_private_access_store'] })
+    expect(schemaBefore.tables).toEqual(['ps_private_access_store'])
     expect(after.indexes).toHaveLength(5)
+    expect(after.functions).toBe(schemaBefore.functions)
   })
 })

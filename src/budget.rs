@@ -26,6 +26,8 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use std::str::FromStr;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -81,10 +83,10 @@ impl Period {
 ///   the status reports the field. Only a hand edit of the table can store one:
 ///   `addPreEncryptedKey` and `setConfiguration` check the configuration, and amounts are
 ///   capped so that counters stay numbers.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Stored {
     Unset,
-    Number(f64),
+    Number(Dec),
     Unreadable,
 }
 
@@ -94,12 +96,38 @@ pub const MAX_STORED: f64 = f64::MAX;
 pub fn stored(v: Option<&Value>) -> Stored {
     match v {
         None | Some(Value::Null) => Stored::Unset,
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(x) if x.is_finite() && x.abs() <= MAX_STORED => Stored::Number(x),
+        // The number's own text (serde_json keeps it): exact, as PostgreSQL's numeric reads it.
+        Some(Value::Number(n)) => match (n.as_f64(), Dec::from_str(&n.to_string())) {
+            (Some(x), Ok(d)) if x.is_finite() && x.abs() <= MAX_STORED => Stored::Number(d),
             _ => Stored::Unreadable,
         },
         Some(_) => Stored::Unreadable,
     }
+}
+
+/// Budget arithmetic is decimal on both backends: exact sums and comparisons, as PostgreSQL's
+/// `numeric` does them, so `0.1 + 0.2` fits a limit of `0.3` on SQLite as on PostgreSQL.
+pub type Dec = bigdecimal::BigDecimal;
+
+/// An amount as the budget rules count it: the double rounded to 15 significant digits, as
+/// PostgreSQL's `float8::numeric` cast (`%.15g`) does in the statements (`0.1` is exactly
+/// `0.1`).
+pub fn amount_decimal(x: f64) -> Dec {
+    Dec::from_str(&format!("{x:.14e}"))
+        .map(|d| d.normalized())
+        .unwrap_or_default()
+}
+
+/// A decimal as a double (the value crossing to JavaScript), correctly rounded.
+pub fn to_f64(d: &Dec) -> f64 {
+    d.to_string().parse().unwrap_or(f64::NAN)
+}
+
+/// A decimal as a JSON number, exact.
+pub fn json_number(d: &Dec) -> Value {
+    serde_json::Number::from_str(&d.normalized().to_string())
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 /// What a usage or configuration text that does not parse as JSON reads as (SQLite stores
@@ -114,11 +142,11 @@ pub fn unreadable_json() -> Value {
 
 /// The counters as they stand in `period` (a counter of another period reads 0); `None`: an
 /// unreadable counter (see [`Stored`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Counters {
-    pub day: Option<f64>,
-    pub month: Option<f64>,
-    pub total: Option<f64>,
+    pub day: Option<Dec>,
+    pub month: Option<Dec>,
+    pub total: Option<Dec>,
 }
 
 impl Counters {
@@ -126,7 +154,7 @@ impl Counters {
         let same =
             |key: &str, current: &str| usage.get(key).and_then(Value::as_str) == Some(current);
         let count = |key: &str| match stored(usage.get(key)) {
-            Stored::Unset => Some(0.0),
+            Stored::Unset => Some(Dec::from(0)),
             Stored::Number(x) => Some(x),
             Stored::Unreadable => None,
         };
@@ -134,12 +162,12 @@ impl Counters {
             day: if same("periodDay", &period.day) {
                 count("dailyUse")
             } else {
-                Some(0.0)
+                Some(Dec::from(0))
             },
             month: if same("periodMonth", &period.month) {
                 count("monthlyUse")
             } else {
-                Some(0.0)
+                Some(Dec::from(0))
             },
             total: count("totalUse"),
         }
@@ -154,21 +182,22 @@ impl Counters {
 /// counter is NaN, which crosses to JavaScript as `null` (never as 0).
 pub fn effective_usage(usage: &Value, period: &Period) -> Usage {
     let c = Counters::of(usage, period);
+    let f = |d: Option<Dec>| d.map_or(f64::NAN, |d| to_f64(&d));
     Usage {
-        daily_use: c.day.unwrap_or(f64::NAN),
-        monthly_use: c.month.unwrap_or(f64::NAN),
-        total_use: c.total.unwrap_or(f64::NAN),
+        daily_use: f(c.day),
+        monthly_use: f(c.month),
+        total_use: f(c.total),
     }
 }
 
 /// Limits and notification thresholds read from a stored configuration (see [`Stored`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Limits {
-    pub per_day: Option<f64>,
-    pub per_month: Option<f64>,
-    pub total: Option<f64>,
-    pub daily_threshold: Option<f64>,
-    pub monthly_threshold: Option<f64>,
+    pub per_day: Option<Dec>,
+    pub per_month: Option<Dec>,
+    pub total: Option<Dec>,
+    pub daily_threshold: Option<Dec>,
+    pub monthly_threshold: Option<Dec>,
     /// The fields that are set but unreadable (`maxBudget.perDay`, …): a limit among them
     /// refuses every call while budgets are enforced; a threshold among them fires nothing.
     pub unreadable: Vec<&'static str>,
@@ -302,15 +331,15 @@ pub struct Decision {
     pub events: Vec<BudgetEvent>,
 }
 
-fn event(c: &Candidate, kind: EventKind, used: f64, limit: f64, period: &Period) -> BudgetEvent {
+fn event(c: &Candidate, kind: EventKind, used: &Dec, limit: &Dec, period: &Period) -> BudgetEvent {
     BudgetEvent {
         key_id: c.id,
         group_id: c.group_id,
         ai_model_id: c.ai_model_id,
         external_api_id: c.external_api_id,
         kind,
-        used,
-        limit,
+        used: to_f64(used),
+        limit: to_f64(limit),
         period_start: kind.period_start(period),
     }
 }
@@ -345,21 +374,28 @@ pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: b
         if !counters.readable() || (enforce && l.limit_unreadable()) {
             continue;
         }
-        let u = effective_usage(&c.usage, period);
-        let over =
-            |used: f64, limit: Option<f64>| enforce && limit.is_some_and(|lim| used + amount > lim);
+        let amount = amount_decimal(amount);
+        let zero = Dec::from(0);
+        let (day, month, total) = (
+            counters.day.unwrap_or_default(),
+            counters.month.unwrap_or_default(),
+            counters.total.unwrap_or_default(),
+        );
+        let over = |used: &Dec, limit: &Option<Dec>| {
+            enforce && limit.as_ref().is_some_and(|lim| used + &amount > *lim)
+        };
         let overs = [
-            (EventKind::DailyLimit, u.daily_use, l.per_day),
-            (EventKind::MonthlyLimit, u.monthly_use, l.per_month),
-            (EventKind::TotalLimit, u.total_use, l.total),
+            (EventKind::DailyLimit, &day, &l.per_day),
+            (EventKind::MonthlyLimit, &month, &l.per_month),
+            (EventKind::TotalLimit, &total, &l.total),
         ];
-        if overs.iter().any(|(_, used, lim)| over(*used, *lim)) {
+        if overs.iter().any(|(_, used, lim)| over(used, lim)) {
             let mut usage = c.usage.clone();
             let mut flagged = false;
             for (kind, used, lim) in overs {
                 if over(used, lim) && !notified(&c.usage, kind, period) {
-                    d.events
-                        .push(event(c, kind, used, lim.unwrap_or_default(), period));
+                    let limit = lim.as_ref().unwrap_or(&zero);
+                    d.events.push(event(c, kind, used, limit, period));
                     mark(&mut usage, kind, period);
                     flagged = true;
                 }
@@ -369,38 +405,34 @@ pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: b
             }
             continue;
         }
-        let (daily, monthly, total) = (
-            u.daily_use + amount,
-            u.monthly_use + amount,
-            u.total_use + amount,
-        );
+        let (daily, monthly, total) = (&day + &amount, &month + &amount, &total + &amount);
         let mut usage = c.usage.clone();
         if !usage.is_object() {
             usage = Value::Object(Default::default());
         }
         if let Value::Object(map) = &mut usage {
-            map.insert("dailyUse".into(), daily.into());
-            map.insert("monthlyUse".into(), monthly.into());
-            map.insert("totalUse".into(), total.into());
+            map.insert("dailyUse".into(), json_number(&daily));
+            map.insert("monthlyUse".into(), json_number(&monthly));
+            map.insert("totalUse".into(), json_number(&total));
             map.insert("periodDay".into(), period.day.clone().into());
             map.insert("periodMonth".into(), period.month.clone().into());
         }
         for (kind, used, lim, thr) in [
             (
                 EventKind::DailyThreshold,
-                daily,
-                l.per_day,
-                l.daily_threshold,
+                &daily,
+                &l.per_day,
+                &l.daily_threshold,
             ),
             (
                 EventKind::MonthlyThreshold,
-                monthly,
-                l.per_month,
-                l.monthly_threshold,
+                &monthly,
+                &l.per_month,
+                &l.monthly_threshold,
             ),
         ] {
             if let (Some(lim), Some(thr)) = (lim, thr) {
-                if used >= threshold_amount(thr, lim) && !notified(&c.usage, kind, period) {
+                if *used >= threshold_amount(thr, lim) && !notified(&c.usage, kind, period) {
                     d.events.push(event(c, kind, used, lim, period));
                     mark(&mut usage, kind, period);
                 }
@@ -413,15 +445,48 @@ pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: b
     d
 }
 
+/// `usage` with one increment of `amount`, counted in `day` and `month`, taken back (its key
+/// could not be opened): off a day or month counter only while it still counts that day or
+/// month, off the total always. The rule of PostgreSQL's `undo_increment.sql`, in decimal.
+pub fn undo(usage: &Value, amount: f64, day: &str, month: &str) -> Value {
+    let amount = amount_decimal(amount);
+    let counter = |key: &str| match stored(usage.get(key)) {
+        Stored::Number(d) => d,
+        _ => Dec::from(0),
+    };
+    let same = |key: &str, current: &str| usage.get(key).and_then(Value::as_str) == Some(current);
+    let mut out = if usage.is_object() {
+        usage.clone()
+    } else {
+        Value::Object(Default::default())
+    };
+    if let Value::Object(map) = &mut out {
+        for (counter_key, period_key, period) in [
+            ("dailyUse", Some("periodDay"), day),
+            ("monthlyUse", Some("periodMonth"), month),
+            ("totalUse", None, ""),
+        ] {
+            let applies = period_key.is_none_or(|k| same(k, period));
+            let value = if applies {
+                counter(counter_key) - &amount
+            } else {
+                counter(counter_key)
+            };
+            map.insert(counter_key.into(), json_number(&value));
+        }
+    }
+    out
+}
+
 /// The counter value at which a notification threshold fires. PolicySynth documents both
 /// forms: a fraction of the limit (`daily: 0.8` next to `perDay: 1000`) and an absolute amount
 /// (`daily: 800` next to `perDay: 1000`). A threshold of at most 1 is a fraction; above 1 it is
 /// an amount in the counter's units. (So an absolute threshold of exactly 1 unit reads as 100%.)
-pub fn threshold_amount(threshold: f64, limit: f64) -> f64 {
-    if threshold <= 1.0 {
+pub fn threshold_amount(threshold: &Dec, limit: &Dec) -> Dec {
+    if threshold <= &Dec::from(1) {
         threshold * limit
     } else {
-        threshold
+        threshold.clone()
     }
 }
 
@@ -461,35 +526,36 @@ pub fn status(
     configuration: &Value,
     period: &Period,
 ) -> BudgetStatus {
-    let u = effective_usage(usage, period);
     let l = Limits::from_configuration(configuration);
     let c = Counters::of(usage, period);
     let mut unreadable = Vec::new();
     for (field, value) in [
-        ("usage.dailyUse", c.day),
-        ("usage.monthlyUse", c.month),
-        ("usage.totalUse", c.total),
+        ("usage.dailyUse", &c.day),
+        ("usage.monthlyUse", &c.month),
+        ("usage.totalUse", &c.total),
     ] {
         if value.is_none() {
             unreadable.push(field);
         }
     }
     unreadable.extend(l.unreadable.iter().copied());
-    let p = |used: f64, limit: Option<f64>, start| PeriodStatus {
-        used,
-        limit,
-        remaining: limit
-            .filter(|_| !used.is_nan())
-            .map(|lim| (lim - used).max(0.0)),
+    let zero = Dec::from(0);
+    let p = |used: &Option<Dec>, limit: &Option<Dec>, start| PeriodStatus {
+        used: used.as_ref().map_or(f64::NAN, to_f64),
+        limit: limit.as_ref().map(to_f64),
+        remaining: match (used, limit) {
+            (Some(used), Some(lim)) => Some(to_f64(&(lim - used).max(zero.clone()))),
+            _ => None,
+        },
         period_start: start,
     };
     BudgetStatus {
         id,
         is_active,
         enforced,
-        daily: p(u.daily_use, l.per_day, Some(period.day_start)),
-        monthly: p(u.monthly_use, l.per_month, Some(period.month_start)),
-        total: p(u.total_use, l.total, None),
+        daily: p(&c.day, &l.per_day, Some(period.day_start)),
+        monthly: p(&c.month, &l.per_month, Some(period.month_start)),
+        total: p(&c.total, &l.total, None),
         unreadable,
     }
 }
@@ -576,7 +642,7 @@ mod tests {
             Some(1),
             "landing exactly on the limit is granted"
         );
-        assert_eq!(d.writes[0].usage["dailyUse"], json!(10.0));
+        assert_eq!(d.writes[0].usage["dailyUse"].as_f64(), Some(10.0));
         let kinds: Vec<_> = d.events.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, vec![EventKind::DailyThreshold]);
 
@@ -591,8 +657,8 @@ mod tests {
             vec![(1, EventKind::DailyLimit)]
         );
         assert_eq!(
-            d.writes.iter().find(|w| w.id == 1).unwrap().usage["dailyUse"],
-            json!(10.0),
+            d.writes.iter().find(|w| w.id == 1).unwrap().usage["dailyUse"].as_f64(),
+            Some(10.0),
             "refused counts nothing"
         );
 
@@ -634,9 +700,48 @@ mod tests {
 
     #[test]
     fn thresholds_in_both_documented_forms() {
-        assert_eq!(threshold_amount(0.8, 1000.0), 800.0);
-        assert_eq!(threshold_amount(800.0, 1000.0), 800.0);
-        assert_eq!(threshold_amount(1.0, 1000.0), 1000.0);
-        assert_eq!(threshold_amount(0.0, 1000.0), 0.0);
+        let t = |thr: &str, lim: &str| {
+            to_f64(&threshold_amount(
+                &Dec::from_str(thr).unwrap(),
+                &Dec::from_str(lim).unwrap(),
+            ))
+        };
+        assert_eq!(t("0.8", "1000"), 800.0);
+        assert_eq!(t("800", "1000"), 800.0);
+        assert_eq!(t("1", "1000"), 1000.0);
+        assert_eq!(t("0", "1000"), 0.0);
+    }
+
+    #[test]
+    fn decimal_arithmetic_as_postgresql_numeric() {
+        // Amounts are rounded to 15 significant digits, as float8::numeric does.
+        assert_eq!(amount_decimal(0.1).to_string(), "0.1");
+        assert_eq!(
+            amount_decimal(1.0 / 3.0),
+            Dec::from_str("0.333333333333333").unwrap()
+        );
+        // 0.1 + 0.2 fits a limit of 0.3 (it would not in doubles).
+        let p = period();
+        let c = Candidate {
+            configuration: json!({"maxBudget": {"perDay": 0.3}}),
+            ..cand(1, json!({}), json!(null))
+        };
+        let first = decide(std::slice::from_ref(&c), 0.1, &p, true);
+        let c = Candidate {
+            usage: first.writes[0].usage.clone(),
+            ..c
+        };
+        let second = decide(std::slice::from_ref(&c), 0.2, &p, true);
+        assert_eq!(second.granted, Some(1));
+        assert_eq!(second.writes[0].usage["dailyUse"].to_string(), "0.3");
+        let c = Candidate {
+            usage: second.writes[0].usage.clone(),
+            ..c
+        };
+        assert_eq!(decide(&[c], 0.1, &p, true).granted, None);
+        // An undo takes back exactly what was counted.
+        let back = undo(&second.writes[0].usage, 0.2, &p.day, &p.month);
+        assert_eq!(back["dailyUse"].to_string(), "0.1");
+        assert_eq!(back["totalUse"].to_string(), "0.1");
     }
 }

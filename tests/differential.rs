@@ -5,8 +5,9 @@
 //! both, and after every step the grants, the events (kind, key, counter,
 //! limit) and every key's counters must be equal.
 //!
-//! Amounts and limits are multiples of 1/8 so both backends add them exactly (PostgreSQL sums
-//! `numeric`, the Rust rules `f64`). Time is moved forward the way the clock would: the day
+//! Amounts and limits are multiples of 1/8, whole numbers, and decimals a double cannot hold
+//! (0.1, 0.3 …): both backends add in decimal (PostgreSQL's `numeric`, the Rust rules'
+//! `BigDecimal`), so they agree at every boundary. Time is moved forward the way the clock would: the day
 //! (or month) a key's bookkeeping was written in is rewritten to an earlier one, counters'
 //! period markers and exactly-once marks alike.
 //!
@@ -60,6 +61,9 @@ fn random_limit(rng: &mut Rng, max: u64) -> Value {
         1 => json!(0),
         // Whole numbers, so that counters land exactly on limits and thresholds.
         2..=4 => json!(2 * (1 + rng.below(max / 2))),
+        // Decimal limits that doubles cannot hold exactly (0.3, 0.9, 2.3 …): both backends add
+        // in decimal, so 0.1 + 0.2 lands exactly on 0.3.
+        5 => json!([0.3, 0.6, 0.9, 1.1, 2.3][rng.below(5) as usize]),
         _ => json!(rng.eighths(max)),
     }
 }
@@ -146,7 +150,8 @@ fn random_corruption(rng: &mut Rng, keys: usize) -> Step {
 fn random_steps(rng: &mut Rng, keys: usize, n: usize) -> Vec<Step> {
     (0..n)
         .map(|_| match rng.below(100) {
-            0..=29 => Step::Spend(rng.eighths(6)),
+            0..=19 => Step::Spend(rng.eighths(6)),
+            20..=29 => Step::Spend([0.1, 0.2, 0.3, 0.7, 1.1][rng.below(5) as usize]),
             30..=39 => Step::SpendOnce((1 + rng.below(2)) as f64, rng.below(4)),
             40..=79 => Step::Spend((1 + rng.below(2)) as f64),
             80..=89 => Step::NewDay {
@@ -509,6 +514,35 @@ async fn exact_boundaries_agree() {
     // hint yet), each event or refusal (2, 6, 9, 10, 15, 19, 20; 20 only over the total) and
     // the first call after a refusal (8, 17).
     assert_eq!((lean, full), (8, 10));
+}
+
+/// One decimal rule on both backends (and both PostgreSQL statements): calls of 0.1 then 0.2
+/// fit a daily limit of 0.3 exactly; the next 0.1 does not; in doubles 0.1 + 0.2 > 0.3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decimal_boundaries_agree() {
+    let configs = vec![json!({"maxBudget": {"perDay": 0.3, "petMonth": 1.1, "total": null}})];
+    let steps = vec![
+        Step::Spend(0.1),
+        Step::Spend(0.2),
+        Step::Spend(0.1),
+        Step::NewDay { month: false },
+        Step::Spend(0.3),
+        Step::NewDay { month: false },
+        Step::Spend(0.1),
+        Step::Spend(0.1),
+        Step::NewDay { month: false },
+        Step::Spend(0.3),
+    ];
+    let (seen, _) = both_agree(&configs, &steps, true, "decimals").await;
+    let granted: Vec<bool> = seen.iter().map(|o| o.granted.is_some()).collect();
+    assert_eq!(
+        granted,
+        [true, true, false, false, true, false, true, true, false, true]
+    );
+    // The month holds 0.1 + 0.2 + 0.3 + 0.1 + 0.1 = 0.8 exactly, and 0.3 more lands exactly on
+    // its limit of 1.1 (granted).
+    assert_eq!(seen[7].counters[0], (Some(0.2), Some(0.8), Some(0.8)));
+    assert_eq!(seen[9].counters[0], (Some(0.3), Some(1.1), Some(1.1)));
 }
 
 /// Hand-edited, unreadable stored values fail closed on both backends and on both PostgreSQL

@@ -45,8 +45,8 @@ mod statements {
         PARTS,
     );
     pub const INCREMENT_GRANT: &str = include_str!("../../sql/sqlite/increment_grant.sql");
-    pub const INCREMENT_REFUSAL: &str = include_str!("../../sql/sqlite/increment_refusal.sql");
-    pub const UNDO_INCREMENT: &str = include_str!("../../sql/sqlite/undo_increment.sql");
+    pub const SET_USAGE: &str = include_str!("../../sql/sqlite/set_usage.sql");
+    pub const USAGE_OF: &str = include_str!("../../sql/sqlite/usage_of.sql");
     pub const SET_ACTIVE: &str = include_str!("../../sql/sqlite/set_active.sql");
     pub const SET_CONFIGURATION: &str = include_str!("../../sql/sqlite/set_configuration.sql");
     pub const BUDGET_ROW: &str = include_str!("../../sql/sqlite/budget_row.sql");
@@ -280,7 +280,7 @@ impl Store for SqliteStore {
                     month: period.month.clone(),
                 });
             } else {
-                sqlx::query(INCREMENT_REFUSAL)
+                sqlx::query(SET_USAGE)
                     .bind(w.id)
                     .bind(usage)
                     .execute(&mut *tx)
@@ -316,14 +316,23 @@ impl Store for SqliteStore {
     }
 
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
+        // Read, take back in decimal (budget::undo), write: one write transaction, so the
+        // arithmetic is the budget rules', not SQLite's floating point.
         let mut conn = self.conn().await?;
-        sqlx::query(UNDO_INCREMENT)
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+        if let Some(row) = sqlx::query(USAGE_OF)
             .bind(picked.id)
-            .bind(amount)
-            .bind(&picked.day)
-            .bind(&picked.month)
-            .execute(&mut *conn)
-            .await?;
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            let usage = budget::undo(&json(&row, "usage")?, amount, &picked.day, &picked.month);
+            sqlx::query(SET_USAGE)
+                .bind(picked.id)
+                .bind(usage.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         self.warm.keep(conn);
         Ok(())
     }
