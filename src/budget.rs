@@ -1,5 +1,6 @@
 //! Budgets: periods, limits, the grant/refuse decision and the events it produces.
-//! (Over 400 lines: one rule set, about 380 lines of rules and 150 of unit tests beside them.)
+//! (Over 400 lines: one rule set — stored values, decimal arithmetic, periods, the decision,
+//! events, status, undo — about 560 lines, with its unit tests beside it.)
 //!
 //! Bookkeeping lives beside the documented counters inside the `usage` JSON, so existing
 //! tables need no schema change:

@@ -2,6 +2,9 @@
 //! arguments into core values (ids and amounts through [`crate::model`]'s checks), this module
 //! checks what is stored (ciphertext format, configuration) and does the work, so `cargo test`
 //! covers it all.
+//!
+//! (Over 400 lines: the operations of the one public class, each a few lines over the store
+//! and the key ring; the idempotent serve path and the two rotation batches are the longest.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

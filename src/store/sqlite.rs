@@ -6,6 +6,9 @@
 //! The statements are files under `sql/sqlite/` (read them there), spliced like PostgreSQL's
 //! (see [`Template`]): the key-record columns at `/*:key_record*/`, a call's filter clause at
 //! `/*:filter*/`. Results are read by column name.
+//!
+//! (Over 400 lines: one backend, one `Store` impl; its statements are in `sql/sqlite/`, the
+//! budget rules in `crate::budget`; what remains is binding values and the transactions.)
 
 use std::path::Path;
 
