@@ -52,10 +52,10 @@ const INCREMENT_SQL = readFileSync(join(HERE, 'increment-pg.sql'), 'utf8')
 const POOL = 10
 const GROUPS = 1000
 const BASE = {
-  hot: { package: 1, baseline: 2, limit: 3, statement: 4, 'package, no coalescing': 5 },
-  spread: { package: 10000, baseline: 20000, limit: 30000, statement: 40000, 'package, no coalescing': 50000 },
+  hot: { package: 1, baseline: 2, limit: 3, statement: 4, 'package, no coalescing': 5, 'package, requestId': 6 },
+  spread: { package: 10000, baseline: 20000, limit: 30000, statement: 40000, 'package, no coalescing': 50000, 'package, requestId': 60000 },
 }
-const VARIANTS = ['package', 'package, no coalescing', 'baseline', 'limit', 'statement']
+const VARIANTS = ['package', 'package, no coalescing', 'package, requestId', 'baseline', 'limit', 'statement']
 
 const args = process.argv.slice(2)
 const opt = (name, dflt) => {
@@ -75,6 +75,13 @@ function makeVariant(kind, databaseUrl, keys) {
   if (kind === 'package' || kind === 'package, no coalescing') {
     S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL, coalesce: kind === 'package' })
     return { call: (g) => S.incrementUsageAndGetApiKey(g, { aiModelId: 1 }), close: () => S.close() }
+  }
+  if (kind === 'package, requestId') {
+    // Every call idempotent, each with its own id (unique across processes): what a caller
+    // that always passes one pays (one transaction per call, not coalesced).
+    S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL })
+    let seq = 0
+    return { call: (g) => S.incrementUsageAndGetApiKey(g, { aiModelId: 1, requestId: `${process.pid}-${seq++}` }), close: () => S.close() }
   }
   if (kind === 'limit' || kind === 'statement') {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: POOL })
@@ -347,6 +354,7 @@ async function pgSection(keys) {
     console.log('Ratios are of medians (calls/s; p50 for latency). Runs: every run\'s calls/s, lowest to highest, and the largest distance of one from the median.\n')
     console.log('| scenario | variant | calls/s | runs | p50 ms | p99 ms | loop delay p99 / max ms | peak RSS MB | errors | package/baseline | package/limit | package/statement | p50 package/limit |')
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    const idempotent = []
     for (const sc of SCENARIOS) {
       const r = await measureAll(VARIANTS, pgdb.url, keys, sc, pgdb.vacuum)
       for (const kind of VARIANTS) {
@@ -354,7 +362,13 @@ async function pgSection(keys) {
         const ratios = kind === 'package' ? `${f(x.cps / r.baseline.cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}× | ${f(x.cps / r.statement.cps, 2)}× | ${f(x.p50 / r.limit.p50, 2)}×` : ' | | | '
         console.log(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${spread(x)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} | ${ratios} |`)
       }
+      const rid = r['package, requestId']
+      idempotent.push(`| ${sc.name} | ${f(rid.cps)} | ${f(rid.cps / r.package.cps, 2)}× | ${f(rid.cps / r['package, no coalescing'].cps, 2)}× | ${f(rid.cps / r.limit.cps, 2)}× | ${f(rid.p50 / r.package.p50, 2)}× |`)
     }
+    console.log('\n#### Every call with its own requestId (one transaction per call, not coalesced)\n')
+    console.log('| scenario | calls/s | /package | /package, no coalescing | /limit | p50 /package |')
+    console.log('|---|---|---|---|---|---|')
+    for (const row of idempotent) console.log(row)
   } finally {
     await pgdb.drop()
   }
