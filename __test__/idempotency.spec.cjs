@@ -150,4 +150,23 @@ describe.each(BACKENDS)('the retention window (PSPAS_REQUEST_RETENTION_MS) on %s
       await db.drop()
     }
   })
+
+  test('a window longer than the calendar means "for ever": no error, a repeat still counts once', async () => {
+    const db = await fresh('retention-max')
+    try {
+      process.env.RSA_API_ENCRYPTION_PUBLIC_KEY = keys.publicKey
+      process.env.RSA_API_ENCRYPTION_PRIVATE_KEY = keys.privateKey
+      for (const v of db.envCleared) delete process.env[v]
+      Object.assign(process.env, db.env, { PSPAS_REQUEST_RETENTION_MS: '18446744073709551615' })
+      const sealed = S.encryptApiKey('sk-for-ever')
+      const k = await S.addPreEncryptedKey(9, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, config())
+      for (let i = 0; i < 2; i++) expect(await S.incrementUsageAndGetApiKey(9, { requestId: 'kept' })).toBe('sk-for-ever')
+      expect(await S.incrementUsageAndGetApiKey(9, { requestId: 'another' })).toBe('sk-for-ever')
+      expect((await S.getUsage(k.id)).totalUse).toBe(2)
+    } finally {
+      delete process.env.PSPAS_REQUEST_RETENTION_MS
+      await S.close()
+      await db.drop()
+    }
+  })
 })

@@ -36,6 +36,9 @@ pub fn key_cache_settings(
     })
 }
 
+/// The longest request-id retention honoured (see [`BudgetSettings::request_retention`]).
+pub const MAX_RETENTION_MS: u64 = 1_000 * 365 * 24 * 3_600_000;
+
 /// How budgets are judged.
 #[derive(Debug, Clone)]
 pub struct BudgetSettings {
@@ -51,7 +54,12 @@ pub fn budget_settings(settings: &Settings, env: &dyn Env) -> Result<BudgetSetti
     Ok(BudgetSettings {
         enforce: r.switch(&s::ENFORCE_BUDGETS)?,
         timezone: r.timezone()?,
-        request_retention: Duration::from_millis(r.number(&s::REQUEST_RETENTION_MS)?),
+        // At most 1,000 years: now minus the window must stay a timestamp PostgreSQL holds
+        // (from 4713 BC), so a huge value means "remember for ever", not an error per call.
+        request_retention: Duration::from_millis(
+            r.number::<u64>(&s::REQUEST_RETENTION_MS)?
+                .min(MAX_RETENTION_MS),
+        ),
     })
 }
 

@@ -269,32 +269,13 @@ impl Service {
             Ok(key) => Ok(Some(key)),
             // A repeat counted nothing: nothing to undo.
             Err(e) if replayed => Err(e),
-            // Undo the count, then forget the request id so that a retry counts afresh (in
-            // this order: a crash between the two can under-count one call, never count twice).
-            Err(e) => match self
-                .undo(&store, &picked, amount, group_id, request.as_ref())
-                .await
-            {
+            // Undo the count, and forget the request id (see `undo`).
+            Err(e) => match undo(&store, &picked, amount, group_id, request.as_ref()).await {
                 Ok(()) => Err(e),
                 Err(undo) => Err(undo),
             },
         };
         Ok(Served { key, events })
-    }
-
-    async fn undo(
-        &self,
-        store: &AnyStore,
-        picked: &crate::model::Picked,
-        amount: f64,
-        group_id: i64,
-        request: Option<&Request>,
-    ) -> Result<()> {
-        store.undo_increment(picked, amount).await?;
-        if let Some(request) = request {
-            store.forget_request(group_id, &request.id).await?;
-        }
-        Ok(())
     }
 
     /// [`Service::serve`] as one result: the key and the events, or the error (the events of
@@ -443,6 +424,23 @@ pub fn encrypt_with(
         &*rsa_keys::public_key_from(public_pem.expose(), source)?,
         api_key,
     )
+}
+
+/// Take back an increment whose key could not be opened, then forget its request id so a
+/// retry counts afresh (in this order: a crash between the two can under-count one call,
+/// never count it twice).
+async fn undo(
+    store: &AnyStore,
+    picked: &crate::model::Picked,
+    amount: f64,
+    group_id: i64,
+    request: Option<&Request>,
+) -> Result<()> {
+    store.undo_increment(picked, amount).await?;
+    if let Some(request) = request {
+        store.forget_request(group_id, &request.id).await?;
+    }
+    Ok(())
 }
 
 enum Lookup {

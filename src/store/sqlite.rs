@@ -90,6 +90,52 @@ fn record(row: &SqliteRow, period: &Period) -> Result<KeyRecord> {
     })
 }
 
+impl SqliteStore {
+    /// Claim `request` inside the increment's transaction: `Some` when it was claimed within
+    /// the retention window (a repeat: the first call's outcome, nothing to write), else
+    /// `None` after claiming it (new, or reused after the window) and pruning expired ids.
+    async fn claim(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        group_id: i64,
+        request: &Request,
+    ) -> Result<Option<Result<Increment>>> {
+        let now = Utc::now();
+        let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        // The oldest claim still remembered (a window longer than the calendar reaches back
+        // to its start, never an overflow).
+        let oldest = stamp(
+            chrono::Duration::from_std(self.budget.request_retention)
+                .ok()
+                .and_then(|d| now.checked_sub_signed(d))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        );
+        let found = sqlx::query(REQUEST_FIND)
+            .bind(group_id)
+            .bind(&request.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = found.filter(|r| {
+            r.try_get::<&str, _>("created_at")
+                .is_ok_and(|at| at >= oldest.as_str())
+        }) {
+            return Ok(Some(replay(&row, request)));
+        }
+        sqlx::query(REQUEST_CLAIM)
+            .bind(group_id)
+            .bind(&request.id)
+            .bind(&request.fingerprint)
+            .bind(stamp(now))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(REQUEST_PRUNE)
+            .bind(&oldest)
+            .execute(&mut *tx)
+            .await?;
+        Ok(None)
+    }
+}
+
 /// A repeat of `request` found as `row` (`request_find.sql`): the key the first call served, or
 /// a conflict when it asked for another amount or filter.
 fn replay(row: &SqliteRow, request: &Request) -> Result<Increment> {
@@ -211,39 +257,12 @@ impl Store for SqliteStore {
         let sql = INCREMENT_CANDIDATES.get(&cond);
         let mut conn = self.conn().await?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-        // A request id claimed within the retention window: a repeat (nothing written).
-        let now = Utc::now();
-        let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        let oldest = stamp(
-            now - chrono::Duration::from_std(self.budget.request_retention)
-                .unwrap_or(chrono::Duration::MAX),
-        );
         if let Some(request) = request {
-            let found = sqlx::query(REQUEST_FIND)
-                .bind(group_id)
-                .bind(&request.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(row) = found.filter(|r| {
-                r.try_get::<&str, _>("created_at")
-                    .is_ok_and(|at| at >= oldest.as_str())
-            }) {
-                let repeat = replay(&row, request);
+            if let Some(repeat) = self.claim(&mut tx, group_id, request).await? {
                 tx.rollback().await?;
                 self.warm.keep(conn);
                 return repeat;
             }
-            sqlx::query(REQUEST_CLAIM)
-                .bind(group_id)
-                .bind(&request.id)
-                .bind(&request.fingerprint)
-                .bind(stamp(now))
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(REQUEST_PRUNE)
-                .bind(&oldest)
-                .execute(&mut *tx)
-                .await?;
         }
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(group_id);
         for b in binds {
