@@ -55,6 +55,20 @@ export declare class NativeStore {
    */
   increment(groupId: number, filter: NativeFilter, amount: number, privateKey?: NativePrivateKey | undefined | null, requestId?: string | undefined | null): Promise<{ apiKey: string | null; events: string | null; error: string | null }>
   /**
+   * Reserve `estimate` on the group's first active matching key with room for it on top of
+   * its use and live holds, and open it with `privateKey`; the hold counts for `ttlMs`
+   * (the configured default when absent). With `requestId`, a repeat returns the first
+   * reserve's reservation.
+   */
+  reserve(groupId: number, filter: NativeFilter, estimate: number, privateKey?: NativePrivateKey | undefined | null, requestId?: string | undefined | null, ttlMs?: number | undefined | null): Promise<{ reservation: string | null; apiKey: string | null; events: string | null; error: string | null }>
+  /**
+   * Settle a reservation at `actualAmount`: the settlement as JSON and the events its
+   * charge fired. Idempotent (a repeat returns the first settlement).
+   */
+  settle(reservationId: string, actualAmount: number): Promise<SettledJson>
+  /** Release a reservation without charging: `true` when its hold was dropped now. */
+  release(reservationId: string): Promise<boolean>
+  /**
    * Replace a key's configuration (`configurationJson`: the caller's `JSON.stringify`),
    * checked as `add` checks it; `true` if the key exists.
    */
@@ -161,6 +175,12 @@ export declare function seal(publicKeyPem: string | undefined | null, apiKey: st
 
 /** The settings table, in the order the docs list it. */
 export declare function settingsTable(): Array<NativeSetting>
+
+/** The outcome of a settle: `{ settlement: string, events: string | null }` (JSON text). */
+export interface SettledJson {
+  settlement: string
+  events?: string
+}
 
 /** One batch of a verification (also the shape `verifyBatch` resolves to in JavaScript). */
 export interface VerifyBatch {

@@ -90,6 +90,13 @@ export interface PsPrivateAccessStoreOptions {
      * `PSPAS_REQUEST_RETENTION_MS`; default `86400000`.
      */
     requestRetentionMs?: number | null;
+    /**
+     * How long a reservation holds budget when `reserveUsageAndGetApiKey` is given no `ttlMs`: a hold
+     * stops counting after this many milliseconds (1 to 2592000000, 30 days), so a crashed caller
+     * never pins a budget; settling it later still charges. Environment: `PSPAS_RESERVATION_TTL_MS`;
+     * default `600000`.
+     */
+    reservationTtlMs?: number | null;
 }
 /** One setting as the JS entry uses it. */
 export interface SettingRow {

@@ -29,5 +29,6 @@ exports.SETTINGS = [
     { option: 'pgbouncer', env: ['PSPAS_PGBOUNCER'], type: 'boolean', scope: 'setup' },
     { option: 'coalesce', env: ['PSPAS_COALESCE'], type: 'boolean', scope: 'setup' },
     { option: 'requestRetentionMs', env: ['PSPAS_REQUEST_RETENTION_MS'], type: 'number', scope: 'setup' },
+    { option: 'reservationTtlMs', env: ['PSPAS_RESERVATION_TTL_MS'], type: 'number', scope: 'setup' },
     { option: null, env: ['PSPAS_WORKER_THREADS'], type: 'number', scope: 'process' },
 ];

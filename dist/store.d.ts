@@ -4,7 +4,7 @@
  * handle of the caller's set-up and converts the result into values of the caller's realm.
  */
 import type { PsPrivateAccessStoreOptions } from './settings.generated';
-import type { GetApiKeysOptions, IncrementUsageOptions, PsBudgetEvent, PsBudgetStatus, PsKeyBatchOptions, PsKeyRotationOptions, PsKeyRotationResult, PsKeyVerificationResult, PsPrivateAccessStoreAttributes, PsPrivateAccessStoreConfiguration, PsPrivateAccessStoreUsage, YpGroupData, YpUserData } from './types';
+import type { GetApiKeysOptions, IncrementUsageOptions, PsBudgetEvent, PsBudgetStatus, PsKeyBatchOptions, PsKeyRotationOptions, PsKeyRotationResult, PsKeyVerificationResult, PsPrivateAccessStoreAttributes, PsPrivateAccessStoreConfiguration, PsPrivateAccessStoreUsage, PsReservation, PsSettlement, ReserveUsageOptions, YpGroupData, YpUserData } from './types';
 /**
  * Customers' API keys, envelope-encrypted at rest, scoped to groups and metered per use.
  *
@@ -95,6 +95,31 @@ export declare class PsPrivateAccessStore {
      * `requestId` is safe.
      */
     static incrementUsageAndGetApiKey(groupId: number, options?: IncrementUsageOptions): Promise<string | null>;
+    /**
+     * For spend known only after the call (an LLM call's real cost): admits the call for
+     * `estimate` as `incrementUsageAndGetApiKey` admits an amount — the group's first active
+     * matching key, in id order, with room for its committed use plus its live holds plus
+     * `estimate` in every period, decided under the key's row lock — and places a hold of
+     * `estimate` on it instead of counting it. Resolves to the reservation and the decrypted key,
+     * or `null` when no key has room. Settle it with `settleUsage` (the real cost), or drop it
+     * with `releaseUsage`; if neither comes, the hold stops counting at `expiresAt`.
+     */
+    static reserveUsageAndGetApiKey(groupId: number, options: ReserveUsageOptions): Promise<PsReservation | null>;
+    /**
+     * Charges a reservation's actual cost to its key and removes its hold: counted like an
+     * increment (even above the estimate or the limit — real spend is never dropped; `overrun`
+     * says by how much it exceeded the estimate), firing the budget events of the committed
+     * spend. Idempotent: a second settle charges nothing and resolves to the first result
+     * (`alreadySettled: true`). An expired or released reservation is still charged.
+     * `PSPAS_RESERVATION_NOT_FOUND` for an id this store never issued (or pruned after the
+     * request retention window).
+     */
+    static settleUsage(reservationId: string, actualAmount: number): Promise<PsSettlement>;
+    /**
+     * Drops a reservation's hold without charging: `true` when it was held; `false` after a
+     * settle or a release, or for an id never issued.
+     */
+    static releaseUsage(reservationId: string): Promise<boolean>;
     /**
      * Replaces a key's budget configuration, checked as `addPreEncryptedKey` checks it
      * (`PSPAS_INVALID_CONFIGURATION`, nothing written); `true` if the key exists. The next call

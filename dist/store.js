@@ -175,6 +175,63 @@ class PsPrivateAccessStore {
         return out.apiKey;
     }
     /**
+     * For spend known only after the call (an LLM call's real cost): admits the call for
+     * `estimate` as `incrementUsageAndGetApiKey` admits an amount — the group's first active
+     * matching key, in id order, with room for its committed use plus its live holds plus
+     * `estimate` in every period, decided under the key's row lock — and places a hold of
+     * `estimate` on it instead of counting it. Resolves to the reservation and the decrypted key,
+     * or `null` when no key has room. Settle it with `settleUsage` (the real cost), or drop it
+     * with `releaseUsage`; if neither comes, the hold stops counting at `expiresAt`.
+     */
+    static async reserveUsageAndGetApiKey(groupId, options) {
+        (0, args_1.number)(groupId, 'groupId');
+        const o = (0, args_1.optionsObject)(options);
+        const filter = (0, args_1.filterOf)(o);
+        const estimate = (0, args_1.number)(o.estimate, 'estimate');
+        const requestId = o.requestId === undefined ? null : (0, args_1.string)(o.requestId, 'requestId');
+        const ttlMs = o.ttlMs === undefined ? null : (0, args_1.number)(o.ttlMs, 'ttlMs');
+        const out = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().reserve(groupId, filter, estimate, (0, settings_1.privateKey)(), requestId, ttlMs));
+        if (out.events !== null)
+            (0, events_1.emit)(out.events);
+        if (out.error !== null)
+            throw (0, errors_1.convertError)(out.error);
+        if (out.reservation === null || out.apiKey === null)
+            return null;
+        const r = JSON.parse(out.reservation);
+        return {
+            reservationId: r.reservationId,
+            keyId: r.keyId,
+            apiKey: out.apiKey,
+            amount: r.amount,
+            expiresAt: new Date(r.expiresAt),
+        };
+    }
+    /**
+     * Charges a reservation's actual cost to its key and removes its hold: counted like an
+     * increment (even above the estimate or the limit — real spend is never dropped; `overrun`
+     * says by how much it exceeded the estimate), firing the budget events of the committed
+     * spend. Idempotent: a second settle charges nothing and resolves to the first result
+     * (`alreadySettled: true`). An expired or released reservation is still charged.
+     * `PSPAS_RESERVATION_NOT_FOUND` for an id this store never issued (or pruned after the
+     * request retention window).
+     */
+    static async settleUsage(reservationId, actualAmount) {
+        (0, args_1.string)(reservationId, 'reservationId');
+        (0, args_1.number)(actualAmount, 'actualAmount');
+        const out = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().settle(reservationId, actualAmount));
+        if (out.events)
+            (0, events_1.emit)(out.events);
+        return JSON.parse(out.settlement);
+    }
+    /**
+     * Drops a reservation's hold without charging: `true` when it was held; `false` after a
+     * settle or a release, or for an id never issued.
+     */
+    static async releaseUsage(reservationId) {
+        (0, args_1.string)(reservationId, 'reservationId');
+        return (0, errors_1.settle)(() => (0, settings_1.currentStore)().release(reservationId));
+    }
+    /**
      * Replaces a key's budget configuration, checked as `addPreEncryptedKey` checks it
      * (`PSPAS_INVALID_CONFIGURATION`, nothing written); `true` if the key exists. The next call
      * on the key decides on the new configuration, in every process.

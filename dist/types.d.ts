@@ -52,6 +52,51 @@ export interface IncrementUsageOptions extends GetApiKeysOptions {
      */
     requestId?: string;
 }
+/**
+ * Options of `reserveUsageAndGetApiKey`: the filters of `incrementUsageAndGetApiKey`, the
+ * `estimate` to hold (required, at most `1e15`), and optionally a `requestId` and a `ttlMs`.
+ */
+export interface ReserveUsageOptions extends GetApiKeysOptions {
+    /** The spend to hold: admission requires room for use + live holds + `estimate`. */
+    estimate: number;
+    /**
+     * Makes the reserve idempotent (a non-empty string of at most 255 characters, scoped to the
+     * group): a repeat while its reservation is remembered returns that reservation (the same
+     * `reservationId`, key and `expiresAt`) and holds nothing more; another `estimate` or filter
+     * rejects with `PSPAS_IDEMPOTENCY_CONFLICT`. A reserve that found no room (`null`) records
+     * nothing: a retry is decided afresh.
+     */
+    requestId?: string;
+    /**
+     * How long the hold counts, in milliseconds (1 to 2592000000, 30 days; default
+     * `reservationTtlMs`, 10 minutes). Past `expiresAt` the hold stops counting, so a crashed
+     * caller never pins a budget; settling it later still charges.
+     */
+    ttlMs?: number;
+}
+/** A reservation: the hold placed on a key and that key, decrypted. */
+export interface PsReservation {
+    /** Pass it to `settleUsage` or `releaseUsage`. */
+    reservationId: string;
+    keyId: number;
+    /** The decrypted API key. */
+    apiKey: string;
+    /** The estimate held (rounded to 15 significant digits, as budgets count). */
+    amount: number;
+    /** When the hold stops counting. */
+    expiresAt: Date;
+}
+/** What `settleUsage` did. */
+export interface PsSettlement {
+    reservationId: string;
+    keyId: number;
+    /** The amount charged to the key's counters (the actual amount). */
+    charged: number;
+    /** What was charged beyond the estimate (0 when within it). */
+    overrun: number;
+    /** A repeat: nothing was charged now; this is the first settle's result. */
+    alreadySettled: boolean;
+}
 /** Minimal shape of the associated PolicySynth group (never loaded by this package). */
 export interface YpGroupData {
     id: number;
@@ -85,8 +130,15 @@ export interface PsBudgetEvent {
 }
 /** One budget period of a key: `limit` and `remaining` are `null` when there is no limit. */
 export interface PsBudgetPeriodStatus {
+    /** Committed spend (holds are not use). */
     used: number;
+    /**
+     * The live holds of reservations (`reserveUsageAndGetApiKey`), which count against every
+     * period until settled, released or expired; `null` when `usage.holds` is unreadable.
+     */
+    reserved: number;
     limit: number | null;
+    /** What a call may still be admitted for: the limit less `used` and `reserved` (never < 0). */
     remaining: number | null;
     /** Start of the current day or month (configured timezone); `null` for the total. */
     periodStart: Date | null;
@@ -101,7 +153,7 @@ export interface PsBudgetStatus {
     monthly: PsBudgetPeriodStatus;
     total: PsBudgetPeriodStatus;
     /**
-     * Stored fields that cannot be read (`usage.dailyUse`, `maxBudget.total`,
+     * Stored fields that cannot be read (`usage.dailyUse`, `usage.holds`, `maxBudget.total`,
      * `emailNotificationBudgetThresholds.daily`, …): empty unless the row was edited by hand. A
      * counter among them, or a limit while budgets are enforced, makes the key refuse every call
      * (fail closed); its `used` is then `null`.

@@ -93,6 +93,13 @@ export interface PsPrivateAccessStoreOptions {
    * `PSPAS_REQUEST_RETENTION_MS`; default `86400000`.
    */
   requestRetentionMs?: number | null
+  /**
+   * How long a reservation holds budget when `reserveUsageAndGetApiKey` is given no `ttlMs`: a hold
+   * stops counting after this many milliseconds (1 to 2592000000, 30 days), so a crashed caller
+   * never pins a budget; settling it later still charges. Environment: `PSPAS_RESERVATION_TTL_MS`;
+   * default `600000`.
+   */
+  reservationTtlMs?: number | null
 }
 
 /** One setting as the JS entry uses it. */
@@ -132,5 +139,6 @@ export const SETTINGS: readonly SettingRow[] = [
   { option: 'pgbouncer', env: ['PSPAS_PGBOUNCER'], type: 'boolean', scope: 'setup' },
   { option: 'coalesce', env: ['PSPAS_COALESCE'], type: 'boolean', scope: 'setup' },
   { option: 'requestRetentionMs', env: ['PSPAS_REQUEST_RETENTION_MS'], type: 'number', scope: 'setup' },
+  { option: 'reservationTtlMs', env: ['PSPAS_RESERVATION_TTL_MS'], type: 'number', scope: 'setup' },
   { option: null, env: ['PSPAS_WORKER_THREADS'], type: 'number', scope: 'process' },
 ]

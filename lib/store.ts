@@ -24,6 +24,9 @@ import type {
   PsPrivateAccessStoreAttributes,
   PsPrivateAccessStoreConfiguration,
   PsPrivateAccessStoreUsage,
+  PsReservation,
+  PsSettlement,
+  ReserveUsageOptions,
   YpGroupData,
   YpUserData,
 } from './types'
@@ -211,6 +214,64 @@ export class PsPrivateAccessStore {
     if (out.events !== null) emit(out.events)
     if (out.error !== null) throw convertError(out.error)
     return out.apiKey
+  }
+
+  /**
+   * For spend known only after the call (an LLM call's real cost): admits the call for
+   * `estimate` as `incrementUsageAndGetApiKey` admits an amount — the group's first active
+   * matching key, in id order, with room for its committed use plus its live holds plus
+   * `estimate` in every period, decided under the key's row lock — and places a hold of
+   * `estimate` on it instead of counting it. Resolves to the reservation and the decrypted key,
+   * or `null` when no key has room. Settle it with `settleUsage` (the real cost), or drop it
+   * with `releaseUsage`; if neither comes, the hold stops counting at `expiresAt`.
+   */
+  static async reserveUsageAndGetApiKey(groupId: number, options: ReserveUsageOptions): Promise<PsReservation | null> {
+    number(groupId, 'groupId')
+    const o = optionsObject(options)
+    const filter = filterOf(o)
+    const estimate = number(o.estimate, 'estimate')
+    const requestId = o.requestId === undefined ? null : string(o.requestId, 'requestId')
+    const ttlMs = o.ttlMs === undefined ? null : number(o.ttlMs, 'ttlMs')
+    const out = await settle(() =>
+      currentStore().reserve(groupId, filter, estimate, privateKey(), requestId, ttlMs),
+    )
+    if (out.events !== null) emit(out.events)
+    if (out.error !== null) throw convertError(out.error)
+    if (out.reservation === null || out.apiKey === null) return null
+    const r = JSON.parse(out.reservation) as Omit<PsReservation, 'apiKey' | 'expiresAt'> & { expiresAt: number }
+    return {
+      reservationId: r.reservationId,
+      keyId: r.keyId,
+      apiKey: out.apiKey,
+      amount: r.amount,
+      expiresAt: new Date(r.expiresAt),
+    }
+  }
+
+  /**
+   * Charges a reservation's actual cost to its key and removes its hold: counted like an
+   * increment (even above the estimate or the limit — real spend is never dropped; `overrun`
+   * says by how much it exceeded the estimate), firing the budget events of the committed
+   * spend. Idempotent: a second settle charges nothing and resolves to the first result
+   * (`alreadySettled: true`). An expired or released reservation is still charged.
+   * `PSPAS_RESERVATION_NOT_FOUND` for an id this store never issued (or pruned after the
+   * request retention window).
+   */
+  static async settleUsage(reservationId: string, actualAmount: number): Promise<PsSettlement> {
+    string(reservationId, 'reservationId')
+    number(actualAmount, 'actualAmount')
+    const out = await settle(() => currentStore().settle(reservationId, actualAmount))
+    if (out.events) emit(out.events)
+    return JSON.parse(out.settlement) as PsSettlement
+  }
+
+  /**
+   * Drops a reservation's hold without charging: `true` when it was held; `false` after a
+   * settle or a release, or for an id never issued.
+   */
+  static async releaseUsage(reservationId: string): Promise<boolean> {
+    string(reservationId, 'reservationId')
+    return settle(() => currentStore().release(reservationId))
   }
 
   /**

@@ -241,6 +241,77 @@ impl Limits {
     }
 }
 
+/// The live holds on a key: `usage.holds`, one entry per reservation,
+/// `{"<reservationId>": {"amount": <estimate>, "expiresAt": <epoch ms>}}`. A hold counts against
+/// admission in the current day, month and total (it stands for spend that will be charged
+/// when it is settled, in the period of the settle) until it is settled, released or expires.
+/// Entries whose `expiresAt` has passed are dropped at the key's next write. An entry that is
+/// not of that form (a hand edit) makes the holds unreadable: the key refuses, and the status
+/// reports `usage.holds`. The PostgreSQL statements state the same rule (`key_budget.sql`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holds {
+    /// The sum of the live holds; `None`: unreadable.
+    pub reserved: Option<Dec>,
+    /// The live entries (expired ones dropped); what a write keeps.
+    pub live: serde_json::Map<String, Value>,
+}
+
+impl Holds {
+    pub fn of(usage: &Value, now_ms: i64) -> Holds {
+        let mut out = Holds {
+            reserved: Some(Dec::from(0)),
+            live: serde_json::Map::new(),
+        };
+        let entries = match usage.get("holds") {
+            None | Some(Value::Null) => return out,
+            Some(Value::Object(entries)) => entries,
+            Some(_) => {
+                out.reserved = None;
+                return out;
+            }
+        };
+        for (id, entry) in entries {
+            let amount = stored(entry.get("amount"));
+            let expires = entry
+                .get("expiresAt")
+                .and_then(Value::as_f64)
+                .filter(|x| x.is_finite());
+            match (amount, expires) {
+                (Stored::Number(amount), Some(expires)) => {
+                    if expires > now_ms as f64 {
+                        if let Some(sum) = &mut out.reserved {
+                            *sum += amount;
+                        }
+                        out.live.insert(id.clone(), entry.clone());
+                    }
+                }
+                _ => out.reserved = None,
+            }
+        }
+        out
+    }
+}
+
+/// `usage` with its holds replaced by `live` (the key removed when none is left, so that the
+/// lean statement counts on the key again).
+fn set_holds(usage: &mut Value, live: serde_json::Map<String, Value>) {
+    if let Value::Object(map) = usage {
+        if live.is_empty() {
+            map.remove("holds");
+        } else {
+            map.insert("holds".into(), Value::Object(live));
+        }
+    }
+}
+
+/// A hold to place instead of counting (a reservation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewHold {
+    pub reservation_id: String,
+    /// When it stops counting, in epoch milliseconds.
+    pub expires_at_ms: i64,
+}
+
 /// The kinds of budget event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -363,15 +434,31 @@ fn mark(usage: &mut Value, kind: EventKind, period: &Period) {
 }
 
 /// Decide a call over the candidates (the group's active matching keys, in id order): grant
-/// the first with room for `amount`, count it, and flag first refusals and threshold
-/// crossings. With `enforce` off every key has room (the original's count-only behaviour).
-pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: bool) -> Decision {
+/// the first with room for `amount` on top of its committed use and live holds, count it (or,
+/// with `hold`, place the hold instead), and flag first refusals and threshold crossings. With
+/// `enforce` off every key has room (the original's count-only behaviour).
+///
+/// A refused key fires its limit event only when its committed use alone leaves no room for
+/// the amount (the budget is spent); a refusal caused by live holds fires none, as the holds
+/// may yet be released or settle lower. A hold fires no threshold event (holds are not use).
+pub fn decide(
+    candidates: &[Candidate],
+    amount: f64,
+    period: &Period,
+    enforce: bool,
+    now_ms: i64,
+    hold: Option<&NewHold>,
+) -> Decision {
     let mut d = Decision::default();
     for c in candidates {
         let counters = Counters::of(&c.usage, period);
+        let holds = Holds::of(&c.usage, now_ms);
         let l = Limits::from_configuration(&c.configuration);
-        // Fail closed: a key whose counters (or, when enforced, limits) cannot be read refuses
-        // the call, with no event (there is no counter or limit to report).
+        // Fail closed: a key whose counters or holds (or, when enforced, limits) cannot be
+        // read refuses the call, with no event (there is no counter or limit to report).
+        let Some(reserved) = holds.reserved.clone() else {
+            continue;
+        };
         if !counters.readable() || (enforce && l.limit_unreadable()) {
             continue;
         }
@@ -382,8 +469,14 @@ pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: b
             counters.month.unwrap_or_default(),
             counters.total.unwrap_or_default(),
         );
-        let over = |used: &Dec, limit: &Option<Dec>| {
+        let spent = |used: &Dec, limit: &Option<Dec>| {
             enforce && limit.as_ref().is_some_and(|lim| used + &amount > *lim)
+        };
+        let over = |used: &Dec, limit: &Option<Dec>| {
+            enforce
+                && limit
+                    .as_ref()
+                    .is_some_and(|lim| used + &reserved + &amount > *lim)
         };
         let overs = [
             (EventKind::DailyLimit, &day, &l.per_day),
@@ -394,7 +487,7 @@ pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: b
             let mut usage = c.usage.clone();
             let mut flagged = false;
             for (kind, used, lim) in overs {
-                if over(used, lim) && !notified(&c.usage, kind, period) {
+                if spent(used, lim) && !notified(&c.usage, kind, period) {
                     let limit = lim.as_ref().unwrap_or(&zero);
                     d.events.push(event(c, kind, used, limit, period));
                     mark(&mut usage, kind, period);
@@ -406,44 +499,151 @@ pub fn decide(candidates: &[Candidate], amount: f64, period: &Period, enforce: b
             }
             continue;
         }
-        let (daily, monthly, total) = (&day + &amount, &month + &amount, &total + &amount);
         let mut usage = c.usage.clone();
         if !usage.is_object() {
             usage = Value::Object(Default::default());
         }
-        if let Value::Object(map) = &mut usage {
-            map.insert("dailyUse".into(), json_number(&daily));
-            map.insert("monthlyUse".into(), json_number(&monthly));
-            map.insert("totalUse".into(), json_number(&total));
-            map.insert("periodDay".into(), period.day.clone().into());
-            map.insert("periodMonth".into(), period.month.clone().into());
+        let mut live = holds.live;
+        if let Some(hold) = hold {
+            let mut entry = serde_json::Map::new();
+            entry.insert("amount".into(), json_number(&amount));
+            entry.insert("expiresAt".into(), Value::from(hold.expires_at_ms));
+            live.insert(hold.reservation_id.clone(), Value::Object(entry));
+        } else {
+            let counted = [&day, &month, &total];
+            count(
+                c,
+                &mut usage,
+                &l,
+                counted,
+                &amount,
+                period,
+                false,
+                &mut d.events,
+            );
         }
-        for (kind, used, lim, thr) in [
-            (
-                EventKind::DailyThreshold,
-                &daily,
-                &l.per_day,
-                &l.daily_threshold,
-            ),
-            (
-                EventKind::MonthlyThreshold,
-                &monthly,
-                &l.per_month,
-                &l.monthly_threshold,
-            ),
-        ] {
-            if let (Some(lim), Some(thr)) = (lim, thr) {
-                if *used >= threshold_amount(thr, lim) && !notified(&c.usage, kind, period) {
-                    d.events.push(event(c, kind, used, lim, period));
-                    mark(&mut usage, kind, period);
-                }
-            }
-        }
+        set_holds(&mut usage, live);
         d.writes.push(Write { id: c.id, usage });
         d.granted = Some(c.id);
         break;
     }
     d
+}
+
+/// Count `amount` on top of the committed counters `[day, month, total]` of candidate `c`
+/// into `usage` (a counter of an ended period restarts), and fire the thresholds it reaches
+/// first in this period. With `limit_events` (a settle's real spend, which is never refused,
+/// while budgets are enforced), the limit events of the counters it takes over their limits
+/// fire too, with the counter after it.
+#[allow(clippy::too_many_arguments)]
+fn count(
+    c: &Candidate,
+    usage: &mut Value,
+    l: &Limits,
+    [day, month, total]: [&Dec; 3],
+    amount: &Dec,
+    period: &Period,
+    limit_events: bool,
+    events: &mut Vec<BudgetEvent>,
+) {
+    let (daily, monthly, total) = (day + amount, month + amount, total + amount);
+    let before = usage.clone();
+    if let Value::Object(map) = usage {
+        map.insert("dailyUse".into(), json_number(&daily));
+        map.insert("monthlyUse".into(), json_number(&monthly));
+        map.insert("totalUse".into(), json_number(&total));
+        map.insert("periodDay".into(), period.day.clone().into());
+        map.insert("periodMonth".into(), period.month.clone().into());
+    }
+    for (kind, used, lim, thr) in [
+        (
+            EventKind::DailyThreshold,
+            &daily,
+            &l.per_day,
+            &l.daily_threshold,
+        ),
+        (
+            EventKind::MonthlyThreshold,
+            &monthly,
+            &l.per_month,
+            &l.monthly_threshold,
+        ),
+    ] {
+        if let (Some(lim), Some(thr)) = (lim, thr) {
+            if *used >= threshold_amount(thr, lim) && !notified(&before, kind, period) {
+                events.push(event(c, kind, used, lim, period));
+                mark(usage, kind, period);
+            }
+        }
+    }
+    for (kind, used, lim) in [
+        (EventKind::DailyLimit, &daily, &l.per_day),
+        (EventKind::MonthlyLimit, &monthly, &l.per_month),
+        (EventKind::TotalLimit, &total, &l.total),
+    ] {
+        if let Some(lim) = lim.as_ref().filter(|_| limit_events) {
+            if used > lim && !notified(&before, kind, period) {
+                events.push(event(c, kind, used, lim, period));
+                mark(usage, kind, period);
+            }
+        }
+    }
+}
+
+/// What settling a hold writes and says: the key's new usage (the charge counted, the hold's
+/// entry and expired ones dropped) and the events the charge fires.
+#[derive(Debug)]
+pub struct Settle {
+    pub usage: Value,
+    pub events: Vec<BudgetEvent>,
+}
+
+/// Settle hold `reservation_id` of key `c` at `actual`: the charge is counted like an
+/// increment's (never refused: real spend is never dropped), the hold's entry leaves the key.
+/// With `actual` `None` (a release), nothing is counted. The events are the thresholds the
+/// charge reaches first, and the limits it takes the committed use over.
+///
+/// A counter, limit or holds value that cannot be read is left as it is (the charge of an
+/// unreadable counter cannot be added; the key keeps refusing until the row is mended).
+pub fn settle(
+    c: &Candidate,
+    reservation_id: &str,
+    actual: Option<f64>,
+    period: &Period,
+    enforce: bool,
+    now_ms: i64,
+) -> Settle {
+    let mut usage = if c.usage.is_object() {
+        c.usage.clone()
+    } else {
+        Value::Object(Default::default())
+    };
+    let mut events = Vec::new();
+    let holds = Holds::of(&c.usage, now_ms);
+    if holds.reserved.is_some() {
+        let mut live = holds.live;
+        live.remove(reservation_id);
+        set_holds(&mut usage, live);
+    }
+    if let Some(actual) = actual {
+        let counters = Counters::of(&c.usage, period);
+        if let (Some(day), Some(month), Some(total)) =
+            (counters.day, counters.month, counters.total)
+        {
+            let l = Limits::from_configuration(&c.configuration);
+            count(
+                c,
+                &mut usage,
+                &l,
+                [&day, &month, &total],
+                &amount_decimal(actual),
+                period,
+                enforce,
+                &mut events,
+            );
+        }
+    }
+    Settle { usage, events }
 }
 
 /// `usage` with one increment of `amount`, counted in `day` and `month`, taken back (its key
@@ -495,8 +695,13 @@ pub fn threshold_amount(threshold: &Dec, limit: &Dec) -> Dec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PeriodStatus {
+    /// Committed spend (holds are not use).
     pub used: f64,
+    /// The live holds, which count against admission in every period until settled,
+    /// released or expired (NaN, `null` in JavaScript: unreadable).
+    pub reserved: f64,
     pub limit: Option<f64>,
+    /// What a call may still be admitted for: the limit less use and live holds (never < 0).
     pub remaining: Option<f64>,
     #[serde(serialize_with = "epoch_millis")]
     pub period_start: Option<DateTime<Utc>>,
@@ -526,16 +731,19 @@ pub fn status(
     usage: &Value,
     configuration: &Value,
     period: &Period,
+    now_ms: i64,
 ) -> BudgetStatus {
     let l = Limits::from_configuration(configuration);
     let c = Counters::of(usage, period);
+    let reserved = Holds::of(usage, now_ms).reserved;
     let mut unreadable = Vec::new();
-    for (field, value) in [
-        ("usage.dailyUse", &c.day),
-        ("usage.monthlyUse", &c.month),
-        ("usage.totalUse", &c.total),
+    for (field, readable) in [
+        ("usage.dailyUse", c.day.is_some()),
+        ("usage.monthlyUse", c.month.is_some()),
+        ("usage.totalUse", c.total.is_some()),
+        ("usage.holds", reserved.is_some()),
     ] {
-        if value.is_none() {
+        if !readable {
             unreadable.push(field);
         }
     }
@@ -543,9 +751,12 @@ pub fn status(
     let zero = Dec::from(0);
     let p = |used: &Option<Dec>, limit: &Option<Dec>, start| PeriodStatus {
         used: used.as_ref().map_or(f64::NAN, to_f64),
+        reserved: reserved.as_ref().map_or(f64::NAN, to_f64),
         limit: limit.as_ref().map(to_f64),
-        remaining: match (used, limit) {
-            (Some(used), Some(lim)) => Some(to_f64(&(lim - used).max(zero.clone()))),
+        remaining: match (used, &reserved, limit) {
+            (Some(used), Some(reserved), Some(lim)) => {
+                Some(to_f64(&(lim - used - reserved).max(zero.clone())))
+            }
             _ => None,
         },
         period_start: start,
@@ -637,7 +848,7 @@ mod tests {
             json!(10),
         );
         let b = cand(2, json!({}), json!(null));
-        let d = decide(&[a.clone(), b.clone()], 1.0, &p, true);
+        let d = decide(&[a.clone(), b.clone()], 1.0, &p, true, 0, None);
         assert_eq!(
             d.granted,
             Some(1),
@@ -648,7 +859,7 @@ mod tests {
         assert_eq!(kinds, vec![EventKind::DailyThreshold]);
 
         let a_full = cand(1, d.writes[0].usage.clone(), json!(10));
-        let d = decide(&[a_full.clone(), b.clone()], 1.0, &p, true);
+        let d = decide(&[a_full.clone(), b.clone()], 1.0, &p, true, 0, None);
         assert_eq!(d.granted, Some(2), "over the limit: the next key serves");
         assert_eq!(
             d.events
@@ -664,14 +875,14 @@ mod tests {
         );
 
         let a_flagged = cand(1, d.writes[0].usage.clone(), json!(10));
-        let d = decide(std::slice::from_ref(&a_flagged), 1.0, &p, true);
+        let d = decide(std::slice::from_ref(&a_flagged), 1.0, &p, true, 0, None);
         assert_eq!(
             (d.granted, d.events.len(), d.writes.len()),
             (None, 0, 0),
             "the limit event is emitted once"
         );
 
-        let d = decide(&[a_flagged], 1.0, &p, false);
+        let d = decide(&[a_flagged], 1.0, &p, false, 0, None);
         assert_eq!(d.granted, Some(1), "enforcement off: count only");
     }
 
@@ -680,7 +891,7 @@ mod tests {
         let p = period();
         let c = cand(1, json!({}), json!(0));
         assert_eq!(
-            decide(std::slice::from_ref(&c), 1.0, &p, true).granted,
+            decide(std::slice::from_ref(&c), 1.0, &p, true, 0, None).granted,
             None
         );
         let s = status(
@@ -690,6 +901,7 @@ mod tests {
             &json!({"dailyUse": 3, "periodDay": "2026-11-24", "totalUse": 3}),
             &c.configuration,
             &p,
+            0,
         );
         assert_eq!(
             (s.daily.used, s.daily.limit, s.daily.remaining),
@@ -727,19 +939,19 @@ mod tests {
             configuration: json!({"maxBudget": {"perDay": 0.3}}),
             ..cand(1, json!({}), json!(null))
         };
-        let first = decide(std::slice::from_ref(&c), 0.1, &p, true);
+        let first = decide(std::slice::from_ref(&c), 0.1, &p, true, 0, None);
         let c = Candidate {
             usage: first.writes[0].usage.clone(),
             ..c
         };
-        let second = decide(std::slice::from_ref(&c), 0.2, &p, true);
+        let second = decide(std::slice::from_ref(&c), 0.2, &p, true, 0, None);
         assert_eq!(second.granted, Some(1));
         assert_eq!(second.writes[0].usage["dailyUse"].to_string(), "0.3");
         let c = Candidate {
             usage: second.writes[0].usage.clone(),
             ..c
         };
-        assert_eq!(decide(&[c], 0.1, &p, true).granted, None);
+        assert_eq!(decide(&[c], 0.1, &p, true, 0, None).granted, None);
         // An undo takes back exactly what was counted.
         let back = undo(&second.writes[0].usage, 0.2, &p.day, &p.month);
         assert_eq!(back["dailyUse"].to_string(), "0.1");

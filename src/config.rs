@@ -46,6 +46,8 @@ pub struct BudgetSettings {
     pub enforce: bool,
     /// How long a request id is remembered (see [`s::REQUEST_RETENTION_MS`]).
     pub request_retention: Duration,
+    /// How long a reservation holds without a `ttlMs` (see [`s::RESERVATION_TTL_MS`]).
+    pub reservation_ttl: Duration,
 }
 
 /// Budget settings: the timezone of the periods and whether budgets are enforced.
@@ -60,6 +62,16 @@ pub fn budget_settings(settings: &Settings, env: &dyn Env) -> Result<BudgetSetti
             r.number::<u64>(&s::REQUEST_RETENTION_MS)?
                 .min(MAX_RETENTION_MS),
         ),
+        reservation_ttl: {
+            let ms = r.number::<u64>(&s::RESERVATION_TTL_MS)?;
+            crate::model::ttl_ms(ms as f64).map_err(|_| {
+                Error::Config(format!(
+                    "{} must be a whole number of milliseconds from 1 to 2592000000 (30 days)",
+                    r.found_text(&s::RESERVATION_TTL_MS)
+                        .map_or("reservationTtlMs", |f| f.from)
+                ))
+            })?
+        },
     })
 }
 

@@ -46,6 +46,10 @@ pub enum Error {
     /// A `requestId` repeated with another amount or filter than its first call.
     #[error("requestId was already used in this group with a different incrementAmount or filter; nothing was counted")]
     IdempotencyConflict,
+    /// `settleUsage` with a reservation id this store never issued (or whose record was pruned
+    /// after the request retention window).
+    #[error("no reservation with this reservationId (never issued by this store, or pruned after the request retention window); nothing was charged")]
+    ReservationNotFound,
     #[error("Use of {0} is not allowed. Use incrementUsageAndGetApiKey instead.")]
     NotAllowed(&'static str),
     #[error("Internal error: {0}")]
@@ -70,6 +74,7 @@ impl Error {
             Error::Db(_) => "PSPAS_DB_ERROR",
             Error::DbOutcomeUnknown(_) => "PSPAS_DB_OUTCOME_UNKNOWN",
             Error::IdempotencyConflict => "PSPAS_IDEMPOTENCY_CONFLICT",
+            Error::ReservationNotFound => "PSPAS_RESERVATION_NOT_FOUND",
             Error::NotAllowed(_) => "PSPAS_NOT_ALLOWED",
             Error::Internal(_) => "PSPAS_INTERNAL",
         }

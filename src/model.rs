@@ -149,17 +149,58 @@ pub const MAX_AMOUNT: f64 = 1e15;
 /// `incrementAmount`: finite, not negative (`PSPAS_INVALID_ARGUMENT`) and at most
 /// [`MAX_AMOUNT`] (`PSPAS_INVALID_AMOUNT`).
 pub fn amount(value: f64) -> Result<f64> {
+    amount_named("incrementAmount", value)
+}
+
+/// An amount argument named `name` (`incrementAmount`, `estimate`, `actualAmount`): the rule
+/// of [`amount`].
+pub fn amount_named(name: &str, value: f64) -> Result<f64> {
     if !(value.is_finite() && value >= 0.0) {
-        Err(Error::invalid_argument(
-            "incrementAmount must be a finite number >= 0",
-        ))
+        Err(Error::invalid_argument(format!(
+            "{name} must be a finite number >= 0"
+        )))
     } else if value > MAX_AMOUNT {
-        Err(Error::InvalidAmount(
-            "incrementAmount must be at most 1e15 (the cap on one call's amount)".into(),
-        ))
+        Err(Error::InvalidAmount(format!(
+            "{name} must be at most 1e15 (the cap on one call's amount)"
+        )))
     } else {
         Ok(value)
     }
+}
+
+/// The longest a reservation may be held: 30 days (`ttlMs` beyond it is
+/// `PSPAS_INVALID_ARGUMENT`). A hold pins budget until it expires; a longer one is a leak.
+pub const MAX_TTL_MS: f64 = 30.0 * 24.0 * 3600.0 * 1000.0;
+
+/// `ttlMs`: a whole number of milliseconds, at least 1 and at most [`MAX_TTL_MS`].
+pub fn ttl_ms(value: f64) -> Result<std::time::Duration> {
+    if value.fract() == 0.0 && (1.0..=MAX_TTL_MS).contains(&value) {
+        Ok(std::time::Duration::from_millis(value as u64))
+    } else {
+        Err(Error::invalid_argument(
+            "ttlMs must be a whole number of milliseconds from 1 to 2592000000 (30 days)",
+        ))
+    }
+}
+
+/// A reservation id as issued by `reserveUsageAndGetApiKey`: `rsv_` and 32 hex digits. Any
+/// other non-empty string of at most 64 characters is accepted as an id that was never issued
+/// (so that asking about it says so); anything else is `PSPAS_INVALID_ARGUMENT`.
+pub fn reservation_id(value: String) -> Result<String> {
+    let n = value.chars().count();
+    if (1..=64).contains(&n) {
+        Ok(value)
+    } else {
+        Err(Error::invalid_argument(
+            "reservationId must be a non-empty string of at most 64 characters",
+        ))
+    }
+}
+
+/// A fresh reservation id: `rsv_` and 128 random bits in hex.
+pub fn new_reservation_id() -> String {
+    let bits: u128 = rand::random();
+    format!("rsv_{bits:032x}")
 }
 
 /// A `requestId`: a non-empty string of at most 255 characters (scoped to its group).

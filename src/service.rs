@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
 use crate::keyring::{KeyRing, Opener};
 use crate::model::{self, KeyFilter, KeyRecord, NewKey, Request, Usage};
+use crate::reservation::{Finished, Hold, Reserve, Settled};
 use crate::rotation;
 use crate::rsa_keys;
 use crate::secret::{AesKey, PrivatePem, SecretString};
@@ -27,6 +28,14 @@ use crate::store::{AnyStore, Increment, Store};
 #[derive(Debug)]
 pub struct Served {
     pub key: Result<Option<SecretString>>,
+    pub events: Vec<BudgetEvent>,
+}
+
+/// What a reserve served: the hold and its opened key (`None`: no key had room) or why the
+/// granted key could not be served, and the budget events the call caused (in either case).
+#[derive(Debug)]
+pub struct Reserved {
+    pub hold: Result<Option<(Hold, SecretString)>>,
     pub events: Vec<BudgetEvent>,
 }
 
@@ -291,6 +300,85 @@ impl Service {
             .serve(group_id, filter, amount, None, private_pem)
             .await?;
         Ok((served.key?, served.events))
+    }
+
+    /// Reserve `estimate` on the group's first active matching key with room for it on top of
+    /// its use and live holds, and open that key (see [`crate::reservation`]); `ttl`: how long
+    /// the hold counts (the configured default when `None`). A key that cannot be opened
+    /// releases its hold at once. The events of the keys that refused it are delivered either
+    /// way.
+    pub async fn reserve(
+        &self,
+        group_id: i64,
+        filter: KeyFilter,
+        estimate: f64,
+        ttl: Option<std::time::Duration>,
+        request_id: Option<String>,
+        private_pem: Result<impl std::borrow::Borrow<PrivatePem>>,
+    ) -> Result<Reserved> {
+        let store = self.store().await?;
+        let request = request_id.map(|id| Request::new(id, estimate, &filter));
+        let Reserve {
+            hold,
+            events,
+            replayed,
+        } = store
+            .reserve(group_id, &filter, estimate, ttl, request.as_ref())
+            .await?;
+        let Some(hold) = hold else {
+            return Ok(Reserved {
+                hold: Ok(None),
+                events,
+            });
+        };
+        let opened = match private_pem {
+            Ok(pem) => self
+                .open_async(
+                    pem.borrow(),
+                    &hold.picked.encrypted_api_key,
+                    &hold.picked.encrypted_aes_key,
+                )
+                .await
+                .map_err(|e| match e {
+                    Error::InvalidFormat => Error::DecryptFailed,
+                    e => e,
+                }),
+            Err(e) => Err(e),
+        };
+        let hold = match opened {
+            Ok(key) => Ok(Some((hold, key))),
+            // A repeat holds nothing new: nothing to release.
+            Err(e) if replayed => Err(e),
+            // The key cannot serve: drop its hold (a retry with the requestId finds the
+            // released reservation and fails the same way, holding nothing).
+            Err(e) => match store.finish(&hold.reservation_id, None).await {
+                Ok(_) => Err(e),
+                Err(release) => Err(release),
+            },
+        };
+        Ok(Reserved { hold, events })
+    }
+
+    /// Settle a reservation at `actual` (see [`crate::reservation`]).
+    /// `PSPAS_RESERVATION_NOT_FOUND` for an id this store never issued (or pruned).
+    pub async fn settle_usage(&self, reservation_id: &str, actual: f64) -> Result<Settled> {
+        match self
+            .store()
+            .await?
+            .finish(reservation_id, Some(actual))
+            .await?
+        {
+            Finished::Settled(settled) => Ok(settled),
+            Finished::Unknown | Finished::Released(_) => Err(Error::ReservationNotFound),
+        }
+    }
+
+    /// Release a reservation: `true` when a held reservation's hold was dropped now.
+    pub async fn release_usage(&self, reservation_id: &str) -> Result<bool> {
+        match self.store().await?.finish(reservation_id, None).await? {
+            Finished::Released(dropped) => Ok(dropped),
+            Finished::Unknown | Finished::Settled(_) => Ok(false),
+        }
     }
 
     pub async fn get_budget_status(&self, id: i64) -> Result<Option<BudgetStatus>> {

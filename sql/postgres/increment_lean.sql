@@ -24,7 +24,7 @@ k AS (
     c.day_stored + $3::float8::numeric AS day_use,
     c.month_stored + $3::float8::numeric AS month_use,
     c.total_stored + $3::float8::numeric AS total_use,
-    c.same_configuration, c.day_threshold_notified, c.month_threshold_notified
+    c.same_configuration, c.has_holds, c.day_threshold_notified, c.month_threshold_notified
   FROM (
     SELECT
       s.id,
@@ -55,6 +55,8 @@ k AS (
             THEN (s.usage->>'totalUse')::numeric END
       END AS total_stored,
       s.configuration IS NOT DISTINCT FROM $4::jsonb AS same_configuration,
+      -- A key with holds (reservations) is decided by increment_budget.sql, which counts them.
+      s.usage->'holds' IS NOT NULL AS has_holds,
       (s.usage->'notified'->>'dailyThreshold') IS NOT DISTINCT FROM period.day
         AS day_threshold_notified,
       (s.usage->'notified'->>'monthlyThreshold') IS NOT DISTINCT FROM period.month
@@ -80,6 +82,7 @@ SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object(
 FROM k
 WHERE s.id = k.id
   AND k.same_configuration
+  AND NOT k.has_holds
   -- Readable counters only (an unreadable one is NULL here).
   AND k.day_use IS NOT NULL AND k.month_use IS NOT NULL AND k.total_use IS NOT NULL
   -- Room: no set limit is exceeded.

@@ -9,6 +9,43 @@
 --    number; anything else is unreadable — a counter NULL, a limit flagged in
 --    `limit_unreadable` (never read as 0 or "no limit"; an unreadable threshold fires
 --    nothing). (Nested CASEs: a cast is evaluated only once the value is known to be a number.)
+-- h: the live holds on the row (`usage.holds`, see crate::budget::Holds): `held`, their sum
+--    (NULL when unreadable: holds that are not an object, or an entry whose `amount` or
+--    `expiresAt` is not a number within a double's range), and `live_holds`, the entries
+--    whose `expiresAt` (epoch ms) is after `p.now_ms` (NULL when none), which a write keeps.
+CROSS JOIN LATERAL (
+  SELECT
+    CASE
+      WHEN hs.kind = 'null' THEN 0
+      WHEN hs.kind = 'object' AND hs.readable THEN hs.held
+    END AS held,
+    hs.live_holds
+  FROM (
+    SELECT
+      COALESCE(jsonb_typeof(s.usage->'holds'), 'null') AS kind,
+      COALESCE(bool_and(e.readable), true) AS readable,
+      COALESCE(sum(e.amount), 0) AS held,
+      jsonb_object_agg(e.key, e.value) FILTER (WHERE e.amount IS NOT NULL) AS live_holds
+    FROM (
+      SELECT
+        x.key,
+        x.value,
+        CASE WHEN jsonb_typeof(x.value->'amount') = 'number'
+            AND jsonb_typeof(x.value->'expiresAt') = 'number'
+          THEN abs((x.value->>'amount')::numeric) <= 1.7976931348623157e308
+            AND abs((x.value->>'expiresAt')::numeric) <= 1.7976931348623157e308
+          ELSE false
+        END AS readable,
+        CASE WHEN jsonb_typeof(x.value->'amount') = 'number'
+            AND jsonb_typeof(x.value->'expiresAt') = 'number'
+          THEN CASE WHEN (x.value->>'expiresAt')::numeric > p.now_ms
+            THEN (x.value->>'amount')::numeric END
+        END AS amount
+      FROM jsonb_each(CASE WHEN jsonb_typeof(s.usage->'holds') = 'object'
+        THEN s.usage->'holds' ELSE '{}'::jsonb END) x
+    ) e
+  ) hs
+) h
 CROSS JOIN LATERAL (
   SELECT
     CASE WHEN s.usage->>'periodDay' = p.day THEN v.day ELSE 0 END AS used_day,
@@ -85,14 +122,19 @@ CROSS JOIN LATERAL (
         THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
     END AS month_threshold_at
 ) t
--- o: what the amount would do. `over_*`: go over a set limit (a refusal when enforced).
+-- o: what the amount would do. `over_*`: go over a set limit on top of the use and the live
+--    holds (a refusal when enforced). `spent_*`: go over it on top of the use alone (the
+--    budget is spent: only such a refusal fires a limit event; one caused by holds does not).
 --    `reaches_*`: bring the counter to or over a set threshold. `*_notified`: the event of that kind already fired in this
 --    period (the exactly-once marks in usage.notified).
 CROSS JOIN LATERAL (
   SELECT
-    b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS over_day,
-    b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS over_month,
-    b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS over_total,
+    b.limit_day IS NOT NULL AND b.used_day + h.held + p.amt > b.limit_day AS over_day,
+    b.limit_month IS NOT NULL AND b.used_month + h.held + p.amt > b.limit_month AS over_month,
+    b.limit_total IS NOT NULL AND b.used_total + h.held + p.amt > b.limit_total AS over_total,
+    b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS spent_day,
+    b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS spent_month,
+    b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS spent_total,
     t.day_threshold_at IS NOT NULL AND b.used_day + p.amt >= t.day_threshold_at
       AS reaches_day_threshold,
     t.month_threshold_at IS NOT NULL AND b.used_month + p.amt >= t.month_threshold_at

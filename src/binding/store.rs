@@ -79,6 +79,35 @@ impl ToNapiValue for Incremented {
     }
 }
 
+/// The outcome of a reserve: `{ reservation: string | null, apiKey: string | null, events:
+/// string | null, error: string | null }`, `reservation` the hold as JSON (without the key),
+/// the rest as for [`Incremented`].
+pub struct Reserved {
+    reservation: Option<String>,
+    api_key: Option<PlainApiKey>,
+    events: Option<String>,
+    error: Option<String>,
+}
+
+impl ToNapiValue for Reserved {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        let env = Env::from_raw(env);
+        let mut o = Object::new(&env)?;
+        o.set("reservation", val.reservation)?;
+        o.set("apiKey", val.api_key)?;
+        o.set("events", val.events)?;
+        o.set("error", val.error)?;
+        unsafe { Object::to_napi_value(env.raw(), o) }
+    }
+}
+
+/// The outcome of a settle: `{ settlement: string, events: string | null }` (JSON text).
+#[napi(object)]
+pub struct SettledJson {
+    pub settlement: String,
+    pub events: Option<String>,
+}
+
 /// The caller's `JSON.stringify(configuration)` as JSON (checked by the core).
 fn configuration_from(json: &str) -> CoreResult<serde_json::Value> {
     serde_json::from_str(json)
@@ -241,6 +270,91 @@ impl NativeStore {
                 events: records::events(&served.events),
                 error,
             })
+        })
+    }
+
+    /// Reserve `estimate` on the group's first active matching key with room for it on top of
+    /// its use and live holds, and open it with `privateKey`; the hold counts for `ttlMs`
+    /// (the configured default when absent). With `requestId`, a repeat returns the first
+    /// reserve's reservation.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<{ reservation: string | null; apiKey: string | null; events: string | null; error: string | null }>"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    pub fn reserve<'e>(
+        &self,
+        env: &'e Env,
+        group_id: f64,
+        filter: NativeFilter,
+        estimate: f64,
+        private_key: Option<&NativePrivateKey>,
+        request_id: Option<String>,
+        ttl_ms: Option<f64>,
+    ) -> Result<PromiseRaw<'e, Reserved>> {
+        let service = self.service.clone();
+        let filter = filter.to_core(false);
+        let pem = private_key
+            .map(|k| k.pem.clone())
+            .ok_or(CoreError::MissingPrivateKey);
+        promise(env, async move {
+            let group_id = model::id("groupId", group_id)?;
+            let estimate = model::amount_named("estimate", estimate)?;
+            let request_id = request_id.map(model::request_id).transpose()?;
+            let ttl = ttl_ms.map(model::ttl_ms).transpose()?;
+            let reserved = service
+                .reserve(group_id, filter?, estimate, ttl, request_id, pem)
+                .await?;
+            let (reservation, api_key, error) = match reserved.hold {
+                Ok(Some((hold, key))) => (
+                    Some(records::json(&hold.view())),
+                    Some(PlainApiKey(key)),
+                    None,
+                ),
+                Ok(None) => (None, None, None),
+                Err(e) => (None, None, Some(e.coded_message())),
+            };
+            Ok(Reserved {
+                reservation,
+                api_key,
+                events: records::events(&reserved.events),
+                error,
+            })
+        })
+    }
+
+    /// Settle a reservation at `actualAmount`: the settlement as JSON and the events its
+    /// charge fired. Idempotent (a repeat returns the first settlement).
+    #[napi(catch_unwind, ts_return_type = "Promise<SettledJson>")]
+    pub fn settle<'e>(
+        &self,
+        env: &'e Env,
+        reservation_id: String,
+        actual_amount: f64,
+    ) -> Result<PromiseRaw<'e, SettledJson>> {
+        let service = self.service.clone();
+        promise(env, async move {
+            let reservation_id = model::reservation_id(reservation_id)?;
+            let actual = model::amount_named("actualAmount", actual_amount)?;
+            let settled = service.settle_usage(&reservation_id, actual).await?;
+            Ok(SettledJson {
+                settlement: records::json(&settled.settlement),
+                events: records::events(&settled.events),
+            })
+        })
+    }
+
+    /// Release a reservation without charging: `true` when its hold was dropped now.
+    #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
+    pub fn release<'e>(
+        &self,
+        env: &'e Env,
+        reservation_id: String,
+    ) -> Result<PromiseRaw<'e, bool>> {
+        let service = self.service.clone();
+        promise(env, async move {
+            let reservation_id = model::reservation_id(reservation_id)?;
+            service.release_usage(&reservation_id).await
         })
     }
 

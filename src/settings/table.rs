@@ -211,6 +211,16 @@ settings! {
         default: "86400000",
         scope: Setup,
     };
+    /// How long a reservation holds budget when `reserveUsageAndGetApiKey` is given no `ttlMs`:
+    /// a hold stops counting after this many milliseconds (1 to 2592000000, 30 days), so a
+    /// crashed caller never pins a budget; settling it later still charges.
+    RESERVATION_TTL_MS = {
+        option: Some("reservationTtlMs"),
+        env: ["PSPAS_RESERVATION_TTL_MS"],
+        kind: Count,
+        default: "600000",
+        scope: Setup,
+    };
     /// Worker threads of the addon's async runtime (read once, when the addon loads).
     WORKER_THREADS = {
         option: None,

@@ -11,6 +11,7 @@ use crate::budget::{BudgetEvent, BudgetStatus};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::Result;
 use crate::model::{ActiveFilter, IdFilter, KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
+use crate::reservation::{Finished, Reserve};
 use crate::rotation::{Rewrap, WrappedKey};
 
 /// The outcome of one increment: the key served (if any) and the budget events it caused.
@@ -163,6 +164,26 @@ pub trait Store: Send + Sync {
         amount: f64,
         request: Option<&Request>,
     ) -> impl Future<Output = Result<Increment>> + Send;
+    /// Admit a call for `estimate` as `increment` does (same keys, order, room rule and
+    /// refusal events), but place a hold of `estimate` on the granted key, expiring after
+    /// `ttl` (the configured default when `None`), instead of counting it (see [`crate::reservation`]). With `request`, a repeat
+    /// returns the first reserve's hold (`replayed`) while its record is kept; one with another
+    /// estimate or filter is `PSPAS_IDEMPOTENCY_CONFLICT`.
+    fn reserve(
+        &self,
+        group_id: i64,
+        filter: &KeyFilter,
+        estimate: f64,
+        ttl: Option<std::time::Duration>,
+        request: Option<&Request>,
+    ) -> impl Future<Output = Result<Reserve>> + Send;
+    /// Settle (`actual` set) or release (`None`) a reservation, its row and its key's row
+    /// locked (see [`crate::reservation::step`]).
+    fn finish(
+        &self,
+        reservation_id: &str,
+        actual: Option<f64>,
+    ) -> impl Future<Output = Result<Finished>> + Send;
     /// Reverse exactly one earlier `increment` of `picked` (used when its key cannot be opened).
     fn undo_increment(
         &self,
@@ -250,6 +271,19 @@ impl Store for AnyStore {
         request: Option<&Request>,
     ) -> Result<Increment> {
         dispatch!(self, s => s.increment(group_id, filter, amount, request).await)
+    }
+    async fn reserve(
+        &self,
+        group_id: i64,
+        filter: &KeyFilter,
+        estimate: f64,
+        ttl: Option<std::time::Duration>,
+        request: Option<&Request>,
+    ) -> Result<Reserve> {
+        dispatch!(self, s => s.reserve(group_id, filter, estimate, ttl, request).await)
+    }
+    async fn finish(&self, reservation_id: &str, actual: Option<f64>) -> Result<Finished> {
+        dispatch!(self, s => s.finish(reservation_id, actual).await)
     }
     async fn forget_request(&self, group_id: i64, request_id: &str) -> Result<()> {
         dispatch!(self, s => s.forget_request(group_id, request_id).await)

@@ -20,16 +20,18 @@ use sqlx::{AssertSqlSafe, Row, Sqlite};
 
 use super::template::{Part, Template};
 use super::{filter_sql, Increment, Store, Warm};
-use crate::budget::{self, BudgetStatus, Candidate, Period};
+use crate::budget::{self, BudgetEvent, BudgetStatus, Candidate, NewHold, Period};
 use crate::config::{BudgetSettings, PoolSettings};
 use crate::error::{Error, Result};
 use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
+use crate::reservation::{self, Finished, Hold, HoldRow, Reserve, Step};
 use crate::rotation::{Rewrap, WrappedKey};
 
 /// The migrations, in order (each idempotent: `CREATE … IF NOT EXISTS`).
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_create_ps_private_access_store.sql"),
     include_str!("../../migrations/sqlite/0002_create_ps_private_access_requests.sql"),
+    include_str!("../../migrations/sqlite/0003_create_ps_private_access_holds.sql"),
 ];
 
 /// The statements of this backend, one file each under `sql/sqlite/`.
@@ -61,8 +63,26 @@ mod statements {
     pub const REQUEST_RECORD: &str = include_str!("../../sql/sqlite/request_record.sql");
     pub const REQUEST_PRUNE: &str = include_str!("../../sql/sqlite/request_prune.sql");
     pub const REQUEST_FORGET: &str = include_str!("../../sql/sqlite/request_forget.sql");
+    pub const HOLD_FIND: &str = include_str!("../../sql/sqlite/hold_find.sql");
+    pub const HOLD_INSERT: &str = include_str!("../../sql/sqlite/hold_insert.sql");
+    pub const HOLD_PRUNE: &str = include_str!("../../sql/sqlite/hold_prune.sql");
+    pub const HOLD_LOCK: &str = include_str!("../../sql/sqlite/hold_lock.sql");
+    pub const HOLD_FINISH: &str = include_str!("../../sql/sqlite/hold_finish.sql");
 }
 use statements::*;
+
+/// A time as this backend stores it: RFC 3339, UTC, milliseconds (so text order is time order).
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// `now` plus `d`, or the end of the calendar (a retention of "for ever").
+fn after(now: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
 
 /// Timestamps written by this package (RFC 3339) or by other tools (`YYYY-MM-DD HH:MM:SS[.fff][ +00:00]`).
 fn timestamp(text: Option<String>) -> Option<DateTime<Utc>> {
@@ -101,7 +121,6 @@ impl SqliteStore {
         request: &Request,
     ) -> Result<Option<Result<Increment>>> {
         let now = Utc::now();
-        let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         // The oldest claim still remembered (a window longer than the calendar reaches back
         // to its start, never an overflow).
         let oldest = stamp(
@@ -154,6 +173,62 @@ fn replay(row: &SqliteRow, request: &Request) -> Result<Increment> {
     };
     Ok(Increment {
         picked,
+        events: Vec::new(),
+        replayed: true,
+    })
+}
+
+/// A candidate key (columns `id`, `group_id`, `ai_model_id`, `external_api_id`, `usage`,
+/// `configuration`).
+fn candidate(r: &SqliteRow) -> Result<Candidate> {
+    Ok(Candidate {
+        id: r.try_get("id")?,
+        group_id: r.try_get("group_id")?,
+        ai_model_id: r.try_get("ai_model_id")?,
+        external_api_id: r.try_get("external_api_id")?,
+        usage: json(r, "usage")?,
+        configuration: json(r, "configuration")?,
+    })
+}
+
+/// A reservation's row (the `ps_private_access_holds` columns of `hold_lock.sql`).
+fn hold_row(r: &SqliteRow) -> Result<HoldRow> {
+    Ok(HoldRow {
+        reservation_id: r.try_get("reservation_id")?,
+        key_id: r.try_get("key_id")?,
+        amount: r.try_get("amount")?,
+        state: r.try_get("state")?,
+        charged: r.try_get("charged")?,
+        overrun: r.try_get("overrun")?,
+    })
+}
+
+/// A repeat of a reserve's `request` found as `row` (`hold_find.sql`): the first reserve's
+/// hold, or a conflict when it asked for another estimate or filter.
+fn replayed_hold(row: &SqliteRow, request: &Request) -> Result<Reserve> {
+    if row.try_get::<Option<&str>, _>("fingerprint")? != Some(request.fingerprint.as_str()) {
+        return Err(Error::IdempotencyConflict);
+    }
+    let Some(id) = row.try_get::<Option<i64>, _>("id")? else {
+        return Ok(Reserve {
+            replayed: true,
+            ..Reserve::default()
+        });
+    };
+    let amount: String = row.try_get("amount")?;
+    Ok(Reserve {
+        hold: Some(Hold {
+            reservation_id: row.try_get("reservation_id")?,
+            picked: Picked {
+                id,
+                encrypted_api_key: row.try_get("encrypted_api_key")?,
+                encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+                day: String::new(),
+                month: String::new(),
+            },
+            amount: budget::to_f64(&amount.parse().unwrap_or_default()),
+            expires_at: timestamp(row.try_get("expires_at")?).unwrap_or_default(),
+        }),
         events: Vec::new(),
         replayed: true,
     })
@@ -253,8 +328,6 @@ impl Store for SqliteStore {
         amount: f64,
         request: Option<&Request>,
     ) -> Result<Increment> {
-        let (cond, binds) = filter_sql(filter, '?', 2);
-        let sql = INCREMENT_CANDIDATES.get(&cond);
         let mut conn = self.conn().await?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         if let Some(request) = request {
@@ -264,56 +337,14 @@ impl Store for SqliteStore {
                 return repeat;
             }
         }
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(group_id);
-        for b in binds {
-            q = q.bind(b);
-        }
-        let candidates = q
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(Candidate {
-                    id: r.try_get("id")?,
-                    group_id: r.try_get("group_id")?,
-                    ai_model_id: r.try_get("ai_model_id")?,
-                    external_api_id: r.try_get("external_api_id")?,
-                    usage: json(r, "usage")?,
-                    configuration: json(r, "configuration")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let period = self.period();
-        let decision = budget::decide(&candidates, amount, &period, self.budget.enforce);
-        let mut picked = None;
-        for w in &decision.writes {
-            let usage = w.usage.to_string();
-            if Some(w.id) == decision.granted {
-                let row = sqlx::query(INCREMENT_GRANT)
-                    .bind(w.id)
-                    .bind(usage)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                picked = Some(Picked {
-                    id: w.id,
-                    encrypted_api_key: row.try_get("encrypted_api_key")?,
-                    encrypted_aes_key: row.try_get("encrypted_aes_key")?,
-                    day: period.day.clone(),
-                    month: period.month.clone(),
-                });
-            } else {
-                sqlx::query(SET_USAGE)
-                    .bind(w.id)
-                    .bind(usage)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        let (picked, events) = self
+            .decide_in(&mut tx, group_id, filter, amount, Utc::now(), None)
+            .await?;
         if let Some(request) = request {
             sqlx::query(REQUEST_RECORD)
                 .bind(group_id)
                 .bind(&request.id)
-                .bind(decision.granted)
+                .bind(picked.as_ref().map(|p| p.id))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -321,9 +352,122 @@ impl Store for SqliteStore {
         self.warm.keep(conn);
         Ok(Increment {
             picked,
-            events: decision.events,
+            events,
             replayed: false,
         })
+    }
+
+    async fn reserve(
+        &self,
+        group_id: i64,
+        filter: &KeyFilter,
+        estimate: f64,
+        ttl: Option<std::time::Duration>,
+        request: Option<&Request>,
+    ) -> Result<Reserve> {
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+        let now = Utc::now();
+        sqlx::query(HOLD_PRUNE)
+            .bind(stamp(now))
+            .execute(&mut *tx)
+            .await?;
+        if let Some(request) = request {
+            if let Some(row) = sqlx::query(HOLD_FIND)
+                .bind(group_id)
+                .bind(&request.id)
+                .fetch_optional(&mut *tx)
+                .await?
+            {
+                tx.commit().await?;
+                self.warm.keep(conn);
+                return replayed_hold(&row, request);
+            }
+        }
+        let expires_at = after(now, ttl.unwrap_or(self.budget.reservation_ttl));
+        let hold = NewHold {
+            reservation_id: crate::model::new_reservation_id(),
+            expires_at_ms: expires_at.timestamp_millis(),
+        };
+        let (picked, events) = self
+            .decide_in(&mut tx, group_id, filter, estimate, now, Some(&hold))
+            .await?;
+        let amount = budget::amount_decimal(estimate);
+        if let Some(picked) = &picked {
+            sqlx::query(HOLD_INSERT)
+                .bind(&hold.reservation_id)
+                .bind(group_id)
+                .bind(picked.id)
+                .bind(request.map(|r| r.id.as_str()))
+                .bind(request.map(|r| r.fingerprint.as_str()))
+                .bind(amount.normalized().to_string())
+                .bind(stamp(now))
+                .bind(stamp(expires_at))
+                .bind(stamp(after(expires_at, self.budget.request_retention)))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.warm.keep(conn);
+        Ok(Reserve {
+            hold: picked.map(|picked| Hold {
+                reservation_id: hold.reservation_id,
+                picked,
+                amount: budget::to_f64(&amount),
+                expires_at: DateTime::from_timestamp_millis(hold.expires_at_ms).unwrap_or(now),
+            }),
+            events,
+            replayed: false,
+        })
+    }
+
+    async fn finish(&self, reservation_id: &str, actual: Option<f64>) -> Result<Finished> {
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+        let Some(row) = sqlx::query(HOLD_LOCK)
+            .bind(reservation_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            tx.rollback().await?;
+            self.warm.keep(conn);
+            return Ok(Finished::Unknown);
+        };
+        let now = Utc::now();
+        let step = reservation::step(
+            &hold_row(&row)?,
+            &candidate(&row)?,
+            actual,
+            &Period::at(now, self.budget.timezone),
+            self.budget.enforce,
+            now.timestamp_millis(),
+        );
+        if let Step::Write {
+            usage,
+            state,
+            charged,
+            overrun,
+            ..
+        } = &step
+        {
+            sqlx::query(SET_USAGE)
+                .bind(row.try_get::<i64, _>("id")?)
+                .bind(usage.to_string())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(HOLD_FINISH)
+                .bind(reservation_id)
+                .bind(*state)
+                .bind(charged.as_deref())
+                .bind(overrun.as_deref())
+                .bind(stamp(now))
+                .bind(stamp(after(now, self.budget.request_retention)))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.warm.keep(conn);
+        Ok(Finished::of(step))
     }
 
     async fn forget_request(&self, group_id: i64, request_id: &str) -> Result<()> {
@@ -397,6 +541,7 @@ impl Store for SqliteStore {
                 &usage,
                 &config,
                 &self.period(),
+                Utc::now().timestamp_millis(),
             )
         }))
     }
@@ -448,6 +593,65 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
+    /// Decide a call inside the caller's write transaction: read the candidates, run
+    /// [`budget::decide`] (counting `amount`, or placing `hold`), write what it says. The
+    /// granted key (stamped as used) and the events.
+    async fn decide_in(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        group_id: i64,
+        filter: &KeyFilter,
+        amount: f64,
+        now: DateTime<Utc>,
+        hold: Option<&NewHold>,
+    ) -> Result<(Option<Picked>, Vec<BudgetEvent>)> {
+        let (cond, binds) = filter_sql(filter, '?', 2);
+        let mut q = sqlx::query(AssertSqlSafe(INCREMENT_CANDIDATES.get(&cond))).bind(group_id);
+        for b in binds {
+            q = q.bind(b);
+        }
+        let candidates = q
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(candidate)
+            .collect::<Result<Vec<_>>>()?;
+        let period = Period::at(now, self.budget.timezone);
+        let decision = budget::decide(
+            &candidates,
+            amount,
+            &period,
+            self.budget.enforce,
+            now.timestamp_millis(),
+            hold,
+        );
+        let mut picked = None;
+        for w in &decision.writes {
+            let usage = w.usage.to_string();
+            if Some(w.id) == decision.granted {
+                let row = sqlx::query(INCREMENT_GRANT)
+                    .bind(w.id)
+                    .bind(usage)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                picked = Some(Picked {
+                    id: w.id,
+                    encrypted_api_key: row.try_get("encrypted_api_key")?,
+                    encrypted_aes_key: row.try_get("encrypted_aes_key")?,
+                    day: period.day.clone(),
+                    month: period.month.clone(),
+                });
+            } else {
+                sqlx::query(SET_USAGE)
+                    .bind(w.id)
+                    .bind(usage)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok((picked, decision.events))
+    }
+
     /// A connection for one operation: a warm one when there is one (see [`Warm`]). Every
     /// operation takes its connection here, so that none waits on the pool while finished
     /// statements keep theirs.

@@ -8,15 +8,26 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::batch::BatchKey;
 use super::decode::{events_of, picked_of};
-use super::exec::Kind;
+use super::exec::{Kind, PgQuery};
 use super::hints::LeanHint;
 use super::statements::{INCREMENT_BUDGET, INCREMENT_LEAN};
 use super::PgStore;
 use crate::error::Result;
+use crate::model::Request;
 use crate::store::Increment;
 
 /// Where the filter's values start in `increment_lean.sql` (after its nine parameters).
 pub(super) const LEAN_FILTER_FROM: usize = 10;
+/// Where the filter's values start in `increment_budget.sql` (after its nine parameters).
+pub(super) const FULL_FILTER_FROM: usize = 10;
+
+/// A reservation's parameters of the full statement (`$5` to `$9`; all NULL for an
+/// increment).
+pub(super) struct HoldParams<'a> {
+    pub(super) reservation_id: &'a str,
+    pub(super) ttl_ms: f64,
+    pub(super) request: Option<&'a Request>,
+}
 
 /// One increment's target: the group and filter (also the key calls are coalesced and hints
 /// kept by), and the filter clause as the lean statement numbers it.
@@ -59,24 +70,39 @@ impl PgStore {
                 });
             }
         }
-        let (group_id, cond, binds) = &target.key;
         self.full_sent.fetch_add(1, Ordering::Relaxed);
         let rows = self
-            .rows(Kind::Write, || {
-                let mut q = sqlx::query(AssertSqlSafe(INCREMENT_BUDGET.get(cond)))
-                    .bind(self.tz())
-                    .bind(*group_id)
-                    .bind(amount)
-                    .bind(self.budget.enforce);
-                for b in binds {
-                    q = q.bind(*b);
-                }
-                q
-            })
+            .rows(Kind::Write, || self.full_query(target, amount, None))
             .await?;
         let (out, hint) = full_outcome(&rows)?;
         self.keep_hint(target, hint);
         Ok(out)
+    }
+
+    /// The full statement (`increment_budget.sql`) for `target`: an increment of `amount`, or
+    /// with `hold` a reservation of it.
+    pub(super) fn full_query<'q>(
+        &self,
+        target: &'q Target,
+        amount: f64,
+        hold: Option<&'q HoldParams<'q>>,
+    ) -> PgQuery<'q> {
+        let (group_id, cond, binds) = &target.key;
+        let request = hold.and_then(|h| h.request);
+        let mut q = sqlx::query(AssertSqlSafe(INCREMENT_BUDGET.get(cond)))
+            .bind(self.tz())
+            .bind(*group_id)
+            .bind(amount)
+            .bind(self.budget.enforce)
+            .bind(hold.map(|h| h.reservation_id))
+            .bind(hold.map(|h| h.ttl_ms))
+            .bind(request.map(|r| r.id.as_str()))
+            .bind(request.map(|r| r.fingerprint.as_str()))
+            .bind(self.budget.request_retention.as_millis() as f64);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        q
     }
 
     /// The lean statement for `target` with the hint's limits (see `increment_lean.sql`).

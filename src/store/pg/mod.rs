@@ -17,6 +17,7 @@ mod exec;
 mod hints;
 mod increment;
 mod requests;
+mod reservations;
 mod statements;
 
 use std::collections::HashMap;
@@ -31,12 +32,13 @@ use crate::budget::{self, BudgetStatus, Period};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::{Error, Result};
 use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
+use crate::reservation::{Finished, Reserve};
 use crate::rotation::{Rewrap, WrappedKey};
 use batch::{BatchKey, Coalescer};
 use decode::{period_of, record};
 use exec::Kind;
 use hints::LeanHint;
-use increment::{Target, LEAN_FILTER_FROM};
+use increment::{Target, FULL_FILTER_FROM, LEAN_FILTER_FROM};
 use statements::{
     BUDGET_ROW, COUNT_KEYS, INSERT, LIST, MIGRATIONS, REPLACE_WRAPPED_KEYS, SET_ACTIVE,
     SET_CONFIGURATION, TABLE_EXISTS, UNDO_INCREMENT, WRAPPED_KEYS,
@@ -144,11 +146,12 @@ impl PgStore {
         Ok(())
     }
 
-    /// What a budget status is computed from: `is_active`, usage, configuration, period.
+    /// What a budget status is computed from: `is_active`, usage, configuration, period, and
+    /// the database's clock in epoch ms.
     async fn budget_row(
         &self,
         id: i64,
-    ) -> Result<Option<(bool, serde_json::Value, serde_json::Value, Period)>> {
+    ) -> Result<Option<(bool, serde_json::Value, serde_json::Value, Period, i64)>> {
         let sql = BUDGET_ROW.get("");
         let rows = self
             .rows(Kind::Read, || {
@@ -168,6 +171,7 @@ impl PgStore {
             json("usage")?,
             json("configuration")?,
             period_of(row)?,
+            row.try_get("now_ms")?,
         )))
     }
 }
@@ -219,7 +223,7 @@ impl Store for PgStore {
         amount: f64,
         request: Option<&Request>,
     ) -> Result<Increment> {
-        let (cond, binds) = filter_sql(filter, '$', 5);
+        let (cond, binds) = filter_sql(filter, '$', FULL_FILTER_FROM);
         let target = Target {
             key: (group_id, cond, binds),
             lean_cond: filter_sql(filter, '$', LEAN_FILTER_FROM).0,
@@ -231,6 +235,27 @@ impl Store for PgStore {
             return self.increment_alone(&target, amount).await;
         };
         self.increment_coalesced(coalescer, &target, amount).await
+    }
+
+    async fn reserve(
+        &self,
+        group_id: i64,
+        filter: &KeyFilter,
+        estimate: f64,
+        ttl: Option<std::time::Duration>,
+        request: Option<&Request>,
+    ) -> Result<Reserve> {
+        let (cond, binds) = filter_sql(filter, '$', FULL_FILTER_FROM);
+        let target = Target {
+            key: (group_id, cond, binds),
+            lean_cond: String::new(),
+        };
+        let ttl = ttl.unwrap_or(self.budget.reservation_ttl);
+        self.reserve_hold(&target, estimate, ttl, request).await
+    }
+
+    async fn finish(&self, reservation_id: &str, actual: Option<f64>) -> Result<Finished> {
+        self.finish_hold(reservation_id, actual).await
     }
 
     async fn undo_increment(&self, picked: &Picked, amount: f64) -> Result<()> {
@@ -272,15 +297,16 @@ impl Store for PgStore {
         Ok(self
             .budget_row(id)
             .await?
-            .map(|(_, usage, _, period)| budget::effective_usage(&usage, &period)))
+            .map(|(_, usage, _, period, _)| budget::effective_usage(&usage, &period)))
     }
 
     async fn budget_status(&self, id: i64) -> Result<Option<BudgetStatus>> {
         Ok(self
             .budget_row(id)
             .await?
-            .map(|(active, usage, config, period)| {
-                budget::status(id, active, self.budget.enforce, &usage, &config, &period)
+            .map(|(active, usage, config, period, now_ms)| {
+                let enforce = self.budget.enforce;
+                budget::status(id, active, enforce, &usage, &config, &period, now_ms)
             }))
     }
 

@@ -5,12 +5,12 @@
 //! serves the key the first call served; one with another amount or filter is a conflict.
 
 use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{Connection, Row};
 
 use super::exec::Kind;
 use super::increment::{full_outcome, Target};
 use super::statements::{
-    INCREMENT_BUDGET, REQUEST_CLAIM, REQUEST_FIND, REQUEST_FORGET, REQUEST_PRUNE, REQUEST_RECORD,
+    REQUEST_CLAIM, REQUEST_FIND, REQUEST_FORGET, REQUEST_PRUNE, REQUEST_RECORD,
 };
 use super::PgStore;
 use crate::error::{Error, Result};
@@ -35,28 +35,23 @@ impl PgStore {
         amount: f64,
         request: &Request,
     ) -> Result<Increment> {
-        let (group_id, cond, binds) = &target.key;
-        let full = INCREMENT_BUDGET.get(cond);
+        let group_id = target.key.0;
         let retention = self.budget.request_retention.as_millis() as f64;
         let persistent = !self.pooler;
         let claimed = self
-            .run(Kind::Write, |mut conn| {
-                let full = full.clone();
-                async move {
-                    let r = async {
-                        let mut tx = conn.begin().await?;
-                        let out = self
-                            .claim_and_count(
-                                &mut tx, *group_id, binds, full, amount, request, retention,
-                                persistent,
-                            )
-                            .await?;
-                        tx.commit().await?;
-                        Ok(out)
-                    }
-                    .await;
-                    (conn, r)
+            .run(Kind::Write, |mut conn| async move {
+                let r = async {
+                    let mut tx = conn.begin().await?;
+                    let out = self
+                        .claim_and_count(
+                            &mut tx, group_id, target, amount, request, retention, persistent,
+                        )
+                        .await?;
+                    tx.commit().await?;
+                    Ok(out)
                 }
+                .await;
+                (conn, r)
             })
             .await?;
         match claimed {
@@ -81,8 +76,7 @@ impl PgStore {
         &self,
         tx: &mut PgConnection,
         group_id: i64,
-        binds: &[i64],
-        full: std::sync::Arc<str>,
+        target: &Target,
         amount: f64,
         request: &Request,
         retention: f64,
@@ -122,16 +116,11 @@ impl PgStore {
             .bind(retention)
             .execute(&mut *tx)
             .await?;
-        let mut q = sqlx::query(AssertSqlSafe(full))
+        let rows = self
+            .full_query(target, amount, None)
             .persistent(persistent)
-            .bind(self.tz())
-            .bind(group_id)
-            .bind(amount)
-            .bind(self.budget.enforce);
-        for b in binds {
-            q = q.bind(*b);
-        }
-        let rows = q.fetch_all(&mut *tx).await?;
+            .fetch_all(&mut *tx)
+            .await?;
         let (out, _) = full_outcome(&rows).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         sqlx::query(REQUEST_RECORD)
             .persistent(persistent)

@@ -38,6 +38,7 @@ pub(super) static LIST: Template = template!("list.sql");
 pub(super) static BUDGET_ROW: Template = template!("budget_row.sql");
 pub(super) static INCREMENT_LEAN: Template = template!("increment_lean.sql");
 pub(super) static INCREMENT_BUDGET: Template = template!("increment_budget.sql");
+pub(super) static HOLD_LOCK: Template = template!("hold_lock.sql");
 
 pub(super) const UNDO_INCREMENT: &str = include_str!("../../../sql/postgres/undo_increment.sql");
 pub(super) const SET_ACTIVE: &str = include_str!("../../../sql/postgres/set_active.sql");
@@ -52,18 +53,24 @@ pub(super) const REQUEST_FIND: &str = include_str!("../../../sql/postgres/reques
 pub(super) const REQUEST_RECORD: &str = include_str!("../../../sql/postgres/request_record.sql");
 pub(super) const REQUEST_PRUNE: &str = include_str!("../../../sql/postgres/request_prune.sql");
 pub(super) const REQUEST_FORGET: &str = include_str!("../../../sql/postgres/request_forget.sql");
+pub(super) const HOLD_FIND: &str = include_str!("../../../sql/postgres/hold_find.sql");
+pub(super) const HOLD_REQUEST_LOCK: &str =
+    include_str!("../../../sql/postgres/hold_request_lock.sql");
+pub(super) const HOLD_FINISH: &str = include_str!("../../../sql/postgres/hold_finish.sql");
 pub(super) const COUNT_KEYS: &str = include_str!("../../../sql/postgres/count_keys.sql");
 
 /// The migrations, in order (each idempotent: `CREATE … IF NOT EXISTS`).
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_create_ps_private_access_store.sql"),
     include_str!("../../../migrations/postgres/0002_create_ps_private_access_requests.sql"),
+    include_str!("../../../migrations/postgres/0003_create_ps_private_access_holds.sql"),
 ];
 
 /// The full increment statement for a filter (`sql/postgres/increment_budget.sql`): `$1`
-/// timezone, `$2` group, `$3` amount, `$4` enforce, then the filter's values from `$5`.
+/// timezone, `$2` group, `$3` amount, `$4` enforce, `$5` to `$9` a reservation's parameters
+/// (NULL for an increment), then the filter's values from `$10`.
 /// Public so the benchmark's diagnostic loop issues exactly this statement (see
 /// `benches/increment-pg.sql` and `tests/bench_sql.rs`).
 pub fn increment_statement(filter: &KeyFilter) -> String {
-    INCREMENT_BUDGET.render(&filter_sql(filter, '$', 5).0)
+    INCREMENT_BUDGET.render(&filter_sql(filter, '$', 10).0)
 }
