@@ -635,17 +635,18 @@ describe('status', () => {
     id = addKey('postgres', 105, ['--model', '4', '--per-day', '5']).id
     S.configure({ databaseUrl: dbs.postgres.url, privateKey: KEYS.current.privateKey })
     await S.incrementUsageAndGetApiKey(105, { aiModelId: 4, incrementAmount: 2 })
+    await S.reserveUsageAndGetApiKey(105, { aiModelId: 4, estimate: 1 })
   })
 
-  test('human: active, enforced, a row per period', () => {
+  test('human: active, enforced, a row per period (a live reservation shown as RESERVED)', () => {
     const r = cli(['status', String(id)], { env: { DATABASE_URL: dbs.postgres.url } })
     expect(r.status).toBe(0)
     const lines = r.stdout.trimEnd().split('\n')
     expect(lines[0]).toBe(`key ${id}: active, budgets enforced`)
-    expect(lines[1].split(/\s{2,}/)).toEqual(['PERIOD', 'USED', 'LIMIT', 'REMAINING', 'PERIOD START'])
-    expect(lines[2].split(/\s{2,}/)).toEqual(['daily', '2', '5', '3', expect.stringMatching(/ 00:00:00Z$/)])
-    expect(lines[3].split(/\s{2,}/)).toEqual(['monthly', '2', '-', '-', expect.stringMatching(/-01 00:00:00Z$/)])
-    expect(lines[4].split(/\s{2,}/)).toEqual(['total', '2', '-', '-', '-'])
+    expect(lines[1].split(/\s{2,}/)).toEqual(['PERIOD', 'USED', 'RESERVED', 'LIMIT', 'REMAINING', 'PERIOD START'])
+    expect(lines[2].split(/\s{2,}/)).toEqual(['daily', '2', '1', '5', '2', expect.stringMatching(/ 00:00:00Z$/)])
+    expect(lines[3].split(/\s{2,}/)).toEqual(['monthly', '2', '1', '-', '-', expect.stringMatching(/-01 00:00:00Z$/)])
+    expect(lines[4].split(/\s{2,}/)).toEqual(['total', '2', '1', '-', '-', '-'])
   })
 
   test.each(BACKENDS)('%s: --json is getBudgetStatus as JSON', async (backend) => {
@@ -660,7 +661,7 @@ describe('status', () => {
       enforced: true,
       daily: expect.objectContaining({ used: expect.any(Number) }),
       monthly: expect.objectContaining({ limit: backend === 'postgres' ? null : 50 }),
-      total: { used: expect.any(Number), limit: null, remaining: null, periodStart: null },
+      total: { used: expect.any(Number), reserved: expect.any(Number), limit: null, remaining: null, periodStart: null },
       unreadable: [],
     })
   })

@@ -18,11 +18,11 @@ async function status(id, opts) {
   const s = await store().getBudgetStatus(id)
   if (s === null) throw notFound(id)
   output(opts, s, () => {
-    const period = (name, p) => [name, num(p.used), num(p.limit), num(p.remaining), p.periodStart ? when(p.periodStart) : '-']
+    const period = (name, p) => [name, num(p.used), num(p.reserved), num(p.limit), num(p.remaining), p.periodStart ? when(p.periodStart) : '-']
     return (
       `key ${s.id}: ${s.isActive ? 'active' : 'inactive'}, budgets ${s.enforced ? 'enforced' : 'counted only (not enforced)'}\n` +
       table(
-        ['PERIOD', 'USED', 'LIMIT', 'REMAINING', 'PERIOD START'],
+        ['PERIOD', 'USED', 'RESERVED', 'LIMIT', 'REMAINING', 'PERIOD START'],
         [period('daily', s.daily), period('monthly', s.monthly), period('total', s.total)],
       )
     )
