@@ -567,7 +567,7 @@ describe.each(BACKENDS)('reservations on %s', (_name, fresh) => {
       const k = await add(g, 'sk-reserve-conflict', config({ perDay: 10 }))
       const first = await S.reserveUsageAndGetApiKey(g, { estimate: 3, requestId: 'same' })
       const rows = await holdRows(g)
-      const conflict = coded('PSPAS_IDEMPOTENCY_CONFLICT', 'requestId was already used in this group with a different incrementAmount or filter; nothing was counted')
+      const conflict = coded('PSPAS_IDEMPOTENCY_CONFLICT', 'requestId was already used in this group with a different estimate or filter; nothing was held')
       await expect(S.reserveUsageAndGetApiKey(g, { estimate: 4, requestId: 'same' })).rejects.toThrow(conflict)
       await expect(S.reserveUsageAndGetApiKey(g, { estimate: 3, aiModelId: 3, requestId: 'same' })).rejects.toThrow(conflict)
       await expect(S.reserveUsageAndGetApiKey(g, { estimate: 3, externalApiId: null, requestId: 'same' })).rejects.toThrow(conflict)

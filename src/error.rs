@@ -43,9 +43,14 @@ pub enum Error {
     /// (for an increment: the call may have counted). Never retried automatically.
     #[error("The database connection was lost while the statement was in flight; it may or may not have been applied (an incrementUsageAndGetApiKey call made with a requestId is safe to retry with the same requestId: it counts once): {0}")]
     DbOutcomeUnknown(String),
-    /// A `requestId` repeated with another amount or filter than its first call.
-    #[error("requestId was already used in this group with a different incrementAmount or filter; nothing was counted")]
-    IdempotencyConflict,
+    /// A `requestId` repeated with another amount or filter than its first call: an
+    /// increment's (`incrementAmount`, nothing counted) or a reserve's (`estimate`, nothing
+    /// held).
+    #[error("requestId was already used in this group with a different {amount} or filter; nothing was {outcome}")]
+    IdempotencyConflict {
+        amount: &'static str,
+        outcome: &'static str,
+    },
     /// `settleUsage` with a reservation id this store never issued (or whose record was pruned
     /// after the request retention window).
     #[error("no reservation with this reservationId (never issued by this store, or pruned after the request retention window); nothing was charged")]
@@ -57,6 +62,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// A repeated increment's `requestId` asked for another amount or filter.
+    pub const INCREMENT_CONFLICT: Error = Error::IdempotencyConflict {
+        amount: "incrementAmount",
+        outcome: "counted",
+    };
+    /// A repeated reserve's `requestId` asked for another estimate or filter.
+    pub const RESERVE_CONFLICT: Error = Error::IdempotencyConflict {
+        amount: "estimate",
+        outcome: "held",
+    };
+
     /// Stable machine-readable code; part of the public API.
     pub fn code(&self) -> &'static str {
         match self {
@@ -73,7 +89,7 @@ impl Error {
             Error::DbUnavailable { .. } => "PSPAS_DB_UNAVAILABLE",
             Error::Db(_) => "PSPAS_DB_ERROR",
             Error::DbOutcomeUnknown(_) => "PSPAS_DB_OUTCOME_UNKNOWN",
-            Error::IdempotencyConflict => "PSPAS_IDEMPOTENCY_CONFLICT",
+            Error::IdempotencyConflict { .. } => "PSPAS_IDEMPOTENCY_CONFLICT",
             Error::ReservationNotFound => "PSPAS_RESERVATION_NOT_FOUND",
             Error::NotAllowed(_) => "PSPAS_NOT_ALLOWED",
             Error::Internal(_) => "PSPAS_INTERNAL",

@@ -159,7 +159,7 @@ impl SqliteStore {
 /// a conflict when it asked for another amount or filter.
 fn replay(row: &SqliteRow, request: &Request) -> Result<Increment> {
     if row.try_get::<&str, _>("fingerprint")? != request.fingerprint {
-        return Err(Error::IdempotencyConflict);
+        return Err(Error::INCREMENT_CONFLICT);
     }
     let picked = match row.try_get::<Option<i64>, _>("id")? {
         Some(id) => Some(Picked {
@@ -207,7 +207,7 @@ fn hold_row(r: &SqliteRow) -> Result<HoldRow> {
 /// hold, or a conflict when it asked for another estimate or filter.
 fn replayed_hold(row: &SqliteRow, request: &Request) -> Result<Reserve> {
     if row.try_get::<Option<&str>, _>("fingerprint")? != Some(request.fingerprint.as_str()) {
-        return Err(Error::IdempotencyConflict);
+        return Err(Error::RESERVE_CONFLICT);
     }
     let Some(id) = row.try_get::<Option<i64>, _>("id")? else {
         return Ok(Reserve {

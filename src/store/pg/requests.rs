@@ -56,7 +56,7 @@ impl PgStore {
             .await?;
         match claimed {
             Claimed::Counted(out) => Ok(out),
-            Claimed::Conflict => Err(Error::IdempotencyConflict),
+            Claimed::Conflict => Err(Error::INCREMENT_CONFLICT),
             Claimed::Repeat(key) => Ok(Increment {
                 picked: key.map(|(id, encrypted_api_key, encrypted_aes_key)| Picked {
                     id,

@@ -56,7 +56,7 @@ fn reserve_outcome(rows: &[PgRow], reservation_id: &str, estimate: f64) -> Resul
 /// A repeat of a reserve's `request` found as `row` (`hold_find.sql`).
 fn replayed_hold(row: &PgRow, request: &Request) -> Result<Reserve> {
     if row.try_get::<Option<&str>, _>("fingerprint")? != Some(request.fingerprint.as_str()) {
-        return Err(Error::IdempotencyConflict);
+        return Err(Error::RESERVE_CONFLICT);
     }
     let Some(id) = row.try_get::<Option<i64>, _>("id")? else {
         return Ok(Reserve {
