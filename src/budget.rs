@@ -957,4 +957,340 @@ mod tests {
         assert_eq!(back["dailyUse"].to_string(), "0.1");
         assert_eq!(back["totalUse"].to_string(), "0.1");
     }
+
+    /// The clock of the holds tests (epoch ms), and an instant after it.
+    const NOW: i64 = 1_800_000_000_000;
+    const LATER: i64 = NOW + 3_600_000;
+
+    fn reserved(usage: Value) -> Option<f64> {
+        Holds::of(&usage, NOW).reserved.as_ref().map(to_f64)
+    }
+
+    #[test]
+    fn holds_sum_the_live_entries() {
+        assert_eq!(reserved(json!({})), Some(0.0));
+        assert_eq!(reserved(json!({"holds": null})), Some(0.0));
+        assert_eq!(reserved(json!({"holds": {}})), Some(0.0));
+        let usage = json!({"holds": {
+            "rsv_a": {"amount": 2, "expiresAt": LATER},
+            "rsv_b": {"amount": 0.1, "expiresAt": NOW + 1},
+            // Expired: `expiresAt` at or before now.
+            "rsv_c": {"amount": 5, "expiresAt": NOW},
+            "rsv_d": {"amount": 5, "expiresAt": 1000},
+        }});
+        let h = Holds::of(&usage, NOW);
+        assert_eq!(h.reserved, Some(Dec::from_str("2.1").unwrap()));
+        assert_eq!(
+            h.live.keys().collect::<Vec<_>>(),
+            ["rsv_a", "rsv_b"],
+            "a write keeps the live entries only"
+        );
+        // The same holds a moment later: rsv_b has expired too.
+        assert_eq!(Holds::of(&usage, NOW + 1).reserved, Some(Dec::from(2)));
+    }
+
+    #[test]
+    fn holds_of_another_form_are_unreadable() {
+        // Beyond a double's range (serde_json keeps the number's text).
+        let huge: Value = serde_json::from_str("1e400").unwrap();
+        for holds in [
+            json!("x"),
+            json!(5),
+            json!(true),
+            json!([{"amount": 1, "expiresAt": LATER}]),
+            json!({"rsv_a": 3}),
+            json!({"rsv_a": {"amount": "5", "expiresAt": LATER}}),
+            json!({"rsv_a": {"amount": null, "expiresAt": LATER}}),
+            json!({"rsv_a": {"amount": 1}}),
+            json!({"rsv_a": {"expiresAt": LATER}}),
+            json!({"rsv_a": {"amount": 1, "expiresAt": "soon"}}),
+            json!({"rsv_a": {"amount": huge.clone(), "expiresAt": LATER}}),
+            json!({"rsv_a": {"amount": 1, "expiresAt": huge.clone()}}),
+            // Unreadable even once expired, and next to readable entries.
+            json!({"rsv_a": {"amount": true, "expiresAt": 1000}}),
+            json!({
+                "rsv_a": {"amount": 1, "expiresAt": LATER},
+                "rsv_b": {"amount": "1", "expiresAt": LATER}
+            }),
+        ] {
+            assert_eq!(reserved(json!({ "holds": holds })), None, "{holds}");
+        }
+        // f64::MAX as JavaScript writes it is a number (a hand edit's negative amount too).
+        let max: Value = serde_json::from_str("1.7976931348623157e308").unwrap();
+        assert_eq!(
+            reserved(json!({"holds": {"rsv_a": {"amount": 1, "expiresAt": max}}})),
+            Some(1.0)
+        );
+        assert_eq!(
+            reserved(json!({"holds": {"rsv_a": {"amount": -2, "expiresAt": LATER}}})),
+            Some(-2.0)
+        );
+    }
+
+    /// Key 1 with 4 used today (daily limit 10, threshold at 5) and `holds`; key 2 without
+    /// limits.
+    fn held(holds: Value) -> [Candidate; 2] {
+        let usage = json!({
+            "dailyUse": 4, "monthlyUse": 4, "totalUse": 4,
+            "periodDay": "2026-11-24", "periodMonth": "2026-11", "holds": holds
+        });
+        [cand(1, usage, json!(10)), cand(2, json!({}), json!(null))]
+    }
+
+    #[test]
+    fn holds_count_against_admission_without_a_limit_event() {
+        let p = period();
+        let keys = held(json!({"rsv_a": {"amount": 5, "expiresAt": LATER}}));
+        // 4 used + 5 held + 1 lands exactly on the limit.
+        let d = decide(&keys, 1.0, &p, true, NOW, None);
+        assert_eq!(d.granted, Some(1));
+        assert_eq!(d.writes[0].usage["dailyUse"].as_f64(), Some(5.0));
+        assert_eq!(d.writes[0].usage["holds"]["rsv_a"]["amount"], json!(5));
+        // 4 + 5 + 1.5 does not fit: refused for the holds alone (4 + 1.5 fits the limit),
+        // so no limit event and nothing written on key 1; key 2 serves.
+        let d = decide(&keys, 1.5, &p, true, NOW, None);
+        assert_eq!(d.granted, Some(2));
+        assert!(d.events.is_empty(), "{:?}", d.events);
+        assert_eq!(d.writes.iter().map(|w| w.id).collect::<Vec<_>>(), [2]);
+        // 4 + 7 goes over the limit on use alone: the budget is spent, its event fires.
+        let d = decide(&keys, 7.0, &p, true, NOW, None);
+        assert_eq!(d.granted, Some(2));
+        assert_eq!(
+            d.events
+                .iter()
+                .map(|e| (e.key_id, e.kind, e.used, e.limit))
+                .collect::<Vec<_>>(),
+            [(1, EventKind::DailyLimit, 4.0, 10.0)]
+        );
+        // Not enforced: the holds refuse nothing.
+        assert_eq!(decide(&keys, 1.5, &p, false, NOW, None).granted, Some(1));
+        // Expired holds do not count.
+        let d = decide(&keys, 6.0, &p, true, LATER, None);
+        assert_eq!(d.granted, Some(1));
+    }
+
+    #[test]
+    fn a_reserve_places_a_hold_and_counts_nothing() {
+        let p = period();
+        let keys = held(json!({
+            "rsv_a": {"amount": 2, "expiresAt": LATER},
+            "rsv_old": {"amount": 3, "expiresAt": NOW - 1}
+        }));
+        let hold = NewHold {
+            reservation_id: "rsv_new".into(),
+            expires_at_ms: LATER + 5,
+        };
+        // 4 used + 2 held + 3.5 fits 10; the holds (5.5) are over the threshold (5) and the
+        // use would be too had it been counted: a hold fires no threshold.
+        let d = decide(&keys, 3.5, &p, true, NOW, Some(&hold));
+        assert_eq!(d.granted, Some(1));
+        assert!(d.events.is_empty(), "{:?}", d.events);
+        let usage = &d.writes[0].usage;
+        assert_eq!(usage["dailyUse"], json!(4));
+        assert_eq!(usage["totalUse"], json!(4));
+        assert_eq!(
+            usage["holds"],
+            json!({
+                "rsv_a": {"amount": 2, "expiresAt": LATER},
+                "rsv_new": {"amount": 3.5, "expiresAt": LATER + 5}
+            }),
+            "the new hold joins the live ones; the expired one leaves"
+        );
+        assert_eq!(
+            Holds::of(usage, NOW).reserved,
+            Some(Dec::from_str("5.5").unwrap())
+        );
+        // One more hold of 0.5 fills the limit exactly; then nothing fits (no event).
+        let next = |id: &str| NewHold {
+            reservation_id: id.into(),
+            expires_at_ms: LATER,
+        };
+        let keys = [cand(1, usage.clone(), json!(10))];
+        let d = decide(&keys, 0.5, &p, true, NOW, Some(&next("rsv_fill")));
+        assert_eq!(d.granted, Some(1));
+        let keys = [cand(1, d.writes[0].usage.clone(), json!(10))];
+        let d = decide(&keys, 0.125, &p, true, NOW, Some(&next("rsv_more")));
+        assert_eq!((d.granted, d.events.len(), d.writes.len()), (None, 0, 0));
+    }
+
+    #[test]
+    fn a_write_drops_expired_holds() {
+        let p = period();
+        let keys = held(json!({"rsv_old": {"amount": 3, "expiresAt": NOW}}));
+        let d = decide(&keys, 1.0, &p, true, NOW, None);
+        assert_eq!(d.granted, Some(1));
+        assert_eq!(
+            d.writes[0].usage.get("holds"),
+            None,
+            "no live hold left: the key leaves `holds` out"
+        );
+        assert_eq!(d.writes[0].usage["dailyUse"].as_f64(), Some(5.0));
+    }
+
+    #[test]
+    fn unreadable_holds_refuse_without_an_event() {
+        let p = period();
+        for enforce in [true, false] {
+            for hold in [
+                None,
+                Some(NewHold {
+                    reservation_id: "rsv_new".into(),
+                    expires_at_ms: LATER,
+                }),
+            ] {
+                let keys = held(json!({"rsv_a": {"amount": "5", "expiresAt": LATER}}));
+                // 4 + 7 would spend the budget: still no event (nothing can be read).
+                let d = decide(&keys, 7.0, &p, enforce, NOW, hold.as_ref());
+                assert_eq!(d.granted, Some(2), "enforce {enforce}, hold {hold:?}");
+                assert!(d.events.is_empty());
+                assert_eq!(d.writes.iter().map(|w| w.id).collect::<Vec<_>>(), [2]);
+            }
+        }
+    }
+
+    #[test]
+    fn settle_charges_the_actual_amount_and_drops_the_hold() {
+        let p = period();
+        let [key, _] = held(json!({
+            "rsv_a": {"amount": 3, "expiresAt": LATER},
+            "rsv_b": {"amount": 1, "expiresAt": LATER},
+            "rsv_old": {"amount": 2, "expiresAt": 1000}
+        }));
+        // An overrun: 4 + 7.5 is over the daily limit of 10. Never refused; the threshold
+        // and, enforced, the limit fire with the counter after the charge.
+        let s = settle(&key, "rsv_a", Some(7.5), &p, true, NOW);
+        assert_eq!(s.usage["dailyUse"].as_f64(), Some(11.5));
+        assert_eq!(s.usage["totalUse"].as_f64(), Some(11.5));
+        assert_eq!(
+            s.usage["holds"],
+            json!({"rsv_b": {"amount": 1, "expiresAt": LATER}}),
+            "the settled hold and the expired one leave"
+        );
+        assert_eq!(
+            s.events
+                .iter()
+                .map(|e| (e.kind, e.used, e.limit))
+                .collect::<Vec<_>>(),
+            [
+                (EventKind::DailyThreshold, 11.5, 10.0),
+                (EventKind::DailyLimit, 11.5, 10.0)
+            ]
+        );
+        // Each event once per period: the next settle over the limit fires nothing.
+        let key = Candidate {
+            usage: s.usage.clone(),
+            ..key.clone()
+        };
+        let s = settle(&key, "rsv_b", Some(1.0), &p, true, NOW);
+        assert_eq!(s.usage["dailyUse"].as_f64(), Some(12.5));
+        assert!(s.events.is_empty(), "{:?}", s.events);
+        assert_eq!(s.usage.get("holds"), None);
+    }
+
+    #[test]
+    fn settle_not_enforced_fires_thresholds_only() {
+        let p = period();
+        let [key, _] = held(json!({"rsv_a": {"amount": 3, "expiresAt": LATER}}));
+        let s = settle(&key, "rsv_a", Some(7.5), &p, false, NOW);
+        assert_eq!(
+            s.events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [EventKind::DailyThreshold]
+        );
+        assert_eq!(s.usage["dailyUse"].as_f64(), Some(11.5));
+    }
+
+    #[test]
+    fn settle_in_a_new_day_restarts_the_day_counter() {
+        // The hold was placed yesterday (day counter 4 of 2026-11-23): the charge counts in
+        // the settle's day.
+        let p = period();
+        let usage = json!({
+            "dailyUse": 4, "monthlyUse": 4, "totalUse": 4,
+            "periodDay": "2026-11-23", "periodMonth": "2026-11",
+            "holds": {"rsv_a": {"amount": 3, "expiresAt": LATER}}
+        });
+        let s = settle(
+            &cand(1, usage, json!(10)),
+            "rsv_a",
+            Some(2.0),
+            &p,
+            true,
+            NOW,
+        );
+        assert_eq!(
+            (
+                s.usage["dailyUse"].as_f64(),
+                s.usage["monthlyUse"].as_f64(),
+                s.usage["periodDay"].as_str()
+            ),
+            (Some(2.0), Some(6.0), Some("2026-11-24"))
+        );
+    }
+
+    #[test]
+    fn release_drops_the_hold_and_counts_nothing() {
+        let p = period();
+        let [key, _] = held(json!({
+            "rsv_a": {"amount": 3, "expiresAt": LATER},
+            "rsv_b": {"amount": 1, "expiresAt": LATER}
+        }));
+        let s = settle(&key, "rsv_a", None, &p, true, NOW);
+        assert!(s.events.is_empty());
+        assert_eq!(s.usage["dailyUse"], json!(4));
+        assert_eq!(
+            s.usage["holds"],
+            json!({"rsv_b": {"amount": 1, "expiresAt": LATER}})
+        );
+        // A hold already gone (expired, or never on this key): nothing else changes.
+        let s = settle(&key, "rsv_gone", None, &p, true, NOW);
+        assert_eq!(s.usage, key.usage);
+    }
+
+    #[test]
+    fn settle_leaves_unreadable_holds_as_they_are() {
+        let p = period();
+        let holds = json!({
+            "rsv_a": {"amount": 3, "expiresAt": LATER},
+            "rsv_hand": {"amount": "5", "expiresAt": LATER}
+        });
+        let [key, _] = held(holds.clone());
+        let s = settle(&key, "rsv_a", Some(2.0), &p, true, NOW);
+        assert_eq!(
+            s.usage["holds"], holds,
+            "not rewritten: the key keeps refusing"
+        );
+        assert_eq!(s.usage["dailyUse"].as_f64(), Some(6.0), "the charge counts");
+        let s = settle(&key, "rsv_a", None, &p, true, NOW);
+        assert_eq!(s.usage, key.usage);
+    }
+
+    #[test]
+    fn status_reports_the_live_holds_in_every_period() {
+        let p = period();
+        let [key, _] = held(json!({
+            "rsv_a": {"amount": 2.5, "expiresAt": LATER},
+            "rsv_old": {"amount": 9, "expiresAt": 1000}
+        }));
+        let configuration = json!({"maxBudget": {"perDay": 10, "petMonth": 5, "total": null}});
+        let s = status(1, true, true, &key.usage, &configuration, &p, NOW);
+        assert!(s.unreadable.is_empty());
+        for period in [&s.daily, &s.monthly, &s.total] {
+            assert_eq!((period.used, period.reserved), (4.0, 2.5));
+        }
+        // Remaining: the limit less use and live holds, never below 0.
+        assert_eq!(
+            (s.daily.remaining, s.monthly.remaining, s.total.remaining),
+            (Some(3.5), Some(0.0), None)
+        );
+        // After the hold expires.
+        let s = status(1, true, true, &key.usage, &configuration, &p, LATER);
+        assert_eq!((s.daily.reserved, s.daily.remaining), (0.0, Some(6.0)));
+
+        let [key, _] = held(json!("x"));
+        let s = status(1, true, true, &key.usage, &configuration, &p, NOW);
+        assert_eq!(s.unreadable, ["usage.holds"]);
+        assert!(s.daily.reserved.is_nan() && s.total.reserved.is_nan());
+        assert_eq!(s.daily.used, 4.0, "the counters stay readable");
+        assert_eq!((s.daily.remaining, s.monthly.remaining), (None, None));
+    }
 }
