@@ -659,6 +659,23 @@ describe.each(BACKENDS)('reservations on %s', (_name, fresh) => {
       expect(await S.settleUsage(r.reservationId, 1)).toMatchObject({ charged: 1, alreadySettled: false })
     })
 
+    test('a settle on counters a hand edit made unreadable charges nothing, keeps the reservation held, and succeeds once the row is mended', async () => {
+      const g = group()
+      const k = await add(g, 'sk-unreadable', config({ perDay: 10 }))
+      const r = await S.reserveUsageAndGetApiKey(g, { estimate: 2 })
+      const good = await storedUsage(k.id)
+      await writeUsage(k.id, { ...good, totalUse: 'lots' })
+      const before = await storedUsage(k.id)
+      await expect(S.settleUsage(r.reservationId, 3)).rejects.toThrow(
+        coded('PSPAS_UNREADABLE_USAGE', `the usage counters of key ${k.id} cannot be read (see getBudgetStatus(id).unreadable); nothing was charged: mend the row, then settle again`),
+      )
+      expect(await storedUsage(k.id)).toEqual(before)
+      expect((await holdRows(g)).map((row) => row[4])).toEqual(['held'])
+      await writeUsage(k.id, good)
+      expect(await S.settleUsage(r.reservationId, 3)).toMatchObject({ charged: 3, overrun: 1, alreadySettled: false })
+      expect(await S.getUsage(k.id)).toEqual(used(3))
+    })
+
     test('releaseUsage rejects with the exact code and message, and drops nothing', async () => {
       const g = group()
       const k = await add(g, 'sk-bad-release', config({ perDay: 10 }))

@@ -91,15 +91,28 @@ pub enum Stored {
     Unreadable,
 }
 
-/// The largest magnitude a stored number may have (`f64::MAX`, PostgreSQL's `float8` too).
-pub const MAX_STORED: f64 = f64::MAX;
+/// The largest magnitude a stored number may have: `f64::MAX` written out
+/// (`1.7976931348623157e308`), the constant the PostgreSQL statements compare with. The
+/// comparison is on the exact decimal: a number just above it that a double would round down
+/// to `f64::MAX` is beyond the range on both backends.
+pub const MAX_STORED: &str = "1.7976931348623157e308";
+
+static MAX_STORED_DEC: std::sync::LazyLock<Dec> =
+    std::sync::LazyLock::new(|| Dec::from_str(MAX_STORED).unwrap_or_default());
 
 pub fn stored(v: Option<&Value>) -> Stored {
     match v {
         None | Some(Value::Null) => Stored::Unset,
         // The number's own text (serde_json keeps it): exact, as PostgreSQL's numeric reads it.
-        Some(Value::Number(n)) => match (n.as_f64(), Dec::from_str(&n.to_string())) {
-            (Some(x), Ok(d)) if x.is_finite() && x.abs() <= MAX_STORED => Stored::Number(d),
+        // (An exponent beyond what PostgreSQL's numeric holds is unreadable before any
+        // comparison, which would otherwise work with that many digits.)
+        Some(Value::Number(n)) => match Dec::from_str(&n.to_string()) {
+            Ok(d)
+                if (-16383..=16383).contains(&d.fractional_digit_count())
+                    && d.abs() <= *MAX_STORED_DEC =>
+            {
+                Stored::Number(d)
+            }
             _ => Stored::Unreadable,
         },
         Some(_) => Stored::Unreadable,
@@ -270,15 +283,11 @@ impl Holds {
                 return out;
             }
         };
+        let now = Dec::from(now_ms);
         for (id, entry) in entries {
-            let amount = stored(entry.get("amount"));
-            let expires = entry
-                .get("expiresAt")
-                .and_then(Value::as_f64)
-                .filter(|x| x.is_finite());
-            match (amount, expires) {
-                (Stored::Number(amount), Some(expires)) => {
-                    if expires > now_ms as f64 {
+            match (stored(entry.get("amount")), stored(entry.get("expiresAt"))) {
+                (Stored::Number(amount), Stored::Number(expires)) => {
+                    if expires > now {
                         if let Some(sum) = &mut out.reserved {
                             *sum += amount;
                         }
@@ -603,8 +612,8 @@ pub struct Settle {
 /// With `actual` `None` (a release), nothing is counted. The events are the thresholds the
 /// charge reaches first, and the limits it takes the committed use over.
 ///
-/// A counter, limit or holds value that cannot be read is left as it is (the charge of an
-/// unreadable counter cannot be added; the key keeps refusing until the row is mended).
+/// A limit or holds value that cannot be read is left as it is. (A charge on unreadable
+/// counters never gets here: `reservation::step` refuses it, so the spend is not lost.)
 pub fn settle(
     c: &Candidate,
     reservation_id: &str,

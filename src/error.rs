@@ -51,6 +51,10 @@ pub enum Error {
         amount: &'static str,
         outcome: &'static str,
     },
+    /// A settle whose key's counters cannot be read (a hand edit of the row): nothing is
+    /// charged and the reservation stays as it was, to be settled again once the row is mended.
+    #[error("the usage counters of key {0} cannot be read (see getBudgetStatus(id).unreadable); nothing was charged: mend the row, then settle again")]
+    UnreadableUsage(i64),
     /// `settleUsage` with a reservation id this store never issued (or whose record was pruned
     /// after the request retention window).
     #[error("no reservation with this reservationId (never issued by this store, or pruned after the request retention window); nothing was charged")]
@@ -91,6 +95,7 @@ impl Error {
             Error::DbOutcomeUnknown(_) => "PSPAS_DB_OUTCOME_UNKNOWN",
             Error::IdempotencyConflict { .. } => "PSPAS_IDEMPOTENCY_CONFLICT",
             Error::ReservationNotFound => "PSPAS_RESERVATION_NOT_FOUND",
+            Error::UnreadableUsage(_) => "PSPAS_UNREADABLE_USAGE",
             Error::NotAllowed(_) => "PSPAS_NOT_ALLOWED",
             Error::Internal(_) => "PSPAS_INTERNAL",
         }

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::budget::{self, BudgetEvent, Candidate, Dec, Period};
+use crate::error::{Error, Result};
 use crate::model::Picked;
 
 /// A reservation placed: the hold's id, the key it holds on and what it holds.
@@ -151,7 +152,9 @@ fn decimal(text: &str) -> Dec {
 }
 
 /// The step for settling (`actual` set) or releasing (`None`) the reservation `hold` of key
-/// `key`, in `period` at `now_ms`.
+/// `key`, in `period` at `now_ms`. A charge on counters that cannot be read (a hand edit) is
+/// `PSPAS_UNREADABLE_USAGE`: nothing is written, the spend is not lost, the settle can be
+/// repeated once the row is mended.
 pub fn step(
     hold: &HoldRow,
     key: &Candidate,
@@ -159,8 +162,14 @@ pub fn step(
     period: &Period,
     enforce: bool,
     now_ms: i64,
-) -> Step {
-    match (actual, hold.state.as_str()) {
+) -> Result<Step> {
+    if actual.is_some()
+        && hold.state != SETTLED
+        && !budget::Counters::of(&key.usage, period).readable()
+    {
+        return Err(Error::UnreadableUsage(key.id));
+    }
+    Ok(match (actual, hold.state.as_str()) {
         (Some(_), SETTLED) => {
             let charged = decimal(hold.charged.as_deref().unwrap_or("0"));
             let overrun = decimal(hold.overrun.as_deref().unwrap_or("0"));
@@ -211,5 +220,5 @@ pub fn step(
                 settled: None,
             }
         }
-    }
+    })
 }

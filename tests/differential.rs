@@ -1187,17 +1187,11 @@ async fn holds_agree() {
         .all(|e| matches!(e.1, EventKind::DailyThreshold | EventKind::MonthlyThreshold)));
 }
 
-/// A hold entry whose `expiresAt` is a decimal just above `f64::MAX` that rounds to it.
-///
-/// FAILS (a backend disagreement found by this test, left failing on purpose): the Rust rules
-/// (`budget::Holds::of`, and `budget::stored` for amounts, counters and limits) check the range
-/// on the number rounded to a double (`1.7976931348623158e308` becomes `f64::MAX`: readable),
-/// while PostgreSQL's statements (`key_budget.sql`, `increment_lean.sql`) compare the exact
-/// decimal with `1.7976931348623157e308` (unreadable). So at step 1 PostgreSQL refuses the key
-/// (holds unreadable, no event) while its own `getBudgetStatus` reports nothing unreadable and
-/// `reserved` 1, and SQLite grants the call. A counter (`totalUse`) of that value splits the
-/// backends the same way. Only a hand edit can store such a number; the two rules must agree
-/// on it all the same.
+/// A hold entry whose `expiresAt` is a decimal just above `f64::MAX` that rounds to it: beyond
+/// the range on both backends (the Rust rules compare the exact decimal with
+/// `1.7976931348623157e308`, as PostgreSQL's statements do), so the key refuses alike and the
+/// status reports `usage.holds`. (This test found the two rules disagreeing when Rust checked
+/// the range on the number rounded to a double.) A counter of that value is covered too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holds_at_the_double_range_boundary_agree() {
     let configs = vec![json!({"maxBudget": {"perDay": 5}})];

@@ -441,7 +441,7 @@ impl Store for SqliteStore {
             &Period::at(now, self.budget.timezone),
             self.budget.enforce,
             now.timestamp_millis(),
-        );
+        )?;
         if let Step::Write {
             usage,
             state,

@@ -217,7 +217,11 @@ impl PgStore {
             (Err(e), _) => return Ok(Err(e)),
             (_, Err(e)) => return Err(e),
         };
-        let step = reservation::step(&hold, &key, actual, &period, self.budget.enforce, now_ms);
+        let step =
+            match reservation::step(&hold, &key, actual, &period, self.budget.enforce, now_ms) {
+                Ok(step) => step,
+                Err(e) => return Ok(Err(e)),
+            };
         if let Step::Write {
             usage,
             state,
