@@ -259,21 +259,7 @@ impl Service {
                 events,
             });
         };
-        let opened = match private_pem {
-            Ok(pem) => self
-                .open_async(
-                    pem.borrow(),
-                    &picked.encrypted_api_key,
-                    &picked.encrypted_aes_key,
-                )
-                .await
-                // A stored pair that passed the format-only check but is no envelope.
-                .map_err(|e| match e {
-                    Error::InvalidFormat => Error::DecryptFailed,
-                    e => e,
-                }),
-            Err(e) => Err(e),
-        };
+        let opened = self.open_picked(private_pem, &picked).await;
         let key = match opened {
             Ok(key) => Ok(Some(key)),
             // A repeat counted nothing: nothing to undo.
@@ -285,6 +271,25 @@ impl Service {
             },
         };
         Ok(Served { key, events })
+    }
+
+    /// Open the key a call was granted (a stored pair that passed the format-only check but is
+    /// no envelope is `PSPAS_DECRYPT_FAILED`).
+    async fn open_picked(
+        &self,
+        private_pem: Result<impl std::borrow::Borrow<PrivatePem>>,
+        picked: &crate::model::Picked,
+    ) -> Result<SecretString> {
+        self.open_async(
+            private_pem?.borrow(),
+            &picked.encrypted_api_key,
+            &picked.encrypted_aes_key,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::InvalidFormat => Error::DecryptFailed,
+            e => e,
+        })
     }
 
     /// [`Service::serve`] as one result: the key and the events, or the error (the events of
@@ -331,20 +336,7 @@ impl Service {
                 events,
             });
         };
-        let opened = match private_pem {
-            Ok(pem) => self
-                .open_async(
-                    pem.borrow(),
-                    &hold.picked.encrypted_api_key,
-                    &hold.picked.encrypted_aes_key,
-                )
-                .await
-                .map_err(|e| match e {
-                    Error::InvalidFormat => Error::DecryptFailed,
-                    e => e,
-                }),
-            Err(e) => Err(e),
-        };
+        let opened = self.open_picked(private_pem, &hold.picked).await;
         let hold = match opened {
             Ok(key) => Ok(Some((hold, key))),
             // A repeat holds nothing new: nothing to release.

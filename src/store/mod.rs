@@ -25,6 +25,7 @@ pub struct Increment {
 }
 
 pub mod pg;
+mod rows;
 pub mod sqlite;
 mod template;
 

@@ -19,12 +19,12 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, Sqlite};
 
 use super::template::{Part, Template};
-use super::{filter_sql, Increment, Store, Warm};
-use crate::budget::{self, BudgetEvent, BudgetStatus, Candidate, NewHold, Period};
+use super::{filter_sql, rows, Increment, Store, Warm};
+use crate::budget::{self, BudgetEvent, BudgetStatus, NewHold, Period};
 use crate::config::{BudgetSettings, PoolSettings};
 use crate::error::{Error, Result};
 use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
-use crate::reservation::{self, Finished, Hold, HoldRow, Reserve, Step};
+use crate::reservation::{self, Finished, Hold, Reserve, Step};
 use crate::rotation::{Rewrap, WrappedKey};
 
 /// The migrations, in order (each idempotent: `CREATE … IF NOT EXISTS`).
@@ -178,62 +178,6 @@ fn replay(row: &SqliteRow, request: &Request) -> Result<Increment> {
     })
 }
 
-/// A candidate key (columns `id`, `group_id`, `ai_model_id`, `external_api_id`, `usage`,
-/// `configuration`).
-fn candidate(r: &SqliteRow) -> Result<Candidate> {
-    Ok(Candidate {
-        id: r.try_get("id")?,
-        group_id: r.try_get("group_id")?,
-        ai_model_id: r.try_get("ai_model_id")?,
-        external_api_id: r.try_get("external_api_id")?,
-        usage: json(r, "usage")?,
-        configuration: json(r, "configuration")?,
-    })
-}
-
-/// A reservation's row (the `ps_private_access_holds` columns of `hold_lock.sql`).
-fn hold_row(r: &SqliteRow) -> Result<HoldRow> {
-    Ok(HoldRow {
-        reservation_id: r.try_get("reservation_id")?,
-        key_id: r.try_get("key_id")?,
-        amount: r.try_get("amount")?,
-        state: r.try_get("state")?,
-        charged: r.try_get("charged")?,
-        overrun: r.try_get("overrun")?,
-    })
-}
-
-/// A repeat of a reserve's `request` found as `row` (`hold_find.sql`): the first reserve's
-/// hold, or a conflict when it asked for another estimate or filter.
-fn replayed_hold(row: &SqliteRow, request: &Request) -> Result<Reserve> {
-    if row.try_get::<Option<&str>, _>("fingerprint")? != Some(request.fingerprint.as_str()) {
-        return Err(Error::RESERVE_CONFLICT);
-    }
-    let Some(id) = row.try_get::<Option<i64>, _>("id")? else {
-        return Ok(Reserve {
-            replayed: true,
-            ..Reserve::default()
-        });
-    };
-    let amount: String = row.try_get("amount")?;
-    Ok(Reserve {
-        hold: Some(Hold {
-            reservation_id: row.try_get("reservation_id")?,
-            picked: Picked {
-                id,
-                encrypted_api_key: row.try_get("encrypted_api_key")?,
-                encrypted_aes_key: row.try_get("encrypted_aes_key")?,
-                day: String::new(),
-                month: String::new(),
-            },
-            amount: budget::to_f64(&amount.parse().unwrap_or_default()),
-            expires_at: timestamp(row.try_get("expires_at")?).unwrap_or_default(),
-        }),
-        events: Vec::new(),
-        replayed: true,
-    })
-}
-
 pub struct SqliteStore {
     pool: SqlitePool,
     budget: BudgetSettings,
@@ -381,7 +325,9 @@ impl Store for SqliteStore {
             {
                 tx.commit().await?;
                 self.warm.keep(conn);
-                return replayed_hold(&row, request);
+                return rows::replayed_hold(&row, request, |r| {
+                    Ok(timestamp(r.try_get("expires_at")?))
+                });
             }
         }
         let expires_at = after(now, ttl.unwrap_or(self.budget.reservation_ttl));
@@ -435,8 +381,8 @@ impl Store for SqliteStore {
         };
         let now = Utc::now();
         let step = reservation::step(
-            &hold_row(&row)?,
-            &candidate(&row)?,
+            &rows::hold_row(&row)?,
+            &rows::candidate(&row)?,
             actual,
             &Period::at(now, self.budget.timezone),
             self.budget.enforce,
@@ -614,7 +560,7 @@ impl SqliteStore {
             .fetch_all(&mut *tx)
             .await?
             .iter()
-            .map(candidate)
+            .map(rows::candidate)
             .collect::<Result<Vec<_>>>()?;
         let period = Period::at(now, self.budget.timezone);
         let decision = budget::decide(

@@ -8,7 +8,7 @@
 //!   the budget rules of `crate::budget` (the database's clock and period) and writes both
 //!   rows, in one transaction (behind a transaction-mode pooler too: one server connection).
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
@@ -17,10 +17,11 @@ use super::exec::Kind;
 use super::increment::{full_outcome, HoldParams, Target};
 use super::statements::{HOLD_FIND, HOLD_FINISH, HOLD_LOCK, HOLD_REQUEST_LOCK};
 use super::PgStore;
-use crate::budget::{self, Candidate};
-use crate::error::{Error, Result};
-use crate::model::{self, Picked, Request};
-use crate::reservation::{self, Finished, Hold, HoldRow, Reserve, Step};
+use crate::budget;
+use crate::error::Result;
+use crate::model::{self, Request};
+use crate::reservation::{self, Finished, Hold, Reserve, Step};
+use crate::store::rows;
 
 /// What a reserve's rows say: the hold on the granted key (the row that carries its API key,
 /// and `hold_until`), and every event.
@@ -50,36 +51,6 @@ fn reserve_outcome(rows: &[PgRow], reservation_id: &str, estimate: f64) -> Resul
         hold,
         events: out.events,
         replayed: false,
-    })
-}
-
-/// A repeat of a reserve's `request` found as `row` (`hold_find.sql`).
-fn replayed_hold(row: &PgRow, request: &Request) -> Result<Reserve> {
-    if row.try_get::<Option<&str>, _>("fingerprint")? != Some(request.fingerprint.as_str()) {
-        return Err(Error::RESERVE_CONFLICT);
-    }
-    let Some(id) = row.try_get::<Option<i64>, _>("id")? else {
-        return Ok(Reserve {
-            replayed: true,
-            ..Reserve::default()
-        });
-    };
-    let amount: String = row.try_get("amount")?;
-    Ok(Reserve {
-        hold: Some(Hold {
-            reservation_id: row.try_get("reservation_id")?,
-            picked: Picked {
-                id,
-                encrypted_api_key: row.try_get("encrypted_api_key")?,
-                encrypted_aes_key: row.try_get("encrypted_aes_key")?,
-                day: String::new(),
-                month: String::new(),
-            },
-            amount: budget::to_f64(&amount.parse().unwrap_or_default()),
-            expires_at: row.try_get::<DateTime<Utc>, _>("expires_at")?,
-        }),
-        events: Vec::new(),
-        replayed: true,
     })
 }
 
@@ -127,7 +98,9 @@ impl PgStore {
                         .fetch_optional(&mut *tx)
                         .await?;
                     let out = match found {
-                        Some(row) => replayed_hold(&row, request),
+                        Some(row) => rows::replayed_hold(&row, request, |r| {
+                            Ok(Some(r.try_get("expires_at")?))
+                        }),
                         None => {
                             let rows = self
                                 .full_query(target, estimate, Some(hold))
@@ -185,30 +158,7 @@ impl PgStore {
         else {
             return Ok(Ok(Finished::Unknown));
         };
-        let read = || -> Result<(HoldRow, Candidate)> {
-            let json = |column: &str| -> Result<serde_json::Value> {
-                Ok(crate::store::stored_json(row.try_get::<&str, _>(column)?))
-            };
-            Ok((
-                HoldRow {
-                    reservation_id: row.try_get("reservation_id")?,
-                    key_id: row.try_get("key_id")?,
-                    amount: row.try_get("amount")?,
-                    state: row.try_get("state")?,
-                    charged: row.try_get("charged")?,
-                    overrun: row.try_get("overrun")?,
-                },
-                Candidate {
-                    id: row.try_get("id")?,
-                    group_id: row.try_get("group_id")?,
-                    ai_model_id: row.try_get("ai_model_id")?,
-                    external_api_id: row.try_get("external_api_id")?,
-                    usage: json("usage")?,
-                    configuration: json("configuration")?,
-                },
-            ))
-        };
-        let (hold, key) = match read() {
+        let (hold, key) = match rows::hold_row(&row).and_then(|h| Ok((h, rows::candidate(&row)?))) {
             Ok(read) => read,
             Err(e) => return Ok(Err(e)),
         };
