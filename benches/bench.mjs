@@ -10,13 +10,17 @@
 //                 bare pg loop, no decryption: what the database itself can do
 //   (d) statement the package's own budget statement (benches/increment-pg.sql) from the same
 //                 bare loop: a diagnostic row that shows the statement's own cost
+//   (e) package, requestId        every call with its own requestId (idempotent calls)
+//   (f) package, reserve+settle   one call = reserveUsageAndGetApiKey(g, { estimate: 1 }) then
+//                                 settleUsage(id, 1) (no limits: nothing refused)
 // Scenarios: one hot key at 1, 8 and 32 calls in flight; 4 processes × 32; 1,000 groups with
 // random picks at 32. Closed loops; every variant has its own keys; pools of 10 connections;
 // variants interleaved run by run, VACUUM ANALYZE before each run, 20 warm-up calls per run.
 // Reported per scenario: calls/s, p50/p99 latency, event-loop delay p99/max, peak RSS, and the
 // ratios package/baseline, package/limit and package/statement (calls/s) and package/limit (p50); medians of
-// --runs runs, with every run's calls/s and the largest distance of one from the median. Then encryptApiKey and
-// decryptApiKey per call against node:crypto doing the original's work.
+// --runs runs, with every run's calls/s and the largest distance of one from the median; (e) and (f)
+// also in a table of their ratios to the package, the package without coalescing and the limit.
+// Then encryptApiKey and decryptApiKey per call against node:crypto doing the original's work.
 //
 // SQLite: the package alone in every scenario, and at 1 and 32 in flight on a hot key side by
 // side with its limit: the plain single-statement increment (benches/plain-increment-sqlite.sql)
@@ -52,10 +56,12 @@ const INCREMENT_SQL = readFileSync(join(HERE, 'increment-pg.sql'), 'utf8')
 const POOL = 10
 const GROUPS = 1000
 const BASE = {
-  hot: { package: 1, baseline: 2, limit: 3, statement: 4, 'package, no coalescing': 5, 'package, requestId': 6 },
-  spread: { package: 10000, baseline: 20000, limit: 30000, statement: 40000, 'package, no coalescing': 50000, 'package, requestId': 60000 },
+  hot: { package: 1, baseline: 2, limit: 3, statement: 4, 'package, no coalescing': 5, 'package, requestId': 6, 'package, reserve+settle': 7 },
+  spread: { package: 10000, baseline: 20000, limit: 30000, statement: 40000, 'package, no coalescing': 50000, 'package, requestId': 60000, 'package, reserve+settle': 70000 },
 }
-const VARIANTS = ['package', 'package, no coalescing', 'package, requestId', 'baseline', 'limit', 'statement']
+const VARIANTS = ['package', 'package, no coalescing', 'package, requestId', 'package, reserve+settle', 'baseline', 'limit', 'statement']
+// The rows with their own table of ratios to the package, the package without coalescing and the limit.
+const TWO_STEP = ['package, requestId', 'package, reserve+settle']
 
 const args = process.argv.slice(2)
 const opt = (name, dflt) => {
@@ -83,11 +89,25 @@ function makeVariant(kind, databaseUrl, keys) {
     let seq = 0
     return { call: (g) => S.incrementUsageAndGetApiKey(g, { aiModelId: 1, requestId: `${process.pid}-${seq++}` }), close: () => S.close() }
   }
+  if (kind === 'package, reserve+settle') {
+    // One call = a reservation of 1 then its settlement at 1 (the keys have no limit, so
+    // nothing is refused): what a caller that reserves before every LLM call pays.
+    S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL })
+    const call = async (g) => {
+      const r = await S.reserveUsageAndGetApiKey(g, { aiModelId: 1, estimate: 1 })
+      if (r === null) throw new Error('reservation refused')
+      return S.settleUsage(r.reservationId, 1)
+    }
+    return { call, close: () => S.close() }
+  }
   if (kind === 'limit' || kind === 'statement') {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: POOL })
     pool.on('error', () => {}) // idle clients closed by the server after the run
     const q = kind === 'limit' ? { name: 'pspas_plain', text: PLAIN_SQL } : { name: 'pspas_increment', text: INCREMENT_SQL }
-    const values = (g) => (kind === 'limit' ? [g, 1, 1] : ['UTC', g, 1, true, 1])
+    // The budget statement: $1 time zone, $2 group, $3 amount, $4 enforce, $5..$9 a
+    // reservation's id, ttl, requestId, fingerprint (all NULL: an increment) and the request
+    // retention (ms), then the filter (aiModelId) from $10.
+    const values = (g) => (kind === 'limit' ? [g, 1, 1] : ['UTC', g, 1, true, null, null, null, null, 86400000, 1])
     return { call: (g) => pool.query({ ...q, values: values(g) }), close: () => pool.end() }
   }
   // baseline: the original model's code shape
@@ -203,12 +223,14 @@ function spread(x) {
 }
 
 // ---------------------------------------------------------------- setup
-// Direct (no PgBouncer: the bare loops use named prepared statements); db.vacuum() is the
-// VACUUM ANALYZE before each run.
+// Direct (no PgBouncer: the bare loops use named prepared statements); vacuum() is the
+// VACUUM ANALYZE before each run: of the keys, and of the tables the requestId and
+// reservation rows write (their claims and holds).
 async function setupPostgres(keys) {
   const db = await freshPostgres('bench', { name: `pspas_bench_${process.pid}`, bouncerPort: null })
   await seed(db.url, keys)
-  return db
+  const vacuum = () => db.query('VACUUM ANALYZE ps_private_access_store, ps_private_access_requests, ps_private_access_holds')
+  return { ...db, vacuum }
 }
 
 // Every variant's hot key, then its 1,000 groups, one key each, no budget.
@@ -237,21 +259,32 @@ async function oneRun(kind, url, keys, sc, vacuum) {
   const v = makeVariant(kind, url, keys)
   const base = sc.spread ? BASE.spread[kind] : BASE.hot[kind]
   const pick = sc.spread ? () => base + Math.floor(Math.random() * GROUPS) : () => base
-  // Connect and warm up. The 1,000-group scenario touches every group once first: it measures
-  // the steady state of a serving process, whose data-key cache holds its keys (the cold cost,
-  // one RSA unwrap per key per cache lifetime, is reported by the crypto table).
-  if (sc.spread) for (let g = 0; g < GROUPS; g++) await v.call(base + g)
+  // Connect and warm up. The 1,000-group scenario touches every group once first (with the
+  // scenario's calls in flight, each on its own groups): it measures the steady state of a
+  // serving process, whose data-key cache holds its keys (the cold cost, one RSA unwrap per key
+  // per cache lifetime, is reported by the crypto table).
+  if (sc.spread) await Promise.all(Array.from({ length: sc.c }, async (_, w) => { for (let g = w; g < GROUPS; g += sc.c) await v.call(base + g) }))
   else for (let i = 0; i < 20; i++) await v.call(pick())
   const r = await closedLoop(v, pick, sc.c, SECONDS)
   await v.close()
   return r
 }
 
+// Wall time spent per variant (vacuum, warm-up and run), to keep the whole bench's length in view.
+const WALL = {}
+
 // Variants interleaved run by run (a, b, c, a, b, c, …): drift on this noisy machine then
 // falls on all of them alike. Medians of RUNS.
 async function measureAll(kinds, url, keys, sc, vacuum) {
   const runs = Object.fromEntries(kinds.map((k) => [k, []]))
-  for (let i = 0; i < RUNS; i++) for (const k of kinds) runs[k].push(await oneRun(k, url, keys, sc, vacuum))
+  for (let i = 0; i < RUNS; i++) {
+    for (const k of kinds) {
+      const t = performance.now()
+      runs[k].push(await oneRun(k, url, keys, sc, vacuum))
+      const w = url.startsWith('sqlite:') ? `SQLite ${k}` : k
+      WALL[w] = (WALL[w] || 0) + (performance.now() - t) / 1000
+    }
+  }
   return Object.fromEntries(kinds.map((k) => [k, summarize(runs[k])]))
 }
 
@@ -336,6 +369,7 @@ function cryptoBench(keys) {
   for (const [name, node, pkg] of rows) console.log(`| ${name} | ${f(node, 1)} | ${f(pkg, 1)} | ${f(pkg / node, 2)} |`)
 }
 
+const STARTED = performance.now()
 async function main() {
   const keys = generateKeys(2048)
   console.log(`# npm run bench ${args.join(' ')}`.trim())
@@ -344,6 +378,8 @@ async function main() {
   if (ONLY.includes('pg')) await pgSection(keys)
   if (ONLY.includes('sqlite')) await sqliteSection(keys)
   if (ONLY.includes('crypto')) cryptoBench(keys)
+  const byVariant = Object.entries(WALL).map(([k, s]) => `${k} ${f(s)} s`).join(', ')
+  console.log(`\nWall time: ${f((performance.now() - STARTED) / 1000)} s (runs by variant, with their vacuum and warm-up: ${byVariant})`)
 }
 
 async function pgSection(keys) {
@@ -362,12 +398,14 @@ async function pgSection(keys) {
         const ratios = kind === 'package' ? `${f(x.cps / r.baseline.cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}× | ${f(x.cps / r.statement.cps, 2)}× | ${f(x.p50 / r.limit.p50, 2)}×` : ' | | | '
         console.log(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${spread(x)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} | ${ratios} |`)
       }
-      const rid = r['package, requestId']
-      idempotent.push(`| ${sc.name} | ${f(rid.cps)} | ${f(rid.cps / r.package.cps, 2)}× | ${f(rid.cps / r['package, no coalescing'].cps, 2)}× | ${f(rid.cps / r.limit.cps, 2)}× | ${f(rid.p50 / r.package.p50, 2)}× |`)
+      for (const kind of TWO_STEP) {
+        const x = r[kind]
+        idempotent.push(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${f(x.cps / r.package.cps, 2)}× | ${f(x.cps / r['package, no coalescing'].cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}× | ${f(x.p50 / r.package.p50, 2)}× |`)
+      }
     }
-    console.log('\n#### Every call with its own requestId (one transaction per call, not coalesced)\n')
-    console.log('| scenario | calls/s | /package | /package, no coalescing | /limit | p50 /package |')
-    console.log('|---|---|---|---|---|---|')
+    console.log('\n#### Every call with its own requestId; every call a reserve then its settle (never coalesced)\n')
+    console.log('| scenario | variant | calls/s | /package | /package, no coalescing | /limit | p50 /package |')
+    console.log('|---|---|---|---|---|---|---|')
     for (const row of idempotent) console.log(row)
   } finally {
     await pgdb.drop()

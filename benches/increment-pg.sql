@@ -1,7 +1,11 @@
 -- An increment with the whole budget decision (crate::budget::decide, stated in SQL), in one
 -- statement so that any number of processes decide on the same locked rows with the
--- database's clock. Sent when increment_lean.sql counted nothing.
--- $1 time zone, $2 group, $3 amount, $4 enforce, then the filter's values from $5.
+-- database's clock. Sent when increment_lean.sql counted nothing; also a reservation
+-- (crate::reservation), which places a hold of the amount on the granted key instead of
+-- counting it, and records it in ps_private_access_holds.
+-- $1 time zone, $2 group, $3 amount, $4 enforce, $5 reservation id (NULL: an increment), $6
+-- its time to live (ms), $7 its requestId, $8 that request's fingerprint, $9 the request
+-- retention (ms), then the filter's values from $10.
 -- One result row per key the call touched, in id order: each key before the granted one that
 -- refused the call for the first time in its period (no API key), then the granted key, which
 -- also carries its configuration and the limits derived from it (the `hint_*` columns) for
@@ -18,18 +22,36 @@ WITH period AS (
 )
 ,
 p AS (
-  SELECT period.*, $3::float8::numeric AS amt, $4::bool AS enforce
+  SELECT
+    period.*,
+    $3::float8::numeric AS amt,
+    $4::bool AS enforce,
+    $5::text AS hold_id,
+    floor(extract(epoch FROM now()) * 1000) AS now_ms,
+    floor(extract(epoch FROM now()) * 1000) + $6::float8::numeric AS hold_until
   FROM period
 ),
--- The first active matching key (id order) that can take the amount: any, when budgets are
--- not enforced. Locked; a row re-read after a lock wait is judged again.
+-- The first active matching key (id order) that can take the amount on top of its use and
+-- live holds: any, when budgets are not enforced. Locked; a row re-read after a lock wait is
+-- judged again. `holds_after`: the holds the key keeps (the live ones, and the new hold).
 pick AS (
   SELECT
     s.id, s.group_id, s.ai_model_id, s.external_api_id,
     b.used_day, b.used_month, b.used_total, b.limit_day, b.limit_month, b.notified,
     s.configuration, b.limit_total, t.day_threshold_at, t.month_threshold_at,
-    o.reaches_day_threshold AND NOT o.day_threshold_notified AS event_daily_threshold,
-    o.reaches_month_threshold AND NOT o.month_threshold_notified AS event_monthly_threshold
+    -- A hold is not use: it fires no threshold.
+    p.hold_id IS NULL AND o.reaches_day_threshold AND NOT o.day_threshold_notified
+      AS event_daily_threshold,
+    p.hold_id IS NULL AND o.reaches_month_threshold AND NOT o.month_threshold_notified
+      AS event_monthly_threshold,
+    NULLIF(
+      COALESCE(h.live_holds, '{}'::jsonb)
+        || CASE WHEN p.hold_id IS NULL THEN '{}'::jsonb
+             ELSE jsonb_build_object(p.hold_id,
+               jsonb_build_object('amount', p.amt, 'expiresAt', p.hold_until))
+           END,
+      '{}'::jsonb
+    ) AS holds_after
   FROM ps_private_access_store s
   CROSS JOIN p
 -- The budget of candidate row `s` for a call of amount `p.amt` (see crate::budget), joined
@@ -43,6 +65,47 @@ pick AS (
 --    number; anything else is unreadable — a counter NULL, a limit flagged in
 --    `limit_unreadable` (never read as 0 or "no limit"; an unreadable threshold fires
 --    nothing). (Nested CASEs: a cast is evaluated only once the value is known to be a number.)
+-- h: the live holds on the row (`usage.holds`, see crate::budget::Holds): `held`, their sum
+--    (NULL when unreadable: holds that are not an object, or an entry whose `amount` or
+--    `expiresAt` is not a number within a double's range), and `live_holds`, the entries
+--    whose `expiresAt` (epoch ms) is after `p.now_ms` (NULL when none), which a write keeps.
+--    The aggregate is a scalar subquery inside a plain (flattened) LATERAL: so it is
+--    re-evaluated on the row's new version after a lock wait, as every column here must be
+--    (a LATERAL whose top level aggregates is not, and parallel reserves over-admitted).
+CROSS JOIN LATERAL (
+  SELECT
+    CASE
+      WHEN COALESCE(jsonb_typeof(s.usage->'holds'), 'null') = 'null' THEN 0
+      WHEN jsonb_typeof(s.usage->'holds') = 'object' THEN (hv.v->>'held')::numeric
+    END AS held,
+    NULLIF(hv.v->'live', 'null'::jsonb) AS live_holds
+  FROM (
+    SELECT (
+      SELECT jsonb_build_object(
+        'held', CASE WHEN COALESCE(bool_and(e.readable), true) THEN COALESCE(sum(e.amount), 0) END,
+        'live', jsonb_object_agg(e.key, e.value) FILTER (WHERE e.amount IS NOT NULL)
+      )
+      FROM (
+        SELECT
+          x.key,
+          x.value,
+          CASE WHEN jsonb_typeof(x.value->'amount') = 'number'
+              AND jsonb_typeof(x.value->'expiresAt') = 'number'
+            THEN abs((x.value->>'amount')::numeric) <= 1.7976931348623157e308
+              AND abs((x.value->>'expiresAt')::numeric) <= 1.7976931348623157e308
+            ELSE false
+          END AS readable,
+          CASE WHEN jsonb_typeof(x.value->'amount') = 'number'
+              AND jsonb_typeof(x.value->'expiresAt') = 'number'
+            THEN CASE WHEN (x.value->>'expiresAt')::numeric > p.now_ms
+              THEN (x.value->>'amount')::numeric END
+          END AS amount
+        FROM jsonb_each(CASE WHEN jsonb_typeof(s.usage->'holds') = 'object'
+          THEN s.usage->'holds' ELSE '{}'::jsonb END) x
+      ) e
+    ) AS v
+  ) hv
+) h
 CROSS JOIN LATERAL (
   SELECT
     CASE WHEN s.usage->>'periodDay' = p.day THEN v.day ELSE 0 END AS used_day,
@@ -119,14 +182,19 @@ CROSS JOIN LATERAL (
         THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
     END AS month_threshold_at
 ) t
--- o: what the amount would do. `over_*`: go over a set limit (a refusal when enforced).
+-- o: what the amount would do. `over_*`: go over a set limit on top of the use and the live
+--    holds (a refusal when enforced). `spent_*`: go over it on top of the use alone (the
+--    budget is spent: only such a refusal fires a limit event; one caused by holds does not).
 --    `reaches_*`: bring the counter to or over a set threshold. `*_notified`: the event of that kind already fired in this
 --    period (the exactly-once marks in usage.notified).
 CROSS JOIN LATERAL (
   SELECT
-    b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS over_day,
-    b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS over_month,
-    b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS over_total,
+    b.limit_day IS NOT NULL AND b.used_day + h.held + p.amt > b.limit_day AS over_day,
+    b.limit_month IS NOT NULL AND b.used_month + h.held + p.amt > b.limit_month AS over_month,
+    b.limit_total IS NOT NULL AND b.used_total + h.held + p.amt > b.limit_total AS over_total,
+    b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS spent_day,
+    b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS spent_month,
+    b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS spent_total,
     t.day_threshold_at IS NOT NULL AND b.used_day + p.amt >= t.day_threshold_at
       AS reaches_day_threshold,
     t.month_threshold_at IS NOT NULL AND b.used_month + p.amt >= t.month_threshold_at
@@ -138,19 +206,23 @@ CROSS JOIN LATERAL (
     (b.notified->>'totalLimit') IS NOT DISTINCT FROM 'total' AS total_limit_notified
 ) o
 
-  WHERE s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $5
-    -- Fail closed: unreadable counters (or, when enforced, limits) refuse, with no event.
-    AND NOT b.counters_unreadable
+  WHERE s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $10
+    -- Fail closed: unreadable counters or holds (or, when enforced, limits) refuse, with no
+    -- event.
+    AND NOT b.counters_unreadable AND h.held IS NOT NULL
     AND (NOT p.enforce OR NOT (b.limit_unreadable OR o.over_day OR o.over_month OR o.over_total))
   ORDER BY s.id
   LIMIT 1
   FOR UPDATE OF s
 ),
 -- Count the amount on it (counters of an ended period restart), and mark the thresholds this
--- call reached first, so each threshold event fires once per period.
+-- call reached first, so each threshold event fires once per period; or, for a reservation,
+-- count nothing and add the hold. Either way expired holds leave the row (and `holds` with
+-- the last one, so that increment_lean.sql counts on the key again).
 granted AS (
   UPDATE ps_private_access_store s
-  SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object(
+  SET usage = (COALESCE(s.usage, '{}'::jsonb) - 'holds')
+    || CASE WHEN p.hold_id IS NOT NULL THEN '{}'::jsonb ELSE jsonb_build_object(
         'dailyUse', pick.used_day + p.amt,
         'monthlyUse', pick.used_month + p.amt,
         'totalUse', pick.used_total + p.amt,
@@ -161,7 +233,9 @@ granted AS (
                THEN jsonb_build_object('dailyThreshold', p.day) ELSE '{}'::jsonb END
           || CASE WHEN pick.event_monthly_threshold
                THEN jsonb_build_object('monthlyThreshold', p.month) ELSE '{}'::jsonb END
-      ),
+      ) END
+    || CASE WHEN pick.holds_after IS NULL THEN '{}'::jsonb
+         ELSE jsonb_build_object('holds', pick.holds_after) END,
       last_used_at = now(),
       updated_at = now()
   FROM pick
@@ -193,15 +267,15 @@ granted AS (
     pick.day_threshold_at::text AS hint_day_threshold_at,
     pick.month_threshold_at::text AS hint_month_threshold_at
 ),
--- When enforced: the keys before the pick (all of them, when none could take the amount) that
--- refuse it for the first time in their period. Locked in id order like the pick.
+-- When enforced: the keys before the pick (all of them, when none could take the amount) whose
+-- use alone refuses it, for the first time in their period. Locked in id order like the pick.
 refusing AS (
   SELECT
     s.id, s.group_id, s.ai_model_id, s.external_api_id,
     b.used_day, b.used_month, b.used_total, b.limit_day, b.limit_month, b.limit_total,
-    o.over_day AND NOT o.day_limit_notified AS event_daily_limit,
-    o.over_month AND NOT o.month_limit_notified AS event_monthly_limit,
-    o.over_total AND NOT o.total_limit_notified AS event_total_limit
+    o.spent_day AND NOT o.day_limit_notified AS event_daily_limit,
+    o.spent_month AND NOT o.month_limit_notified AS event_monthly_limit,
+    o.spent_total AND NOT o.total_limit_notified AS event_total_limit
   FROM ps_private_access_store s
   CROSS JOIN p
 -- The budget of candidate row `s` for a call of amount `p.amt` (see crate::budget), joined
@@ -215,6 +289,47 @@ refusing AS (
 --    number; anything else is unreadable — a counter NULL, a limit flagged in
 --    `limit_unreadable` (never read as 0 or "no limit"; an unreadable threshold fires
 --    nothing). (Nested CASEs: a cast is evaluated only once the value is known to be a number.)
+-- h: the live holds on the row (`usage.holds`, see crate::budget::Holds): `held`, their sum
+--    (NULL when unreadable: holds that are not an object, or an entry whose `amount` or
+--    `expiresAt` is not a number within a double's range), and `live_holds`, the entries
+--    whose `expiresAt` (epoch ms) is after `p.now_ms` (NULL when none), which a write keeps.
+--    The aggregate is a scalar subquery inside a plain (flattened) LATERAL: so it is
+--    re-evaluated on the row's new version after a lock wait, as every column here must be
+--    (a LATERAL whose top level aggregates is not, and parallel reserves over-admitted).
+CROSS JOIN LATERAL (
+  SELECT
+    CASE
+      WHEN COALESCE(jsonb_typeof(s.usage->'holds'), 'null') = 'null' THEN 0
+      WHEN jsonb_typeof(s.usage->'holds') = 'object' THEN (hv.v->>'held')::numeric
+    END AS held,
+    NULLIF(hv.v->'live', 'null'::jsonb) AS live_holds
+  FROM (
+    SELECT (
+      SELECT jsonb_build_object(
+        'held', CASE WHEN COALESCE(bool_and(e.readable), true) THEN COALESCE(sum(e.amount), 0) END,
+        'live', jsonb_object_agg(e.key, e.value) FILTER (WHERE e.amount IS NOT NULL)
+      )
+      FROM (
+        SELECT
+          x.key,
+          x.value,
+          CASE WHEN jsonb_typeof(x.value->'amount') = 'number'
+              AND jsonb_typeof(x.value->'expiresAt') = 'number'
+            THEN abs((x.value->>'amount')::numeric) <= 1.7976931348623157e308
+              AND abs((x.value->>'expiresAt')::numeric) <= 1.7976931348623157e308
+            ELSE false
+          END AS readable,
+          CASE WHEN jsonb_typeof(x.value->'amount') = 'number'
+              AND jsonb_typeof(x.value->'expiresAt') = 'number'
+            THEN CASE WHEN (x.value->>'expiresAt')::numeric > p.now_ms
+              THEN (x.value->>'amount')::numeric END
+          END AS amount
+        FROM jsonb_each(CASE WHEN jsonb_typeof(s.usage->'holds') = 'object'
+          THEN s.usage->'holds' ELSE '{}'::jsonb END) x
+      ) e
+    ) AS v
+  ) hv
+) h
 CROSS JOIN LATERAL (
   SELECT
     CASE WHEN s.usage->>'periodDay' = p.day THEN v.day ELSE 0 END AS used_day,
@@ -291,14 +406,19 @@ CROSS JOIN LATERAL (
         THEN b.threshold_month * b.limit_month ELSE b.threshold_month END
     END AS month_threshold_at
 ) t
--- o: what the amount would do. `over_*`: go over a set limit (a refusal when enforced).
+-- o: what the amount would do. `over_*`: go over a set limit on top of the use and the live
+--    holds (a refusal when enforced). `spent_*`: go over it on top of the use alone (the
+--    budget is spent: only such a refusal fires a limit event; one caused by holds does not).
 --    `reaches_*`: bring the counter to or over a set threshold. `*_notified`: the event of that kind already fired in this
 --    period (the exactly-once marks in usage.notified).
 CROSS JOIN LATERAL (
   SELECT
-    b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS over_day,
-    b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS over_month,
-    b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS over_total,
+    b.limit_day IS NOT NULL AND b.used_day + h.held + p.amt > b.limit_day AS over_day,
+    b.limit_month IS NOT NULL AND b.used_month + h.held + p.amt > b.limit_month AS over_month,
+    b.limit_total IS NOT NULL AND b.used_total + h.held + p.amt > b.limit_total AS over_total,
+    b.limit_day IS NOT NULL AND b.used_day + p.amt > b.limit_day AS spent_day,
+    b.limit_month IS NOT NULL AND b.used_month + p.amt > b.limit_month AS spent_month,
+    b.limit_total IS NOT NULL AND b.used_total + p.amt > b.limit_total AS spent_total,
     t.day_threshold_at IS NOT NULL AND b.used_day + p.amt >= t.day_threshold_at
       AS reaches_day_threshold,
     t.month_threshold_at IS NOT NULL AND b.used_month + p.amt >= t.month_threshold_at
@@ -310,13 +430,13 @@ CROSS JOIN LATERAL (
     (b.notified->>'totalLimit') IS NOT DISTINCT FROM 'total' AS total_limit_notified
 ) o
 
-  WHERE p.enforce AND s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $5
+  WHERE p.enforce AND s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $10
     AND s.id < COALESCE((SELECT id FROM pick), 9223372036854775807)
-    AND NOT b.counters_unreadable AND NOT b.limit_unreadable
+    AND NOT b.counters_unreadable AND NOT b.limit_unreadable AND h.held IS NOT NULL
     AND (
-      (o.over_day AND NOT o.day_limit_notified)
-      OR (o.over_month AND NOT o.month_limit_notified)
-      OR (o.over_total AND NOT o.total_limit_notified)
+      (o.spent_day AND NOT o.day_limit_notified)
+      OR (o.spent_month AND NOT o.month_limit_notified)
+      OR (o.spent_total AND NOT o.total_limit_notified)
     )
   ORDER BY s.id
   FOR UPDATE OF s
@@ -360,9 +480,27 @@ refused AS (
     NULL::text AS hint_limit_total,
     NULL::text AS hint_day_threshold_at,
     NULL::text AS hint_month_threshold_at
+),
+-- A reservation's record (the granted key's hold), and the records past their prune time.
+held AS (
+  INSERT INTO ps_private_access_holds (
+    reservation_id, group_id, key_id, request_id, fingerprint, amount, expires_at, prune_after
+  )
+  SELECT
+    p.hold_id, g.group_id, g.id, $7::text, $8::text, p.amt,
+    to_timestamp(p.hold_until / 1000),
+    to_timestamp(p.hold_until / 1000) + $9::float8 * interval '1 millisecond'
+  FROM granted g
+  CROSS JOIN p
+  WHERE p.hold_id IS NOT NULL
+),
+pruned AS (
+  DELETE FROM ps_private_access_holds
+  WHERE $5::text IS NOT NULL AND prune_after < now()
 )
 -- In the order the call met the keys: the refusals (lower ids), then the granted key.
-SELECT touched.*, p.day, p.month, p.day_start, p.month_start
+SELECT
+  touched.*, p.day, p.month, p.day_start, p.month_start, p.hold_until::float8 AS hold_until
 FROM (
   SELECT * FROM refused
   UNION ALL
