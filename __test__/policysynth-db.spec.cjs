@@ -102,7 +102,7 @@ describe('addPreEncryptedKey', () => {
 describe('the schema', () => {
   test("PolicySynth's table is exactly what the migration made; the only additions are the package's own tables", async () => {
     const after = (await db.query(SCHEMA)).rows[0].schema
-    expect(after).toEqual({ ...schemaBefore, tables: ['ps_private_access_requests', 'ps_private_access_store'] })
+    expect(after).toEqual({ ...schemaBefore, tables: ['ps_private_access_holds', 'ps_private_access_requests', 'ps_private_access_store'] })
     expect(schemaBefore.tables).toEqual(['ps_private_access_store'])
     expect(after.indexes).toHaveLength(5)
     expect(after.functions).toBe(schemaBefore.functions)
