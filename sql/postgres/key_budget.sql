@@ -13,42 +13,19 @@
 --    (NULL when unreadable: holds that are not an object, or an entry whose `amount` or
 --    `expiresAt` is not a number within a double's range), and `live_holds`, the entries
 --    whose `expiresAt` (epoch ms) is after `p.now_ms` (NULL when none), which a write keeps.
---    The aggregate is a scalar subquery inside a plain (flattened) LATERAL: so it is
---    re-evaluated on the row's new version after a lock wait, as every column here must be
---    (a LATERAL whose top level aggregates is not, and parallel reserves over-admitted).
+--    Read by ps_private_access_holds_state (migrations/postgres/0004) only on a row that
+--    holds something: an expression on `s`, so re-evaluated on the row's new version after a
+--    lock wait like every column here, and nothing to set up for rows that hold nothing.
 CROSS JOIN LATERAL (
   SELECT
     CASE
       WHEN COALESCE(jsonb_typeof(s.usage->'holds'), 'null') = 'null' THEN 0
-      WHEN jsonb_typeof(s.usage->'holds') = 'object' THEN (hv.v->>'held')::numeric
+      WHEN jsonb_typeof(s.usage->'holds') = 'object'
+        THEN (ps_private_access_holds_state(s.usage->'holds', p.now_ms)->>'held')::numeric
     END AS held,
-    NULLIF(hv.v->'live', 'null'::jsonb) AS live_holds
-  FROM (
-    SELECT (
-      SELECT jsonb_build_object(
-        'held', CASE WHEN COALESCE(bool_and(e.readable), true) THEN COALESCE(sum(e.amount), 0) END,
-        'live', jsonb_object_agg(e.key, e.value) FILTER (WHERE e.amount IS NOT NULL)
-      )
-      FROM (
-        SELECT
-          x.key,
-          x.value,
-          CASE WHEN jsonb_typeof(x.value->'amount') = 'number'
-              AND jsonb_typeof(x.value->'expiresAt') = 'number'
-            THEN abs((x.value->>'amount')::numeric) <= 1.7976931348623157e308
-              AND abs((x.value->>'expiresAt')::numeric) <= 1.7976931348623157e308
-            ELSE false
-          END AS readable,
-          CASE WHEN jsonb_typeof(x.value->'amount') = 'number'
-              AND jsonb_typeof(x.value->'expiresAt') = 'number'
-            THEN CASE WHEN (x.value->>'expiresAt')::numeric > p.now_ms
-              THEN (x.value->>'amount')::numeric END
-          END AS amount
-        FROM jsonb_each(CASE WHEN jsonb_typeof(s.usage->'holds') = 'object'
-          THEN s.usage->'holds' ELSE '{}'::jsonb END) x
-      ) e
-    ) AS v
-  ) hv
+    CASE WHEN jsonb_typeof(s.usage->'holds') = 'object'
+      THEN NULLIF(ps_private_access_holds_state(s.usage->'holds', p.now_ms)->'live', 'null'::jsonb)
+    END AS live_holds
 ) h
 CROSS JOIN LATERAL (
   SELECT

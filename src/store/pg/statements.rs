@@ -64,6 +64,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_create_ps_private_access_store.sql"),
     include_str!("../../../migrations/postgres/0002_create_ps_private_access_requests.sql"),
     include_str!("../../../migrations/postgres/0003_create_ps_private_access_holds.sql"),
+    include_str!("../../../migrations/postgres/0004_create_ps_private_access_holds_state.sql"),
 ];
 
 /// The full increment statement for a filter (`sql/postgres/increment_budget.sql`): `$1`
