@@ -26,6 +26,20 @@ export declare class NativePrivateKey {
 /** A database set-up: a handle on the service shared by every caller that names it. */
 export declare class NativeStore {
   /**
+   * Lease up to `limit` pending budget events to `consumer` for `leaseMs`, oldest first,
+   * as a JSON array; `maxAttempts`: the configured one when absent.
+   */
+  claimEvents(consumer: string, limit: number, leaseMs: number, maxAttempts?: number | undefined | null): Promise<string>
+  /** Ack budget events by id (the decimal strings `claimEvents` returned); the number acked. */
+  ackEvents(eventIds: Array<string>): Promise<number>
+  /**
+   * The outbox, newest first, as a JSON array: `state` one of 'pending', 'parked',
+   * 'acked' (absent: all), at most `limit`.
+   */
+  listEvents(state: string | undefined | null, limit: number): Promise<string>
+  /** Un-park a budget event: `true` if it was parked (it is pending again, attempts reset). */
+  retryEvent(eventId: string): Promise<boolean>
+  /**
    * Check `configure()` option values (pool numbers, timezone, database URL) without
    * opening anything; throws the coded error naming the option.
    */

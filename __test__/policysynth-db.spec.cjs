@@ -104,7 +104,7 @@ describe('the schema', () => {
     const after = (await db.query(SCHEMA)).rows[0].schema
     expect(after).toEqual({
       ...schemaBefore,
-      tables: ['ps_private_access_holds', 'ps_private_access_requests', 'ps_private_access_store'],
+      tables: ['ps_private_access_events', 'ps_private_access_holds', 'ps_private_access_requests', 'ps_private_access_store'],
       functions: ['ps_private_access_holds_state'],
     })
     expect(schemaBefore.tables).toEqual(['ps_private_access_store'])

@@ -451,6 +451,38 @@ held AS (
 pruned AS (
   DELETE FROM ps_private_access_holds
   WHERE $5::text IS NOT NULL AND prune_after < now()
+),
+-- The events this call fired, in the outbox (migrations/postgres/0005), in this statement's
+-- transaction: once per key, period and kind (the unique key makes a second writer's row a
+-- no-op). The same fields as crate::store::pg::decode::events_of reads from these rows.
+outbox AS (
+  INSERT INTO ps_private_access_events (
+    key_id, group_id, ai_model_id, external_api_id, kind, period_key, used, budget_limit,
+    period_start
+  )
+  SELECT
+    t.id, t.group_id, t.ai_model_id, t.external_api_id, e.kind, e.period_key, e.used,
+    COALESCE(e.budget_limit, 0), e.period_start
+  FROM (
+    SELECT * FROM refused
+    UNION ALL
+    SELECT * FROM granted
+  ) t
+  CROSS JOIN p
+  CROSS JOIN LATERAL (
+    VALUES
+      (t.event_daily_threshold, 'dailyThreshold', p.day, t.used_day, t.limit_day, p.day_start),
+      (t.event_monthly_threshold, 'monthlyThreshold', p.month, t.used_month, t.limit_month,
+        p.month_start),
+      (t.event_daily_limit, 'dailyLimit', p.day, t.used_day, t.limit_day, p.day_start),
+      (t.event_monthly_limit, 'monthlyLimit', p.month, t.used_month, t.limit_month,
+        p.month_start),
+      (t.event_total_limit, 'totalLimit', 'total', t.used_total, t.limit_total,
+        NULL::timestamptz)
+  ) e (fires, kind, period_key, used, budget_limit, period_start)
+  WHERE e.fires
+  ORDER BY t.id
+  ON CONFLICT (key_id, period_key, kind) DO NOTHING
 )
 -- In the order the call met the keys: the refusals (lower ids), then the granted key.
 SELECT

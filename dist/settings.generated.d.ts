@@ -97,6 +97,19 @@ export interface PsPrivateAccessStoreOptions {
      * default `600000`.
      */
     reservationTtlMs?: number | null;
+    /**
+     * How long an acked budget event stays in the outbox (`ps_private_access_events`) before a claim
+     * prunes it, in milliseconds. Pending and parked events are never pruned. Environment:
+     * `PSPAS_EVENT_RETENTION_MS`; default `604800000`.
+     */
+    eventRetentionMs?: number | null;
+    /**
+     * How many times a budget event may be claimed without an ack before it is parked (kept and shown
+     * by `ps-access-store events`, retried by `events retry`): 1 to 1000. `claimBudgetEvents({
+     * maxAttempts })` and `startBudgetNotifier({ maxAttempts })` override it. Environment:
+     * `PSPAS_EVENT_MAX_ATTEMPTS`; default `5`.
+     */
+    eventMaxAttempts?: number | null;
 }
 /** One setting as the JS entry uses it. */
 export interface SettingRow {

@@ -30,5 +30,7 @@ exports.SETTINGS = [
     { option: 'coalesce', env: ['PSPAS_COALESCE'], type: 'boolean', scope: 'setup' },
     { option: 'requestRetentionMs', env: ['PSPAS_REQUEST_RETENTION_MS'], type: 'number', scope: 'setup' },
     { option: 'reservationTtlMs', env: ['PSPAS_RESERVATION_TTL_MS'], type: 'number', scope: 'setup' },
+    { option: 'eventRetentionMs', env: ['PSPAS_EVENT_RETENTION_MS'], type: 'number', scope: 'setup' },
+    { option: 'eventMaxAttempts', env: ['PSPAS_EVENT_MAX_ATTEMPTS'], type: 'number', scope: 'setup' },
     { option: null, env: ['PSPAS_WORKER_THREADS'], type: 'number', scope: 'process' },
 ];

@@ -4,7 +4,7 @@
  * handle of the caller's set-up and converts the result into values of the caller's realm.
  */
 import type { PsPrivateAccessStoreOptions } from './settings.generated';
-import type { GetApiKeysOptions, IncrementUsageOptions, PsBudgetEvent, PsBudgetStatus, PsKeyBatchOptions, PsKeyRotationOptions, PsKeyRotationResult, PsKeyVerificationResult, PsPrivateAccessStoreAttributes, PsPrivateAccessStoreConfiguration, PsPrivateAccessStoreUsage, PsReservation, PsSettlement, ReserveUsageOptions, YpGroupData, YpUserData } from './types';
+import type { BudgetNotifierOptions, ClaimBudgetEventsOptions, GetApiKeysOptions, ListBudgetEventsOptions, PsBudgetEventRecord, PsBudgetNotifier, PsClaimedBudgetEvent, IncrementUsageOptions, PsBudgetEvent, PsBudgetStatus, PsKeyBatchOptions, PsKeyRotationOptions, PsKeyRotationResult, PsKeyVerificationResult, PsPrivateAccessStoreAttributes, PsPrivateAccessStoreConfiguration, PsPrivateAccessStoreUsage, PsReservation, PsSettlement, ReserveUsageOptions, YpGroupData, YpUserData } from './types';
 /**
  * Customers' API keys, envelope-encrypted at rest, scoped to groups and metered per use.
  *
@@ -142,6 +142,28 @@ export declare class PsPrivateAccessStore {
      * reported with `process.emitWarning` and affects nothing else.
      */
     static onBudgetEvent(listener: (event: PsBudgetEvent) => void): () => void;
+    /**
+     * Claim budget events from the durable outbox, from any process: up to `limit` pending
+     * events (oldest first), each leased to `consumer` for `leaseMs` — no other claim gets it
+     * until it is acked or the lease runs out. An event claimed `maxAttempts` times without an
+     * ack is parked instead (kept; `ps-access-store events retry` un-parks it). Every event
+     * any process's call fired is there, written in the transaction that decided it, once per
+     * key, period and kind.
+     */
+    static claimBudgetEvents(options: ClaimBudgetEventsOptions): Promise<PsClaimedBudgetEvent[]>;
+    /** Ack claimed events by `eventId`: they are done. Resolves to the number acked. */
+    static ackBudgetEvents(eventIds: string[]): Promise<number>;
+    /**
+     * Poll the outbox and hand each event to `handler`, one at a time; ack it when the handler
+     * resolves; when it throws, back off and leave the event to be claimed again after its
+     * lease (parked after `maxAttempts`). Delivery is at least once. `stop()` finishes the
+     * event in hand and resolves.
+     */
+    static startBudgetNotifier(options: BudgetNotifierOptions): PsBudgetNotifier;
+    /** The outbox for an operator, newest first (optionally one state). */
+    static listBudgetEvents(options?: ListBudgetEventsOptions): Promise<PsBudgetEventRecord[]>;
+    /** Un-park a parked event (pending again, attempts reset); `false` if it was not parked. */
+    static retryBudgetEvent(eventId: string): Promise<boolean>;
     /** Open the store now and create the table if it is missing (what the first call does). */
     static migrate(): Promise<void>;
     /**

@@ -9,6 +9,7 @@ exports.PsPrivateAccessStore = void 0;
 const args_1 = require("./args");
 const errors_1 = require("./errors");
 const events_1 = require("./events");
+const outbox_1 = require("./outbox");
 const native_1 = require("./native");
 const records_1 = require("./records");
 const rotation_1 = require("./rotation");
@@ -269,6 +270,38 @@ class PsPrivateAccessStore {
      */
     static onBudgetEvent(listener) {
         return (0, events_1.subscribe)(listener);
+    }
+    /**
+     * Claim budget events from the durable outbox, from any process: up to `limit` pending
+     * events (oldest first), each leased to `consumer` for `leaseMs` — no other claim gets it
+     * until it is acked or the lease runs out. An event claimed `maxAttempts` times without an
+     * ack is parked instead (kept; `ps-access-store events retry` un-parks it). Every event
+     * any process's call fired is there, written in the transaction that decided it, once per
+     * key, period and kind.
+     */
+    static async claimBudgetEvents(options) {
+        return (0, outbox_1.claimBudgetEvents)(options);
+    }
+    /** Ack claimed events by `eventId`: they are done. Resolves to the number acked. */
+    static async ackBudgetEvents(eventIds) {
+        return (0, outbox_1.ackBudgetEvents)(eventIds);
+    }
+    /**
+     * Poll the outbox and hand each event to `handler`, one at a time; ack it when the handler
+     * resolves; when it throws, back off and leave the event to be claimed again after its
+     * lease (parked after `maxAttempts`). Delivery is at least once. `stop()` finishes the
+     * event in hand and resolves.
+     */
+    static startBudgetNotifier(options) {
+        return (0, outbox_1.startBudgetNotifier)(options);
+    }
+    /** The outbox for an operator, newest first (optionally one state). */
+    static async listBudgetEvents(options) {
+        return (0, outbox_1.listBudgetEvents)(options);
+    }
+    /** Un-park a parked event (pending again, attempts reset); `false` if it was not parked. */
+    static async retryBudgetEvent(eventId) {
+        return (0, outbox_1.retryBudgetEvent)(eventId);
     }
     /** Open the store now and create the table if it is missing (what the first call does). */
     static async migrate() {

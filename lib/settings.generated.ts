@@ -100,6 +100,19 @@ export interface PsPrivateAccessStoreOptions {
    * default `600000`.
    */
   reservationTtlMs?: number | null
+  /**
+   * How long an acked budget event stays in the outbox (`ps_private_access_events`) before a claim
+   * prunes it, in milliseconds. Pending and parked events are never pruned. Environment:
+   * `PSPAS_EVENT_RETENTION_MS`; default `604800000`.
+   */
+  eventRetentionMs?: number | null
+  /**
+   * How many times a budget event may be claimed without an ack before it is parked (kept and shown
+   * by `ps-access-store events`, retried by `events retry`): 1 to 1000. `claimBudgetEvents({
+   * maxAttempts })` and `startBudgetNotifier({ maxAttempts })` override it. Environment:
+   * `PSPAS_EVENT_MAX_ATTEMPTS`; default `5`.
+   */
+  eventMaxAttempts?: number | null
 }
 
 /** One setting as the JS entry uses it. */
@@ -140,5 +153,7 @@ export const SETTINGS: readonly SettingRow[] = [
   { option: 'coalesce', env: ['PSPAS_COALESCE'], type: 'boolean', scope: 'setup' },
   { option: 'requestRetentionMs', env: ['PSPAS_REQUEST_RETENTION_MS'], type: 'number', scope: 'setup' },
   { option: 'reservationTtlMs', env: ['PSPAS_RESERVATION_TTL_MS'], type: 'number', scope: 'setup' },
+  { option: 'eventRetentionMs', env: ['PSPAS_EVENT_RETENTION_MS'], type: 'number', scope: 'setup' },
+  { option: 'eventMaxAttempts', env: ['PSPAS_EVENT_MAX_ATTEMPTS'], type: 'number', scope: 'setup' },
   { option: null, env: ['PSPAS_WORKER_THREADS'], type: 'number', scope: 'process' },
 ]

@@ -7,13 +7,20 @@
 import { configurationJson, filterOf, number, optionalId, optionsObject, string, boolean } from './args'
 import { convertError, PsPrivateAccessStoreError, settle, sync } from './errors'
 import { emit, subscribe } from './events'
+import { ackBudgetEvents, claimBudgetEvents, listBudgetEvents, retryBudgetEvent, startBudgetNotifier } from './outbox'
 import { native } from './native'
 import { attributes, budgetStatus } from './records'
 import { rotateKeys, verifyKeys } from './rotation'
 import { closeAll, configure, currentStore, privateKey, publicKey } from './settings'
 import type { PsPrivateAccessStoreOptions } from './settings.generated'
 import type {
+  BudgetNotifierOptions,
+  ClaimBudgetEventsOptions,
   GetApiKeysOptions,
+  ListBudgetEventsOptions,
+  PsBudgetEventRecord,
+  PsBudgetNotifier,
+  PsClaimedBudgetEvent,
   IncrementUsageOptions,
   PsBudgetEvent,
   PsBudgetStatus,
@@ -316,6 +323,43 @@ export class PsPrivateAccessStore {
    */
   static onBudgetEvent(listener: (event: PsBudgetEvent) => void): () => void {
     return subscribe(listener)
+  }
+
+  /**
+   * Claim budget events from the durable outbox, from any process: up to `limit` pending
+   * events (oldest first), each leased to `consumer` for `leaseMs` — no other claim gets it
+   * until it is acked or the lease runs out. An event claimed `maxAttempts` times without an
+   * ack is parked instead (kept; `ps-access-store events retry` un-parks it). Every event
+   * any process's call fired is there, written in the transaction that decided it, once per
+   * key, period and kind.
+   */
+  static async claimBudgetEvents(options: ClaimBudgetEventsOptions): Promise<PsClaimedBudgetEvent[]> {
+    return claimBudgetEvents(options)
+  }
+
+  /** Ack claimed events by `eventId`: they are done. Resolves to the number acked. */
+  static async ackBudgetEvents(eventIds: string[]): Promise<number> {
+    return ackBudgetEvents(eventIds)
+  }
+
+  /**
+   * Poll the outbox and hand each event to `handler`, one at a time; ack it when the handler
+   * resolves; when it throws, back off and leave the event to be claimed again after its
+   * lease (parked after `maxAttempts`). Delivery is at least once. `stop()` finishes the
+   * event in hand and resolves.
+   */
+  static startBudgetNotifier(options: BudgetNotifierOptions): PsBudgetNotifier {
+    return startBudgetNotifier(options)
+  }
+
+  /** The outbox for an operator, newest first (optionally one state). */
+  static async listBudgetEvents(options?: ListBudgetEventsOptions): Promise<PsBudgetEventRecord[]> {
+    return listBudgetEvents(options)
+  }
+
+  /** Un-park a parked event (pending again, attempts reset); `false` if it was not parked. */
+  static async retryBudgetEvent(eventId: string): Promise<boolean> {
+    return retryBudgetEvent(eventId)
   }
 
   /** Open the store now and create the table if it is missing (what the first call does). */

@@ -249,3 +249,77 @@ export interface PsPrivateAccessStoreAttributes {
   last_used_at: Date | null
   is_active: boolean
 }
+
+/** How an outbox event stands: not handled yet, handled, or out of attempts (kept for an operator). */
+export type PsBudgetEventState = 'pending' | 'acked' | 'parked'
+
+/**
+ * A budget event from the durable outbox (`ps_private_access_events`): the documented event
+ * fields, plus its id, how many times it has been claimed, and when it was written (by the
+ * transaction that decided it, in whichever process made the call).
+ */
+export interface PsClaimedBudgetEvent extends PsBudgetEvent {
+  /** The outbox row's id (a decimal string): what `ackBudgetEvents` takes. */
+  eventId: string
+  /** How many times it has been claimed, this claim included. */
+  attempts: number
+  createdAt: Date
+}
+
+/** An outbox event as an operator sees it (`listBudgetEvents`, `ps-access-store events`). */
+export interface PsBudgetEventRecord extends PsClaimedBudgetEvent {
+  state: PsBudgetEventState
+  /** The consumer that claimed it last (`null`: never claimed). */
+  consumer: string | null
+  /** Until when that claim holds it (`null` when not leased). */
+  leasedUntil: Date | null
+  ackedAt: Date | null
+}
+
+/** Options of `claimBudgetEvents`. */
+export interface ClaimBudgetEventsOptions {
+  /** Who claims (a non-empty string of at most 255 characters), recorded on each event. */
+  consumer: string
+  /** The most events to claim (1 to 1000; default 100). */
+  limit?: number
+  /** How long the claimed events are this consumer's alone, in ms (default 30000). */
+  leaseMs?: number
+  /**
+   * An event claimed this many times whose lease ran out without an ack is parked instead of
+   * claimed again (1 to 1000; default `eventMaxAttempts` / `PSPAS_EVENT_MAX_ATTEMPTS`, 5).
+   */
+  maxAttempts?: number
+}
+
+/** Options of `listBudgetEvents`. */
+export interface ListBudgetEventsOptions {
+  /** Only events in this state (default: all). */
+  state?: PsBudgetEventState
+  /** The most events to list, newest first (1 to 1000; default 100). */
+  limit?: number
+}
+
+/** Options of `startBudgetNotifier`. */
+export interface BudgetNotifierOptions {
+  /** Called with each event, one at a time; the event is acked when it resolves. */
+  handler: (event: PsClaimedBudgetEvent) => unknown
+  /** This notifier's name (default `notifier-<pid>`). */
+  consumer?: string
+  /** How long to wait when there is nothing to claim, in ms (default 1000). */
+  pollMs?: number
+  /** The lease of each claimed event, in ms (default 30000): longer than a handler runs. */
+  leaseMs?: number
+  /** Claims without an ack before an event is parked (default: the configured one, 5). */
+  maxAttempts?: number
+  /**
+   * Called when the handler throws or the database cannot be reached (the notifier backs
+   * off and goes on); default: `process.emitWarning` with code `PSPAS_NOTIFIER_ERROR`.
+   */
+  onError?: (error: unknown, event: PsClaimedBudgetEvent | null) => void
+}
+
+/** A running notifier. */
+export interface PsBudgetNotifier {
+  /** Stop polling; resolves once the event in hand (if any) is handled and acked. */
+  stop(): Promise<void>
+}

@@ -48,6 +48,11 @@ pub struct BudgetSettings {
     pub request_retention: Duration,
     /// How long a reservation holds without a `ttlMs` (see [`s::RESERVATION_TTL_MS`]).
     pub reservation_ttl: Duration,
+    /// How long acked budget events are kept (see [`s::EVENT_RETENTION_MS`]).
+    pub event_retention: Duration,
+    /// Claims of a budget event without an ack before it is parked (see
+    /// [`s::EVENT_MAX_ATTEMPTS`]).
+    pub event_max_attempts: i64,
 }
 
 /// Budget settings: the timezone of the periods and whether budgets are enforced.
@@ -71,6 +76,23 @@ pub fn budget_settings(settings: &Settings, env: &dyn Env) -> Result<BudgetSetti
                         .map_or("reservationTtlMs", |f| f.from)
                 ))
             })?
+        },
+        // As the request retention: at most 1,000 years.
+        event_retention: Duration::from_millis(
+            r.number::<u64>(&s::EVENT_RETENTION_MS)?
+                .min(MAX_RETENTION_MS),
+        ),
+        event_max_attempts: {
+            let n = r.number::<u64>(&s::EVENT_MAX_ATTEMPTS)?;
+            if !(1..=crate::outbox::MAX_ATTEMPTS as u64).contains(&n) {
+                return Err(Error::Config(format!(
+                    "{} must be a whole number from 1 to {}",
+                    r.found_text(&s::EVENT_MAX_ATTEMPTS)
+                        .map_or("eventMaxAttempts", |f| f.from),
+                    crate::outbox::MAX_ATTEMPTS
+                )));
+            }
+            n as i64
         },
     })
 }

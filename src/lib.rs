@@ -13,6 +13,7 @@ pub mod error;
 pub mod keycache;
 pub mod keyring;
 pub mod model;
+pub mod outbox;
 pub mod reservation;
 pub mod rotation;
 pub mod rsa_keys;

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
 use crate::keyring::{KeyRing, Opener};
 use crate::model::{self, KeyFilter, KeyRecord, NewKey, Request, Usage};
+use crate::outbox::{Claim, EventState, OutboxEvent};
 use crate::reservation::{Finished, Hold, Reserve, Settled};
 use crate::rotation;
 use crate::rsa_keys;
@@ -371,6 +372,48 @@ impl Service {
             Finished::Released(dropped) => Ok(dropped),
             Finished::Unknown | Finished::Settled(_) => Ok(false),
         }
+    }
+
+    /// Lease up to `limit` budget events to `consumer` for `lease` (see [`crate::outbox`]);
+    /// `max_attempts`: the configured one when `None`.
+    pub async fn claim_budget_events(
+        &self,
+        consumer: String,
+        limit: i64,
+        lease: std::time::Duration,
+        max_attempts: Option<i64>,
+    ) -> Result<Vec<OutboxEvent>> {
+        let budget = config::budget_settings(&self.settings, &*self.env)?;
+        let claim = Claim {
+            consumer,
+            limit,
+            lease,
+            max_attempts: max_attempts.unwrap_or(budget.event_max_attempts),
+            retention: budget.event_retention,
+        };
+        self.store().await?.claim_events(&claim).await
+    }
+
+    /// Ack budget events; the number acked (ids not pending are not counted).
+    pub async fn ack_budget_events(&self, ids: &[i64]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.store().await?.ack_events(ids).await
+    }
+
+    /// The outbox for an operator, newest first.
+    pub async fn list_budget_events(
+        &self,
+        state: Option<EventState>,
+        limit: i64,
+    ) -> Result<Vec<OutboxEvent>> {
+        self.store().await?.list_events(state, limit).await
+    }
+
+    /// Un-park a budget event; `true` if it was parked.
+    pub async fn retry_budget_event(&self, id: i64) -> Result<bool> {
+        self.store().await?.retry_event(id).await
     }
 
     pub async fn get_budget_status(&self, id: i64) -> Result<Option<BudgetStatus>> {

@@ -4,5 +4,6 @@ SELECT
   to_regclass('ps_private_access_store') IS NOT NULL
     AND to_regclass('ps_private_access_requests') IS NOT NULL
     AND to_regclass('ps_private_access_holds') IS NOT NULL
+    AND to_regclass('ps_private_access_events') IS NOT NULL
     AND to_regprocedure('ps_private_access_holds_state(jsonb,numeric)') IS NOT NULL
       AS table_exists

@@ -6,6 +6,8 @@
 //! the budget-event listeners. It calls the items here with typed values only:
 //!
 //! - [`store`]: `NativeStore`, one handle per database set-up, with the async operations;
+//! - [`events`]: the budget event outbox's operations on `NativeStore` (claim, ack, list,
+//!   retry);
 //! - [`crypto`]: the synchronous envelope functions and format checks;
 //! - [`options`]: the settings table and `configure()` options → core settings;
 //! - [`records`]: what crosses back (records, usage, status, events) as JSON text, so the
@@ -19,6 +21,7 @@
 
 #[cfg_attr(test, allow(dead_code))] // registered with Node by napi, unused by `cargo test`
 pub(crate) mod crypto;
+mod events;
 #[cfg_attr(test, allow(dead_code))] // settingsTable is registered with Node by napi
 mod options;
 mod records;

@@ -129,7 +129,7 @@ fn batch_bounds(after_id: f64, limit: f64) -> CoreResult<(i64, i64)> {
 /// A database set-up: a handle on the service shared by every caller that names it.
 #[napi]
 pub struct NativeStore {
-    service: Arc<Service>,
+    pub(super) service: Arc<Service>,
     key: [u8; 32],
 }
 

@@ -221,6 +221,26 @@ settings! {
         default: "600000",
         scope: Setup,
     };
+    /// How long an acked budget event stays in the outbox (`ps_private_access_events`) before a
+    /// claim prunes it, in milliseconds. Pending and parked events are never pruned.
+    EVENT_RETENTION_MS = {
+        option: Some("eventRetentionMs"),
+        env: ["PSPAS_EVENT_RETENTION_MS"],
+        kind: Count,
+        default: "604800000",
+        scope: Setup,
+    };
+    /// How many times a budget event may be claimed without an ack before it is parked (kept
+    /// and shown by `ps-access-store events`, retried by `events retry`): 1 to 1000.
+    /// `claimBudgetEvents({ maxAttempts })` and `startBudgetNotifier({ maxAttempts })`
+    /// override it.
+    EVENT_MAX_ATTEMPTS = {
+        option: Some("eventMaxAttempts"),
+        env: ["PSPAS_EVENT_MAX_ATTEMPTS"],
+        kind: Count,
+        default: "5",
+        scope: Setup,
+    };
     /// Worker threads of the addon's async runtime (read once, when the addon loads).
     WORKER_THREADS = {
         option: None,

@@ -11,6 +11,7 @@ use crate::budget::{BudgetEvent, BudgetStatus};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::Result;
 use crate::model::{ActiveFilter, IdFilter, KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
+use crate::outbox::{Claim, EventState, OutboxEvent};
 use crate::reservation::{Finished, Reserve};
 use crate::rotation::{Rewrap, WrappedKey};
 
@@ -219,6 +220,19 @@ pub trait Store: Send + Sync {
     fn replace_wrapped_keys(&self, batch: &[Rewrap]) -> impl Future<Output = Result<u64>> + Send;
     /// The number of stored keys.
     fn count_keys(&self) -> impl Future<Output = Result<i64>> + Send;
+    /// Lease up to `claim.limit` claimable events to `claim.consumer`, oldest first; park the
+    /// ones out of attempts and prune old acked ones on the way (see [`crate::outbox`]).
+    fn claim_events(&self, claim: &Claim) -> impl Future<Output = Result<Vec<OutboxEvent>>> + Send;
+    /// Ack pending events; the number acked.
+    fn ack_events(&self, ids: &[i64]) -> impl Future<Output = Result<u64>> + Send;
+    /// Events for an operator, newest first (`state`: only those; `None`: all).
+    fn list_events(
+        &self,
+        state: Option<EventState>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<OutboxEvent>>> + Send;
+    /// Un-park an event; `true` if it was parked.
+    fn retry_event(&self, id: i64) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// The backend in use.
@@ -315,6 +329,18 @@ impl Store for AnyStore {
     }
     async fn count_keys(&self) -> Result<i64> {
         dispatch!(self, s => s.count_keys().await)
+    }
+    async fn claim_events(&self, claim: &Claim) -> Result<Vec<OutboxEvent>> {
+        dispatch!(self, s => s.claim_events(claim).await)
+    }
+    async fn ack_events(&self, ids: &[i64]) -> Result<u64> {
+        dispatch!(self, s => s.ack_events(ids).await)
+    }
+    async fn list_events(&self, state: Option<EventState>, limit: i64) -> Result<Vec<OutboxEvent>> {
+        dispatch!(self, s => s.list_events(state, limit).await)
+    }
+    async fn retry_event(&self, id: i64) -> Result<bool> {
+        dispatch!(self, s => s.retry_event(id).await)
     }
 }
 

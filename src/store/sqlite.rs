@@ -18,12 +18,15 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite};
 
+mod events;
+
 use super::template::{Part, Template};
 use super::{filter_sql, rows, Increment, Store, Warm};
 use crate::budget::{self, BudgetEvent, BudgetStatus, NewHold, Period};
 use crate::config::{BudgetSettings, PoolSettings};
 use crate::error::{Error, Result};
 use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
+use crate::outbox::{Claim, EventState, NewEvent, OutboxEvent};
 use crate::reservation::{self, Finished, Hold, Reserve, Step};
 use crate::rotation::{Rewrap, WrappedKey};
 
@@ -32,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_create_ps_private_access_store.sql"),
     include_str!("../../migrations/sqlite/0002_create_ps_private_access_requests.sql"),
     include_str!("../../migrations/sqlite/0003_create_ps_private_access_holds.sql"),
+    include_str!("../../migrations/sqlite/0004_create_ps_private_access_events.sql"),
 ];
 
 /// The statements of this backend, one file each under `sql/sqlite/`.
@@ -411,6 +415,16 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        if let Step::Write {
+            settled: Some(settled),
+            ..
+        } = &step
+        {
+            let period = Period::at(now, self.budget.timezone);
+            for event in &settled.events {
+                events::record(&mut tx, &NewEvent::of(event, &period), now).await?;
+            }
+        }
         tx.commit().await?;
         self.warm.keep(conn);
         Ok(Finished::of(step))
@@ -536,6 +550,19 @@ impl Store for SqliteStore {
         self.warm.keep(conn);
         Ok(row.try_get("keys")?)
     }
+
+    async fn claim_events(&self, claim: &Claim) -> Result<Vec<OutboxEvent>> {
+        self.claim_events_in(claim).await
+    }
+    async fn ack_events(&self, ids: &[i64]) -> Result<u64> {
+        self.ack_events_in(ids).await
+    }
+    async fn list_events(&self, state: Option<EventState>, limit: i64) -> Result<Vec<OutboxEvent>> {
+        self.list_events_in(state, limit).await
+    }
+    async fn retry_event(&self, id: i64) -> Result<bool> {
+        self.retry_event_in(id).await
+    }
 }
 
 impl SqliteStore {
@@ -594,6 +621,10 @@ impl SqliteStore {
                     .execute(&mut *tx)
                     .await?;
             }
+        }
+        // The events, into the outbox in this transaction.
+        for event in &decision.events {
+            events::record(&mut *tx, &NewEvent::of(event, &period), now).await?;
         }
         Ok((picked, decision.events))
     }

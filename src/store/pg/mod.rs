@@ -13,6 +13,7 @@
 
 mod batch;
 mod decode;
+mod events;
 mod exec;
 mod hints;
 mod increment;
@@ -32,6 +33,7 @@ use crate::budget::{self, BudgetStatus, Period};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::{Error, Result};
 use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
+use crate::outbox::{Claim, EventState, OutboxEvent};
 use crate::reservation::{Finished, Reserve};
 use crate::rotation::{Rewrap, WrappedKey};
 use batch::{BatchKey, Coalescer};
@@ -348,5 +350,18 @@ impl Store for PgStore {
             Some(row) => Ok(row.try_get("keys")?),
             None => Ok(0),
         }
+    }
+
+    async fn claim_events(&self, claim: &Claim) -> Result<Vec<OutboxEvent>> {
+        PgStore::claim_events(self, claim).await
+    }
+    async fn ack_events(&self, ids: &[i64]) -> Result<u64> {
+        PgStore::ack_events(self, ids).await
+    }
+    async fn list_events(&self, state: Option<EventState>, limit: i64) -> Result<Vec<OutboxEvent>> {
+        PgStore::list_events(self, state, limit).await
+    }
+    async fn retry_event(&self, id: i64) -> Result<bool> {
+        PgStore::retry_event(self, id).await
     }
 }

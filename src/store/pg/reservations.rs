@@ -20,6 +20,7 @@ use super::PgStore;
 use crate::budget;
 use crate::error::Result;
 use crate::model::{self, Request};
+use crate::outbox::NewEvent;
 use crate::reservation::{self, Finished, Hold, Reserve, Step};
 use crate::store::rows;
 
@@ -191,6 +192,16 @@ impl PgStore {
                 .bind(self.budget.request_retention.as_millis() as f64)
                 .execute(&mut *tx)
                 .await?;
+        }
+        // The events the charge fired, into the outbox in this transaction.
+        if let Step::Write {
+            settled: Some(settled),
+            ..
+        } = &step
+        {
+            for event in &settled.events {
+                super::events::record(&mut *tx, &NewEvent::of(event, &period), persistent).await?;
+            }
         }
         Ok(Ok(Finished::of(step)))
     }

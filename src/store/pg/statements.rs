@@ -22,6 +22,10 @@ const PARTS: &[Part] = &[
         "/*:key_record*/",
         include_str!("../../../sql/postgres/key_record.sql"),
     ),
+    (
+        "/*:event_columns*/",
+        include_str!("../../../sql/postgres/event_columns.sql"),
+    ),
 ];
 
 macro_rules! template {
@@ -39,6 +43,8 @@ pub(super) static BUDGET_ROW: Template = template!("budget_row.sql");
 pub(super) static INCREMENT_LEAN: Template = template!("increment_lean.sql");
 pub(super) static INCREMENT_BUDGET: Template = template!("increment_budget.sql");
 pub(super) static HOLD_LOCK: Template = template!("hold_lock.sql");
+pub(super) static EVENT_CLAIM: Template = template!("event_claim.sql");
+pub(super) static EVENT_LIST: Template = template!("event_list.sql");
 
 pub(super) const UNDO_INCREMENT: &str = include_str!("../../../sql/postgres/undo_increment.sql");
 pub(super) const SET_ACTIVE: &str = include_str!("../../../sql/postgres/set_active.sql");
@@ -57,6 +63,9 @@ pub(super) const HOLD_FIND: &str = include_str!("../../../sql/postgres/hold_find
 pub(super) const HOLD_REQUEST_LOCK: &str =
     include_str!("../../../sql/postgres/hold_request_lock.sql");
 pub(super) const HOLD_FINISH: &str = include_str!("../../../sql/postgres/hold_finish.sql");
+pub(super) const EVENT_RECORD: &str = include_str!("../../../sql/postgres/event_record.sql");
+pub(super) const EVENT_ACK: &str = include_str!("../../../sql/postgres/event_ack.sql");
+pub(super) const EVENT_RETRY: &str = include_str!("../../../sql/postgres/event_retry.sql");
 pub(super) const COUNT_KEYS: &str = include_str!("../../../sql/postgres/count_keys.sql");
 
 /// The migrations, in order (each idempotent: `CREATE … IF NOT EXISTS`).
@@ -65,6 +74,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_create_ps_private_access_requests.sql"),
     include_str!("../../../migrations/postgres/0003_create_ps_private_access_holds.sql"),
     include_str!("../../../migrations/postgres/0004_create_ps_private_access_holds_state.sql"),
+    include_str!("../../../migrations/postgres/0005_create_ps_private_access_events.sql"),
 ];
 
 /// The full increment statement for a filter (`sql/postgres/increment_budget.sql`): `$1`
