@@ -21,7 +21,7 @@ const ROOT = path.resolve(__dirname, '..')
 const BIN = path.join(ROOT, 'bin/ps-access-store.mjs')
 const PKG = require('../package.json')
 
-const COMMANDS = ['keygen', 'add', 'list', 'status', 'budget', 'enable', 'disable', 'verify', 'rotate', 'migrate']
+const COMMANDS = ['keygen', 'add', 'list', 'status', 'budget', 'enable', 'disable', 'events', 'verify', 'rotate', 'migrate']
 const DB_COMMANDS = COMMANDS.filter((c) => c !== 'keygen')
 
 // The pseudo-terminal runs need util-linux `script` (Debian: bsdutils, always installed) and
@@ -699,6 +699,52 @@ describe('budget', () => {
     expect(plainError(r)).toEqual({ code: 'PSPAS_NOT_FOUND', message: 'no key with id 434343' })
     const bad = cli(['budget', '1', '--per-day', '-5'], { env })
     expect(bad.status).toBe(2)
+  })
+})
+
+describe('events', () => {
+  test.each(BACKENDS)('%s: lists the outbox newest first (human and --json), by state; `events retry` un-parks a parked event', async (backend) => {
+    const { id } = addKey(backend, 108, ['--model', '9', '--per-day', '10', '--daily-threshold', '0.5'])
+    const env = { DATABASE_URL: dbs[backend].url }
+    S.configure({ databaseUrl: dbs[backend].url, privateKey: KEYS.current.privateKey })
+    // Earlier tests' events acked, so that this one's is the only one pending.
+    for (let got; (got = await S.claimBudgetEvents({ consumer: 'drain', limit: 1000 })).length > 0; ) {
+      await S.ackBudgetEvents(got.map((e) => e.eventId))
+    }
+    await S.incrementUsageAndGetApiKey(108, { aiModelId: 9, incrementAmount: 6 })
+    // Claimed once with maxAttempts 1 and a lease that runs out: parked at the next claim.
+    const [claimed] = await S.claimBudgetEvents({ consumer: 'cli-spec', leaseMs: 1, maxAttempts: 1 })
+    expect(claimed.keyId).toBe(id)
+    await new Promise((r) => setTimeout(r, 20))
+    expect(await S.claimBudgetEvents({ consumer: 'cli-spec', maxAttempts: 1 })).toEqual([])
+    const r = cli(['events', '--state', 'parked'], { env })
+    expect(r.status).toBe(0)
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines[0].split(/\s{2,}/)).toEqual(['EVENT', 'STATE', 'KIND', 'KEY', 'GROUP', 'USED', 'LIMIT', 'ATTEMPTS', 'CONSUMER', 'CREATED'])
+    expect(lines[1].split(/\s{2,}/)).toEqual([claimed.eventId, 'parked', 'dailyThreshold', String(id), '108', '6', '10', '1', 'cli-spec', expect.stringMatching(/Z$/)])
+    const j = cli(['events', '--json', '--limit', '1'], { env })
+    expect(j.status).toBe(0)
+    expect(json(j)).toEqual({
+      events: [
+        {
+          eventId: claimed.eventId, state: 'parked', kind: 'dailyThreshold', keyId: id, groupId: 108, aiModelId: 9, externalApiId: null,
+          used: 6, limit: 10, periodStart: claimed.periodStart.toISOString(), attempts: 1, consumer: 'cli-spec', leasedUntil: null,
+          createdAt: claimed.createdAt.toISOString(), ackedAt: null,
+        },
+      ],
+    })
+    const retried = cli(['events', 'retry', claimed.eventId], { env })
+    expect(retried.status).toBe(0)
+    expect(retried.stdout).toBe(`event ${claimed.eventId} is pending again\n`)
+    expect(cli(['events', '--state', 'parked'], { env }).stdout).toBe('no parked budget events\n')
+    const [again] = await S.claimBudgetEvents({ consumer: 'cli-spec' })
+    expect([again.eventId, again.attempts]).toEqual([claimed.eventId, 1])
+    expect(await S.ackBudgetEvents([again.eventId])).toBe(1)
+    // Retrying an event that is not parked: exit 1, PSPAS_NOT_FOUND; a bad state: exit 2.
+    const twice = cli(['events', 'retry', claimed.eventId, '--json'], { env })
+    expect(twice.status).toBe(1)
+    expect(errorOf(twice)).toEqual({ code: 'PSPAS_NOT_FOUND', message: `no parked event with id ${claimed.eventId}` })
+    expect(cli(['events', '--state', 'done'], { env }).status).toBe(2)
   })
 })
 

@@ -25,16 +25,17 @@ import * as enableDisable from './commands/enable-disable.mjs'
 import * as verify from './commands/verify.mjs'
 import * as rotate from './commands/rotate.mjs'
 import * as migrate from './commands/migrate.mjs'
+import * as events from './commands/events.mjs'
 
 /** The commands, in the order `--help` lists them. */
-const COMMANDS = [keygen, add, list, status, budget, enableDisable, verify, rotate, migrate]
+const COMMANDS = [keygen, add, list, status, budget, enableDisable, events, verify, rotate, migrate]
 
 export function buildProgram() {
   const program = new Command(NAME)
   program
     .description(
       `Operate the ${TABLE} store of ${pkg.name}: key pairs, customers' API keys, budgets, ` +
-        'verification and rotation of the data keys.\n' +
+        'budget events, verification and rotation of the data keys.\n' +
         'Configuration comes from the same environment variables as the library ' +
         '(DATABASE_URL, RSA_API_ENCRYPTION_PUBLIC_KEY, RSA_API_ENCRYPTION_PRIVATE_KEY, …); flags override them.\n' +
         'Exit codes: 0 success, 1 failure, 2 usage error.',
