@@ -585,15 +585,29 @@ describe.each([
     test.each(cases)('a stored row with %s: incrementUsageAndGetApiKey rejects, counts nothing', async (label, env) => {
       const g = group()
       const added = await failure(() => S.addPreEncryptedKey(g, 7, 3, undefined, env.encryptedApiKey, env.encryptedAesKey, CONFIG))
-      if (added.threw) {
+      let id
+      if (added.threw && added.err.code === 'PSPAS_DUPLICATE_KEY') {
+        // A tampered copy that keeps one of the stored canary's ciphertexts is refused at the
+        // door (that error is checked too); written to the table directly, as by someone with
+        // database access, it must still fail clean.
+        expectSecretFree(`add ${label}`, added, 'PSPAS_DUPLICATE_KEY')
+        let n = 0
+        const sql =
+          'INSERT INTO ps_private_access_store (group_id, user_id, ai_model_id, configuration, usage, encrypted_api_key, encrypted_aes_key, is_active) ' +
+          "VALUES (?, 7, 3, '{}', '{\"dailyUse\":0,\"monthlyUse\":0,\"totalUse\":0}', ?, ?, true)"
+        await db.query(db.kind === 'postgres' ? sql.replace(/\?/g, () => `$${++n}`) : sql, [g, env.encryptedApiKey, env.encryptedAesKey])
+        ;[id] = (await S.getApiKeys(g)).map((r) => r.id)
+      } else if (added.threw) {
         // Refused at the door (a format the original also refuses): that error is checked too.
         expectSecretFree(`add ${label}`, added, 'PSPAS_INVALID_FORMAT')
         return
+      } else {
+        records.push([label, added.value])
+        expect(leaks(`record ${label}`, valueTexts(added.value))).toEqual([])
+        id = added.value.id
       }
-      records.push([label, added.value])
-      expect(leaks(`record ${label}`, valueTexts(added.value))).toEqual([])
       await expectFailsClean(`increment ${label}`, () => S.incrementUsageAndGetApiKey(g), 'PSPAS_DECRYPT_FAILED')
-      expect((await S.getUsage(added.value.id)).totalUse).toBe(0)
+      expect((await S.getUsage(id)).totalUse).toBe(0)
     })
 
     test('a foreign private key (environment and configure): decrypt and increment fail', async () => {

@@ -307,10 +307,10 @@ describe.each(BACKENDS)('the budget event outbox on %s', (_name, fresh) => {
       const deadline = Date.now() + 10000
       while ((await outboxOf(k.id))[0][2] !== 'acked' && Date.now() < deadline) await sleep(20)
       await n.stop()
-      const calls_ = warning.mock.calls.map(([message, options]) => [message, options.code, options.detail])
+      const reported = warning.mock.calls.map(([message, options]) => [message, options.code, options.detail])
       warning.mockRestore()
       expect(calls).toBe(2)
-      expect(calls_).toEqual([
+      expect(reported).toEqual([
         ['The budget notifier warned failed: SMTP 451', 'PSPAS_NOTIFIER_ERROR', expect.stringMatching(/^event [0-9]+ \(dailyThreshold, key [0-9]+, attempt 1\)$/)],
       ])
       expect(await outboxOf(k.id)).toEqual([['dailyThreshold', dayOf(Date.now()), 'acked']])

@@ -36,6 +36,9 @@ pub fn key_cache_settings(
     })
 }
 
+/// The longest pool timeout honoured, in ms (see [`PoolSettings::acquire_timeout`]).
+pub const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
+
 /// The longest request-id retention honoured (see [`BudgetSettings::request_retention`]).
 pub const MAX_RETENTION_MS: u64 = 1_000 * 365 * 24 * 3_600_000;
 
@@ -165,8 +168,14 @@ pub fn pool_settings(settings: &Settings, env: &dyn Env) -> Result<PoolSettings>
     Ok(PoolSettings {
         max,
         min,
-        acquire_timeout: Duration::from_millis(r.number(&s::ACQUIRE_TIMEOUT_MS)?),
-        idle_timeout: Duration::from_millis(r.number(&s::IDLE_TIMEOUT_MS)?),
+        // Clamped to 2^31 - 1 ms (24.8 days), the longest wait the drivers take: SQLite's busy
+        // timeout is a C int of milliseconds (sqlx's worker panicked on more).
+        acquire_timeout: Duration::from_millis(
+            r.number::<u64>(&s::ACQUIRE_TIMEOUT_MS)?.min(MAX_TIMEOUT_MS),
+        ),
+        idle_timeout: Duration::from_millis(
+            r.number::<u64>(&s::IDLE_TIMEOUT_MS)?.min(MAX_TIMEOUT_MS),
+        ),
         pooler,
         coalesce: r.switch(&s::COALESCE)?,
     })

@@ -75,6 +75,7 @@ pub fn is_valid_encrypted_format(s: &str) -> bool {
 
 /// Parse `iv:tag:ciphertext`; any deviation is `InvalidFormat`.
 pub fn parse_encrypted_api_key(s: &str) -> Result<Ciphertext> {
+    crate::model::bounds::encrypted_api_key(s)?;
     let mut parts = s.split(':');
     let (Some(iv), Some(tag), Some(body), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -99,6 +100,7 @@ pub fn parse_encrypted_api_key(s: &str) -> Result<Ciphertext> {
 
 /// Decode the wrapped AES key: canonical, non-empty base64.
 pub fn decode_encrypted_aes_key(s: &str) -> Result<Vec<u8>> {
+    crate::model::bounds::encrypted_aes_key(s)?;
     if s.is_empty() || !is_valid_base64(s) {
         return Err(Error::InvalidFormat);
     }
@@ -110,11 +112,22 @@ pub fn decode_encrypted_aes_key(s: &str) -> Result<Vec<u8>> {
 /// can never be opened (PolicySynth's own unit test stores `"aa:bb:cc"` with `"AQIDBA=="`) is
 /// stored, and fails when a call tries to open it, counting nothing.
 pub fn validate_sealed(encrypted_api_key: &str, encrypted_aes_key: &str) -> Result<()> {
+    crate::model::bounds::encrypted_api_key(encrypted_api_key)?;
+    crate::model::bounds::encrypted_aes_key(encrypted_aes_key)?;
     if is_valid_encrypted_format(encrypted_api_key) && is_valid_base64(encrypted_aes_key) {
         Ok(())
     } else {
         Err(Error::InvalidFormat)
     }
+}
+
+/// Whether a pair that passed [`validate_sealed`] has the shape of a real envelope (a 12- or
+/// 16-byte IV, a 16-byte tag, a wrapped key of at least 64 bytes): only such a pair can ever
+/// be opened, so only such a pair is refused as a copy of a stored one (junk pairs the
+/// original accepts, such as PolicySynth's own `"aa:bb:cc"` / `"AQIDBA=="`, may repeat).
+pub fn is_envelope_shaped(encrypted_api_key: &str, encrypted_aes_key: &str) -> bool {
+    parse_encrypted_api_key(encrypted_api_key).is_ok()
+        && decode_encrypted_aes_key(encrypted_aes_key).is_ok_and(|w| w.len() >= 64)
 }
 
 type Gcm16 = AesGcm<Aes256, U16>;
@@ -125,6 +138,7 @@ pub fn seal(public: &RsaPublic, api_key: &str) -> Result<SealedKey> {
     if api_key.is_empty() {
         return Err(Error::EmptyApiKey);
     }
+    crate::model::bounds::api_key(api_key)?;
     let key = AesKey::random();
     let mut iv = [0u8; IV_LEN];
     rand::fill(&mut iv);

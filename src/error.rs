@@ -59,6 +59,18 @@ pub enum Error {
     /// after the request retention window).
     #[error("no reservation with this reservationId (never issued by this store, or pruned after the request retention window); nothing was charged")]
     ReservationNotFound,
+    /// `addPreEncryptedKey` of a sealed pair whose ciphertext or wrapped data key is already
+    /// stored (in any group): a copied pair would serve one group's key to another.
+    #[error("this encrypted API key or its encrypted AES key is already stored (a sealed key can be stored once, in one group: seal the API key again for another group); nothing was written")]
+    DuplicateKey,
+    /// An input beyond its documented bound (see [`crate::model::bounds`]): refused before any
+    /// work on it, nothing written.
+    #[error("{what} is too large: at most {max} {unit}")]
+    TooLarge {
+        what: &'static str,
+        max: usize,
+        unit: &'static str,
+    },
     #[error("Use of {0} is not allowed. Use incrementUsageAndGetApiKey instead.")]
     NotAllowed(&'static str),
     #[error("Internal error: {0}")]
@@ -87,6 +99,8 @@ impl Error {
             Error::EmptyApiKey => "PSPAS_EMPTY_API_KEY",
             Error::DecryptFailed => "PSPAS_DECRYPT_FAILED",
             Error::InvalidArgument(_) => "PSPAS_INVALID_ARGUMENT",
+            Error::TooLarge { .. } => "PSPAS_TOO_LARGE",
+            Error::DuplicateKey => "PSPAS_DUPLICATE_KEY",
             Error::InvalidAmount(_) => "PSPAS_INVALID_AMOUNT",
             Error::InvalidConfiguration(_) => "PSPAS_INVALID_CONFIGURATION",
             Error::Config(_) => "PSPAS_CONFIG",

@@ -341,3 +341,82 @@ mod tests {
         assert_eq!(Usage::from_json("{}"), Usage::default());
     }
 }
+
+/// The bounds on inputs, each refused with `PSPAS_TOO_LARGE` before any work on it (so a
+/// huge value cannot hold the JS thread or the database): an API key far longer than any
+/// provider issues, the ciphertexts such a key seals to, an RSA-wrapped data key of up to
+/// 16384-bit RSA, and a budget configuration.
+pub mod bounds {
+    use crate::error::{Error, Result};
+
+    /// `encryptApiKey(apiKey)`: bytes of UTF-8.
+    pub const API_KEY_BYTES: usize = 8 * 1024;
+    /// `encryptedApiKey`: `iv:tag:ciphertext` in hex of an API key of [`API_KEY_BYTES`].
+    pub const ENCRYPTED_API_KEY_CHARS: usize = 2 * (16 + 16 + API_KEY_BYTES) + 2;
+    /// `encryptedAesKey`: base64 of a 16384-bit RSA ciphertext.
+    pub const ENCRYPTED_AES_KEY_CHARS: usize = 2_732;
+    /// `configuration`: bytes of its JSON text.
+    pub const CONFIGURATION_BYTES: usize = 64 * 1024;
+
+    /// `Ok` when `len` is within `max`, else `PSPAS_TOO_LARGE` naming `what`.
+    pub fn check(what: &'static str, len: usize, max: usize, unit: &'static str) -> Result<()> {
+        if len <= max {
+            Ok(())
+        } else {
+            Err(Error::TooLarge { what, max, unit })
+        }
+    }
+
+    pub fn api_key(value: &str) -> Result<()> {
+        check("apiKey", value.len(), API_KEY_BYTES, "bytes")
+    }
+    pub fn encrypted_api_key(value: &str) -> Result<()> {
+        check(
+            "encryptedApiKey",
+            value.len(),
+            ENCRYPTED_API_KEY_CHARS,
+            "characters",
+        )
+    }
+    pub fn encrypted_aes_key(value: &str) -> Result<()> {
+        check(
+            "encryptedAesKey",
+            value.len(),
+            ENCRYPTED_AES_KEY_CHARS,
+            "characters",
+        )
+    }
+    pub fn configuration_json(value: &str) -> Result<()> {
+        check(
+            "configuration",
+            value.len(),
+            CONFIGURATION_BYTES,
+            "bytes of JSON",
+        )
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn each_bound_admits_its_maximum_and_refuses_one_more() {
+            for (f, max) in [
+                (api_key as fn(&str) -> Result<()>, API_KEY_BYTES),
+                (encrypted_api_key, ENCRYPTED_API_KEY_CHARS),
+                (encrypted_aes_key, ENCRYPTED_AES_KEY_CHARS),
+                (configuration_json, CONFIGURATION_BYTES),
+            ] {
+                assert!(f(&"a".repeat(max)).is_ok());
+                let e = f(&"a".repeat(max + 1)).unwrap_err();
+                assert_eq!(e.code(), "PSPAS_TOO_LARGE");
+            }
+            assert_eq!(
+                api_key(&"k".repeat(API_KEY_BYTES + 1))
+                    .unwrap_err()
+                    .to_string(),
+                "apiKey is too large: at most 8192 bytes"
+            );
+        }
+    }
+}

@@ -110,6 +110,7 @@ pub struct SettledJson {
 
 /// The caller's `JSON.stringify(configuration)` as JSON (checked by the core).
 fn configuration_from(json: &str) -> CoreResult<serde_json::Value> {
+    model::bounds::configuration_json(json)?;
     serde_json::from_str(json)
         .map_err(|_| CoreError::InvalidConfiguration("configuration must be JSON".into()))
 }

@@ -241,7 +241,10 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     async fn insert(&self, key: &NewKey) -> Result<KeyRecord> {
+        let shaped =
+            crate::envelope::is_envelope_shaped(&key.encrypted_api_key, &key.encrypted_aes_key);
         let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         let row = sqlx::query(AssertSqlSafe(INSERT.get("")))
             .bind(key.group_id)
             .bind(key.user_id)
@@ -250,10 +253,15 @@ impl Store for SqliteStore {
             .bind(key.configuration.to_string())
             .bind(&key.encrypted_api_key)
             .bind(&key.encrypted_aes_key)
-            .fetch_one(&mut *conn)
+            .bind(shaped)
+            .fetch_optional(&mut *tx)
             .await?;
+        tx.commit().await?;
         self.warm.keep(conn);
-        record(&row, &self.period())
+        match row {
+            Some(row) => record(&row, &self.period()),
+            None => Err(Error::DuplicateKey),
+        }
     }
 
     async fn list(&self, group_id: i64, filter: &KeyFilter) -> Result<Vec<KeyRecord>> {

@@ -42,8 +42,8 @@ use exec::Kind;
 use hints::LeanHint;
 use increment::{Target, FULL_FILTER_FROM, LEAN_FILTER_FROM};
 use statements::{
-    BUDGET_ROW, COUNT_KEYS, INSERT, LIST, MIGRATIONS, REPLACE_WRAPPED_KEYS, SET_ACTIVE,
-    SET_CONFIGURATION, TABLE_EXISTS, UNDO_INCREMENT, WRAPPED_KEYS,
+    BUDGET_ROW, COUNT_KEYS, INSERT, INSERT_LOCK, LIST, MIGRATIONS, REPLACE_WRAPPED_KEYS,
+    SET_ACTIVE, SET_CONFIGURATION, TABLE_EXISTS, UNDO_INCREMENT, WRAPPED_KEYS,
 };
 
 pub use statements::increment_statement;
@@ -182,22 +182,44 @@ impl Store for PgStore {
     async fn insert(&self, key: &NewKey) -> Result<KeyRecord> {
         let sql = INSERT.get("");
         let configuration = key.configuration.to_string();
-        let rows = self
-            .rows(Kind::Write, || {
-                sqlx::query(AssertSqlSafe(sql.clone()))
-                    .bind(self.tz())
-                    .bind(key.group_id)
-                    .bind(key.user_id)
-                    .bind(key.ai_model_id)
-                    .bind(key.external_api_id)
-                    .bind(configuration.as_str())
-                    .bind(key.encrypted_api_key.as_str())
-                    .bind(key.encrypted_aes_key.as_str())
+        let shaped =
+            crate::envelope::is_envelope_shaped(&key.encrypted_api_key, &key.encrypted_aes_key);
+        let persistent = !self.pooler;
+        let row = self
+            .run(Kind::Write, |mut conn| {
+                let sql = sql.clone();
+                let configuration = configuration.as_str();
+                async move {
+                    let r = async {
+                        let mut tx = conn.begin().await?;
+                        sqlx::query(INSERT_LOCK)
+                            .persistent(persistent)
+                            .execute(&mut *tx)
+                            .await?;
+                        let row = sqlx::query(AssertSqlSafe(sql))
+                            .persistent(persistent)
+                            .bind(self.tz())
+                            .bind(key.group_id)
+                            .bind(key.user_id)
+                            .bind(key.ai_model_id)
+                            .bind(key.external_api_id)
+                            .bind(configuration)
+                            .bind(key.encrypted_api_key.as_str())
+                            .bind(key.encrypted_aes_key.as_str())
+                            .bind(shaped)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        Ok::<_, sqlx::Error>(row)
+                    }
+                    .await;
+                    (conn, r)
+                }
             })
             .await?;
-        match rows.first() {
-            Some(row) => record(row),
-            None => Err(Error::Internal("INSERT returned no row".into())),
+        match row {
+            Some(row) => record(&row),
+            None => Err(Error::DuplicateKey),
         }
     }
 

@@ -1,0 +1,122 @@
+// Tenant isolation and bounded inputs (issue 19), on both backends and through PgBouncer in
+// transaction mode (see scripts/test.sh): a sealed pair copied from group B into group A is
+// refused (PSPAS_DUPLICATE_KEY) and never serves B's key to A; every input bound is refused
+// with PSPAS_TOO_LARGE before any work, nothing written.
+'use strict'
+const { coded } = require('./support/errors.cjs')
+const { PsPrivateAccessStore: S } = require('..')
+const { BACKENDS, generateKeys } = require('../tools/harness/index.cjs')
+
+const keys = generateKeys()
+const DUPLICATE = coded(
+  'PSPAS_DUPLICATE_KEY',
+  'this encrypted API key or its encrypted AES key is already stored (a sealed key can be stored once, in one group: seal the API key again for another group); nothing was written',
+)
+const tooLarge = (message) => coded('PSPAS_TOO_LARGE', message)
+
+describe.each(BACKENDS)('isolation and bounds on %s', (_name, fresh) => {
+  let db
+  const rows = async () => {
+    const { rows: r } = await db.query('SELECT id, group_id, encrypted_api_key FROM ps_private_access_store ORDER BY id')
+    return r.map((x) => (Array.isArray(x) ? x : Object.values(x)))
+  }
+
+  beforeAll(async () => {
+    db = await fresh('isolation')
+    process.env.RSA_API_ENCRYPTION_PUBLIC_KEY = keys.publicKey
+    process.env.RSA_API_ENCRYPTION_PRIVATE_KEY = keys.privateKey
+    for (const v of db.envCleared) delete process.env[v]
+    Object.assign(process.env, db.env)
+    await S.migrate()
+  })
+  afterAll(async () => {
+    await S.close()
+    await db.drop()
+  })
+
+  describe('addPreEncryptedKey', () => {
+    test("B's sealed pair added to group A is refused and nothing is written: A never gets B's key, B is still served", async () => {
+      const b = S.encryptApiKey('sk-tenant-b')
+      const stored = await S.addPreEncryptedKey(802, 1, 3, undefined, b.encryptedApiKey, b.encryptedAesKey, {})
+      expect(stored).toBeInstanceOf(S)
+      const before = await rows()
+      await expect(S.addPreEncryptedKey(801, 9, 3, undefined, b.encryptedApiKey, b.encryptedAesKey, {})).rejects.toEqual(DUPLICATE)
+      // The same copy in other spellings of its hex, into the same group, or with only one of
+      // the two ciphertexts reused: refused alike.
+      const upper = b.encryptedApiKey.toUpperCase()
+      await expect(S.addPreEncryptedKey(801, 9, 3, undefined, upper, b.encryptedAesKey, {})).rejects.toEqual(DUPLICATE)
+      await expect(S.addPreEncryptedKey(802, 1, 3, undefined, b.encryptedApiKey, b.encryptedAesKey, {})).rejects.toEqual(DUPLICATE)
+      const other = S.encryptApiKey('sk-other')
+      await expect(S.addPreEncryptedKey(801, 9, 3, undefined, other.encryptedApiKey, b.encryptedAesKey, {})).rejects.toEqual(DUPLICATE)
+      await expect(S.addPreEncryptedKey(801, 9, 3, undefined, b.encryptedApiKey, other.encryptedAesKey, {})).rejects.toEqual(DUPLICATE)
+      expect(await rows()).toEqual(before)
+      expect(await S.getApiKeys(801)).toEqual([])
+      expect(await S.incrementUsageAndGetApiKey(801, { aiModelId: 3 })).toBeNull()
+      expect(await S.incrementUsageAndGetApiKey(802, { aiModelId: 3 })).toBe('sk-tenant-b')
+      // A's own key, sealed for A, is stored and served.
+      const a = S.encryptApiKey('sk-tenant-a')
+      await S.addPreEncryptedKey(801, 9, 3, undefined, a.encryptedApiKey, a.encryptedAesKey, {})
+      expect(await S.incrementUsageAndGetApiKey(801, { aiModelId: 3 })).toBe('sk-tenant-a')
+    })
+
+    test('copies sent at once from several callers: exactly one is stored', async () => {
+      const c = S.encryptApiKey('sk-race')
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) => S.addPreEncryptedKey(810 + i, 1, 3, undefined, c.encryptedApiKey, c.encryptedAesKey, {})),
+      )
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+      for (const r of results.filter((x) => x.status === 'rejected')) expect(r.reason).toEqual(DUPLICATE)
+      expect((await rows()).filter((r) => r[2] === c.encryptedApiKey)).toHaveLength(1)
+    })
+
+    test("pairs that can never be opened, which the original accepts (PolicySynth's own \"aa:bb:cc\" / \"AQIDBA==\"), may repeat", async () => {
+      const first = await S.addPreEncryptedKey(820, 1, 3, undefined, 'aa:bb:cc', 'AQIDBA==', {})
+      const second = await S.addPreEncryptedKey(821, 1, 3, undefined, 'aa:bb:cc', 'AQIDBA==', {})
+      expect(second.id).toBeGreaterThan(first.id)
+    })
+  })
+
+  describe('bounds', () => {
+    test('encryptApiKey: at most 8192 bytes of API key', () => {
+      expect(S.decryptApiKey(...Object.values(S.encryptApiKey('k'.repeat(8192))))).toBe('k'.repeat(8192))
+      expect(() => S.encryptApiKey('k'.repeat(8193))).toThrow(tooLarge('apiKey is too large: at most 8192 bytes'))
+      expect(() => S.encryptApiKey('é'.repeat(4097))).toThrow(tooLarge('apiKey is too large: at most 8192 bytes'))
+      expect(() => S.encryptApiKey('k'.repeat(50 * 1024 * 1024))).toThrow(tooLarge('apiKey is too large: at most 8192 bytes'))
+    })
+
+    test('decryptApiKey: at most 16450 characters of encryptedApiKey and 2732 of encryptedAesKey', () => {
+      const sealed = S.encryptApiKey('sk-bound')
+      expect(() => S.decryptApiKey('a'.repeat(16451), sealed.encryptedAesKey)).toThrow(tooLarge('encryptedApiKey is too large: at most 16450 characters'))
+      expect(() => S.decryptApiKey(sealed.encryptedApiKey, 'A'.repeat(2736))).toThrow(tooLarge('encryptedAesKey is too large: at most 2732 characters'))
+    })
+
+    test('addPreEncryptedKey: oversized ciphertexts and configuration are refused, nothing written', async () => {
+      const sealed = S.encryptApiKey('sk-bound')
+      const before = await rows()
+      const huge = `${'00'.repeat(16)}:${'11'.repeat(16)}:${'ab'.repeat(9000)}`
+      await expect(S.addPreEncryptedKey(830, 1, 3, undefined, huge, sealed.encryptedAesKey, {})).rejects.toEqual(
+        tooLarge('encryptedApiKey is too large: at most 16450 characters'),
+      )
+      await expect(S.addPreEncryptedKey(830, 1, 3, undefined, sealed.encryptedApiKey, 'AAAA'.repeat(700), {})).rejects.toEqual(
+        tooLarge('encryptedAesKey is too large: at most 2732 characters'),
+      )
+      await expect(S.addPreEncryptedKey(830, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, { note: 'x'.repeat(65536) })).rejects.toEqual(
+        tooLarge('configuration is too large: at most 65536 bytes of JSON'),
+      )
+      expect(await rows()).toEqual(before)
+      const stored = await S.addPreEncryptedKey(830, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, { note: 'x'.repeat(60000) })
+      await expect(S.setConfiguration(stored.id, { note: 'y'.repeat(70000) })).rejects.toEqual(tooLarge('configuration is too large: at most 65536 bytes of JSON'))
+      expect((await S.getApiKeys(830))[0].configuration.note).toHaveLength(60000)
+    })
+
+    test('a pool timeout beyond 2^31 - 1 ms is clamped, not a crashed worker', async () => {
+      S.configure({ acquireTimeoutMs: 4000000000, idleTimeoutMs: 4000000000 })
+      try {
+        expect(await S.getApiKeys(830)).toHaveLength(1)
+      } finally {
+        await S.close()
+        S.configure()
+      }
+    })
+  })
+})
