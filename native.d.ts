@@ -106,6 +106,11 @@ export declare class NativeStore {
   /** Check the batch of up to `limit` rows after id `afterId`: which key opens each row. */
   verifyBatch(afterId: number, limit: number, privateKey?: NativePrivateKey | undefined | null): Promise<VerifyBatch>
   /**
+   * Sets of stored key ids sharing a ciphertext (copies stored before they were refused, or
+   * written directly), as a JSON array of id arrays.
+   */
+  duplicateKeys(): Promise<string>
+  /**
    * Close this set-up's pool and stop sharing it; the next call through any handle on it
    * reconnects.
    */

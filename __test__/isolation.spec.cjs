@@ -3,11 +3,14 @@
 // refused (PSPAS_DUPLICATE_KEY) and never serves B's key to A; every input bound is refused
 // with PSPAS_TOO_LARGE before any work, nothing written.
 'use strict'
+const path = require('node:path')
+const { spawnSync } = require('node:child_process')
 const { coded } = require('./support/errors.cjs')
 const { PsPrivateAccessStore: S } = require('..')
 const { BACKENDS, generateKeys } = require('../tools/harness/index.cjs')
 
 const keys = generateKeys()
+const BIN = path.join(__dirname, '..', 'bin', 'ps-access-store.mjs')
 const DUPLICATE = coded(
   'PSPAS_DUPLICATE_KEY',
   'this encrypted API key or its encrypted AES key is already stored (a sealed key can be stored once, in one group: seal the API key again for another group); nothing was written',
@@ -67,6 +70,30 @@ describe.each(BACKENDS)('isolation and bounds on %s', (_name, fresh) => {
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
       for (const r of results.filter((x) => x.status === 'rejected')) expect(r.reason).toEqual(DUPLICATE)
       expect((await rows()).filter((r) => r[2] === c.encryptedApiKey)).toHaveLength(1)
+    })
+
+    test('copies stored before (or written to the table directly) are reported by verifyKeys and `ps-access-store verify`, junk pairs are not', async () => {
+      const d = S.encryptApiKey('sk-copied')
+      const original = await S.addPreEncryptedKey(840, 1, 3, undefined, d.encryptedApiKey, d.encryptedAesKey, {})
+      let n = 0
+      const sql =
+        'INSERT INTO ps_private_access_store (group_id, user_id, ai_model_id, configuration, usage, encrypted_api_key, encrypted_aes_key, is_active) ' +
+        "VALUES (?, 1, 3, '{}', '{\"dailyUse\":0,\"monthlyUse\":0,\"totalUse\":0}', ?, ?, true)"
+      await db.query(db.kind === 'postgres' ? sql.replace(/\?/g, () => `$${++n}`) : sql, [841, d.encryptedApiKey.toUpperCase(), d.encryptedAesKey])
+      const [copy] = await S.getApiKeys(841)
+      const v = await S.verifyKeys()
+      expect(v.duplicates).toEqual([[original.id, copy.id]])
+      const cli = spawnSync(process.execPath, [BIN, 'verify', '--json'], { env: { ...process.env, DATABASE_URL: db.url }, encoding: 'utf8' })
+      expect(cli.status).toBe(1)
+      expect(JSON.parse(cli.stdout).duplicates).toEqual([[original.id, copy.id]])
+      expect(JSON.parse(cli.stderr).error).toEqual({ code: 'PSPAS_DUPLICATE_KEY', message: `1 sealed key stored in more than one row: ${original.id}+${copy.id}` })
+      // Junk pairs that can never be opened repeat harmlessly: not reported.
+      await S.addPreEncryptedKey(842, 1, 3, undefined, 'aa:bb:cc', 'AQIDBA==', {})
+      await S.addPreEncryptedKey(843, 1, 3, undefined, 'aa:bb:cc', 'AQIDBA==', {})
+      expect((await S.verifyKeys()).duplicates).toEqual([[original.id, copy.id]])
+      // Mended (the copy deleted): nothing reported.
+      await db.query(db.kind === 'postgres' ? 'DELETE FROM ps_private_access_store WHERE id = $1' : 'DELETE FROM ps_private_access_store WHERE id = ?', [copy.id])
+      expect((await S.verifyKeys()).duplicates).toEqual([])
     })
 
     test("pairs that can never be opened, which the original accepts (PolicySynth's own \"aa:bb:cc\" / \"AQIDBA==\"), may repeat", async () => {

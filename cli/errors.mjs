@@ -27,6 +27,14 @@ export function cannotOpenError(ids, total, verb) {
   )
 }
 
+/** verify: rows that share one sealed key (copies that could serve one group another's key). */
+export function duplicatesError(sets) {
+  return new CliError(
+    'PSPAS_DUPLICATE_KEY',
+    `${plural(sets.length, 'sealed key')} stored in more than one row: ${sets.map((ids) => ids.join('+')).join(', ')}`,
+  )
+}
+
 /**
  * A usage error's message without the values the user typed: commander quotes them ('…'), and
  * one may be a secret typed in the wrong place (`--api-key=sk-…`). Option names, their

@@ -52,7 +52,7 @@ async function rotateKeys(options) {
     return out;
 }
 async function verifyKeys(options) {
-    const out = { total: 0, ok: 0, previousKey: 0, cannotOpen: [] };
+    const out = { total: 0, ok: 0, previousKey: 0, cannotOpen: [], duplicates: [] };
     await eachBatch(options, async (store, after, size) => store.verifyBatch(after, size, (0, settings_1.privateKey)()), (b) => {
         out.ok += b.ok;
         out.previousKey += b.previousKey;
@@ -61,5 +61,6 @@ async function verifyKeys(options) {
         out.total += rows;
         return rows;
     });
+    out.duplicates = JSON.parse(await (0, errors_1.settle)(() => (0, settings_1.currentStore)().duplicateKeys()));
     return out;
 }

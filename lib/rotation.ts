@@ -62,7 +62,7 @@ export async function rotateKeys(options?: PsKeyRotationOptions): Promise<PsKeyR
 }
 
 export async function verifyKeys(options?: PsKeyBatchOptions): Promise<PsKeyVerificationResult> {
-  const out: PsKeyVerificationResult = { total: 0, ok: 0, previousKey: 0, cannotOpen: [] }
+  const out: PsKeyVerificationResult = { total: 0, ok: 0, previousKey: 0, cannotOpen: [], duplicates: [] }
   await eachBatch(
     options,
     async (store, after, size) => store.verifyBatch(after, size, privateKey()),
@@ -75,5 +75,6 @@ export async function verifyKeys(options?: PsKeyBatchOptions): Promise<PsKeyVeri
       return rows
     },
   )
+  out.duplicates = JSON.parse(await settle(() => currentStore().duplicateKeys())) as number[][]
   return out
 }

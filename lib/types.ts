@@ -230,6 +230,13 @@ export interface PsKeyVerificationResult {
   previousKey: number
   /** Ids of rows no configured key opens. */
   cannotOpen: number[]
+  /**
+   * Sets of row ids that share a stored ciphertext (in id order): a sealed pair stored more
+   * than once, so one group could be served another's key. `addPreEncryptedKey` refuses new
+   * copies (`PSPAS_DUPLICATE_KEY`); these were stored before, or written to the table directly.
+   * Disable or delete all but the row that belongs where it is.
+   */
+  duplicates: number[][]
 }
 
 

@@ -452,6 +452,25 @@ impl Service {
         self.store().await?.count_keys().await
     }
 
+    /// Sets of stored keys (ids, in order) that share a ciphertext: copies stored before
+    /// `addPreEncryptedKey` refused them, or written to the table directly. Junk pairs that
+    /// can never be opened (see [`envelope::is_envelope_shaped`]) are left out.
+    pub async fn duplicate_keys(&self) -> Result<Vec<Vec<i64>>> {
+        let mut sets: Vec<Vec<i64>> = self
+            .store()
+            .await?
+            .duplicate_keys()
+            .await?
+            .into_iter()
+            .filter(|d| envelope::is_envelope_shaped(&d.encrypted_api_key, &d.encrypted_aes_key))
+            .map(|d| d.ids)
+            .collect();
+        // A full copy shares both ciphertexts: one set, reported once.
+        sets.sort();
+        sets.dedup();
+        Ok(sets)
+    }
+
     /// Rotate the batch of up to `limit` rows after id `after_id` (see [`crate::rotation`]):
     /// rewrap from the previous keys of `pem` to its current key pair. `new_public`, when
     /// given, must be the current key's public half (a guard against rotating to a key the

@@ -476,6 +476,16 @@ impl NativeStore {
         })
     }
 
+    /// Sets of stored key ids sharing a ciphertext (copies stored before they were refused, or
+    /// written directly), as a JSON array of id arrays.
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    pub fn duplicate_keys<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
+        let service = self.service.clone();
+        promise(env, async move {
+            Ok(records::json(&service.duplicate_keys().await?))
+        })
+    }
+
     /// Close this set-up's pool and stop sharing it; the next call through any handle on it
     /// reconnects.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]

@@ -25,6 +25,28 @@ pub struct Increment {
     pub replayed: bool,
 }
 
+/// Key ids that share a stored ciphertext (see [`Store::duplicate_keys`]), with one of their
+/// pairs (never shown; it tells real envelopes from junk pairs that may repeat).
+#[derive(Debug)]
+pub struct DuplicateSet {
+    pub ids: Vec<i64>,
+    pub encrypted_api_key: String,
+    pub encrypted_aes_key: String,
+}
+
+impl DuplicateSet {
+    /// A set from a `duplicate_keys.sql` row's columns (`ids` comma-separated).
+    pub(crate) fn of(ids: &str, encrypted_api_key: String, encrypted_aes_key: String) -> Self {
+        let mut ids: Vec<i64> = ids.split(',').filter_map(|i| i.parse().ok()).collect();
+        ids.sort_unstable();
+        DuplicateSet {
+            ids,
+            encrypted_api_key,
+            encrypted_aes_key,
+        }
+    }
+}
+
 pub mod pg;
 mod rows;
 pub mod sqlite;
@@ -220,6 +242,8 @@ pub trait Store: Send + Sync {
     fn replace_wrapped_keys(&self, batch: &[Rewrap]) -> impl Future<Output = Result<u64>> + Send;
     /// The number of stored keys.
     fn count_keys(&self) -> impl Future<Output = Result<i64>> + Send;
+    /// Sets of key ids sharing a ciphertext (stored copies), each with one of its pairs.
+    fn duplicate_keys(&self) -> impl Future<Output = Result<Vec<DuplicateSet>>> + Send;
     /// Lease up to `claim.limit` claimable events to `claim.consumer`, oldest first; park the
     /// ones out of attempts and prune old acked ones on the way (see [`crate::outbox`]).
     fn claim_events(&self, claim: &Claim) -> impl Future<Output = Result<Vec<OutboxEvent>>> + Send;
@@ -329,6 +353,9 @@ impl Store for AnyStore {
     }
     async fn count_keys(&self) -> Result<i64> {
         dispatch!(self, s => s.count_keys().await)
+    }
+    async fn duplicate_keys(&self) -> Result<Vec<DuplicateSet>> {
+        dispatch!(self, s => s.duplicate_keys().await)
     }
     async fn claim_events(&self, claim: &Claim) -> Result<Vec<OutboxEvent>> {
         dispatch!(self, s => s.claim_events(claim).await)

@@ -21,7 +21,7 @@ use sqlx::{AssertSqlSafe, Row, Sqlite};
 mod events;
 
 use super::template::{Part, Template};
-use super::{filter_sql, rows, Increment, Store, Warm};
+use super::{filter_sql, rows, DuplicateSet, Increment, Store, Warm};
 use crate::budget::{self, BudgetEvent, BudgetStatus, NewHold, Period};
 use crate::config::{BudgetSettings, PoolSettings};
 use crate::error::{Error, Result};
@@ -62,6 +62,7 @@ mod statements {
     pub const WRAPPED_KEYS: &str = include_str!("../../sql/sqlite/wrapped_keys.sql");
     pub const REPLACE_WRAPPED_KEY: &str = include_str!("../../sql/sqlite/replace_wrapped_key.sql");
     pub const COUNT_KEYS: &str = include_str!("../../sql/sqlite/count_keys.sql");
+    pub const DUPLICATE_KEYS: &str = include_str!("../../sql/sqlite/duplicate_keys.sql");
     pub const REQUEST_FIND: &str = include_str!("../../sql/sqlite/request_find.sql");
     pub const REQUEST_CLAIM: &str = include_str!("../../sql/sqlite/request_claim.sql");
     pub const REQUEST_RECORD: &str = include_str!("../../sql/sqlite/request_record.sql");
@@ -559,6 +560,20 @@ impl Store for SqliteStore {
         Ok(row.try_get("keys")?)
     }
 
+    async fn duplicate_keys(&self) -> Result<Vec<DuplicateSet>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(DUPLICATE_KEYS).fetch_all(&mut *conn).await?;
+        self.warm.keep(conn);
+        rows.iter()
+            .map(|r| {
+                Ok(DuplicateSet::of(
+                    r.try_get("ids")?,
+                    r.try_get("encrypted_api_key")?,
+                    r.try_get("encrypted_aes_key")?,
+                ))
+            })
+            .collect()
+    }
     async fn claim_events(&self, claim: &Claim) -> Result<Vec<OutboxEvent>> {
         self.claim_events_in(claim).await
     }

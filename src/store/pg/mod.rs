@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Postgres, Row};
 
-use super::{filter_sql, Increment, Store, Warm};
+use super::{filter_sql, DuplicateSet, Increment, Store, Warm};
 use crate::budget::{self, BudgetStatus, Period};
 use crate::config::{BudgetSettings, DbTarget, PoolSettings};
 use crate::error::{Error, Result};
@@ -42,8 +42,9 @@ use exec::Kind;
 use hints::LeanHint;
 use increment::{Target, FULL_FILTER_FROM, LEAN_FILTER_FROM};
 use statements::{
-    BUDGET_ROW, COUNT_KEYS, INSERT, INSERT_LOCK, LIST, MIGRATIONS, REPLACE_WRAPPED_KEYS,
-    SET_ACTIVE, SET_CONFIGURATION, TABLE_EXISTS, UNDO_INCREMENT, WRAPPED_KEYS,
+    BUDGET_ROW, COUNT_KEYS, DUPLICATE_KEYS, INSERT, INSERT_LOCK, LIST, MIGRATIONS,
+    REPLACE_WRAPPED_KEYS, SET_ACTIVE, SET_CONFIGURATION, TABLE_EXISTS, UNDO_INCREMENT,
+    WRAPPED_KEYS,
 };
 
 pub use statements::increment_statement;
@@ -374,6 +375,20 @@ impl Store for PgStore {
         }
     }
 
+    async fn duplicate_keys(&self) -> Result<Vec<DuplicateSet>> {
+        let rows = self
+            .rows(Kind::Read, || sqlx::query(DUPLICATE_KEYS))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DuplicateSet::of(
+                    r.try_get("ids")?,
+                    r.try_get("encrypted_api_key")?,
+                    r.try_get("encrypted_aes_key")?,
+                ))
+            })
+            .collect()
+    }
     async fn claim_events(&self, claim: &Claim) -> Result<Vec<OutboxEvent>> {
         PgStore::claim_events(self, claim).await
     }

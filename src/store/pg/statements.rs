@@ -46,6 +46,7 @@ pub(super) static HOLD_LOCK: Template = template!("hold_lock.sql");
 pub(super) static EVENT_CLAIM: Template = template!("event_claim.sql");
 pub(super) static EVENT_LIST: Template = template!("event_list.sql");
 
+pub(super) const DUPLICATE_KEYS: &str = include_str!("../../../sql/postgres/duplicate_keys.sql");
 pub(super) const INSERT_LOCK: &str = include_str!("../../../sql/postgres/insert_lock.sql");
 pub(super) const UNDO_INCREMENT: &str = include_str!("../../../sql/postgres/undo_increment.sql");
 pub(super) const SET_ACTIVE: &str = include_str!("../../../sql/postgres/set_active.sql");
