@@ -50,6 +50,11 @@ export declare class NativeStore {
    */
   static open(options: Record<string, string | number | boolean>, env: Record<string, string>, osUser?: string | undefined | null): NativeStore
   /**
+   * Diagnostics of this process: `{ keyCacheEntries, sharedSetups }` for this set-up's
+   * data-key cache and every set-up shared now, as JSON.
+   */
+  diagnostics(): string
+  /**
    * Open a sealed key with `privateKey` (the data-key cache of this set-up first).
    * `null`: the variable is not set (the original's error).
    */

@@ -4,7 +4,7 @@
  * handle of the caller's set-up and converts the result into values of the caller's realm.
  */
 import type { PsPrivateAccessStoreOptions } from './settings.generated';
-import type { BudgetNotifierOptions, ClaimBudgetEventsOptions, GetApiKeysOptions, ListBudgetEventsOptions, PsBudgetEventRecord, PsBudgetNotifier, PsClaimedBudgetEvent, IncrementUsageOptions, PsBudgetEvent, PsBudgetStatus, PsKeyBatchOptions, PsKeyRotationOptions, PsKeyRotationResult, PsKeyVerificationResult, PsPrivateAccessStoreAttributes, PsPrivateAccessStoreConfiguration, PsPrivateAccessStoreUsage, PsReservation, PsSettlement, ReserveUsageOptions, YpGroupData, YpUserData } from './types';
+import type { BudgetNotifierOptions, ClaimBudgetEventsOptions, GetApiKeysOptions, ListBudgetEventsOptions, PsBudgetEventRecord, PsBudgetNotifier, PsClaimedBudgetEvent, PsDiagnostics, IncrementUsageOptions, PsBudgetEvent, PsBudgetStatus, PsKeyBatchOptions, PsKeyRotationOptions, PsKeyRotationResult, PsKeyVerificationResult, PsPrivateAccessStoreAttributes, PsPrivateAccessStoreConfiguration, PsPrivateAccessStoreUsage, PsReservation, PsSettlement, ReserveUsageOptions, YpGroupData, YpUserData } from './types';
 /**
  * Customers' API keys, envelope-encrypted at rest, scoped to groups and metered per use.
  *
@@ -59,7 +59,14 @@ export declare class PsPrivateAccessStore {
      * and bad values throw here (`PSPAS_CONFIG`), naming the option, never its value.
      */
     static configure(options?: PsPrivateAccessStoreOptions | null): void;
-    /** Close the database pools this caller opened; the next call reconnects. */
+    /**
+     * What this process holds in memory, for monitoring: the data keys cached for the current
+     * set-up (`keyCacheEntries`; expired ones are swept without waiting for a call) and the
+     * set-ups shared now (`sharedSetups`, each with its pool; at most 16, least recently used
+     * evicted).
+     */
+    static getDiagnostics(): PsDiagnostics;
+    /** Close the database pools this caller opened and drop their cached data keys; the next call reconnects. */
     static close(): Promise<void>;
     /**
      * Encrypts an API key using AES-256-GCM with a random key, and encrypts that key with the

@@ -104,7 +104,16 @@ class PsPrivateAccessStore {
     static configure(options) {
         (0, settings_1.configure)(options);
     }
-    /** Close the database pools this caller opened; the next call reconnects. */
+    /**
+     * What this process holds in memory, for monitoring: the data keys cached for the current
+     * set-up (`keyCacheEntries`; expired ones are swept without waiting for a call) and the
+     * set-ups shared now (`sharedSetups`, each with its pool; at most 16, least recently used
+     * evicted).
+     */
+    static getDiagnostics() {
+        return JSON.parse((0, errors_1.sync)(() => (0, settings_1.currentStore)().diagnostics()));
+    }
+    /** Close the database pools this caller opened and drop their cached data keys; the next call reconnects. */
     static async close() {
         await (0, errors_1.settle)(() => (0, settings_1.closeAll)());
     }

@@ -297,3 +297,10 @@ export interface PsBudgetNotifier {
     /** Stop polling; resolves once the event in hand (if any) is handled and acked. */
     stop(): Promise<void>;
 }
+/** What `getDiagnostics()` reports about this process's memory. */
+export interface PsDiagnostics {
+    /** Data keys cached (plaintext, in memory) for the current set-up. */
+    keyCacheEntries: number;
+    /** Set-ups (combinations of database settings) shared now, each with its own pool. */
+    sharedSetups: number;
+}

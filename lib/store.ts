@@ -21,6 +21,7 @@ import type {
   PsBudgetEventRecord,
   PsBudgetNotifier,
   PsClaimedBudgetEvent,
+  PsDiagnostics,
   IncrementUsageOptions,
   PsBudgetEvent,
   PsBudgetStatus,
@@ -134,7 +135,17 @@ export class PsPrivateAccessStore {
     configure(options)
   }
 
-  /** Close the database pools this caller opened; the next call reconnects. */
+  /**
+   * What this process holds in memory, for monitoring: the data keys cached for the current
+   * set-up (`keyCacheEntries`; expired ones are swept without waiting for a call) and the
+   * set-ups shared now (`sharedSetups`, each with its pool; at most 16, least recently used
+   * evicted).
+   */
+  static getDiagnostics(): PsDiagnostics {
+    return JSON.parse(sync(() => currentStore().diagnostics())) as PsDiagnostics
+  }
+
+  /** Close the database pools this caller opened and drop their cached data keys; the next call reconnects. */
   static async close(): Promise<void> {
     await settle(() => closeAll())
   }

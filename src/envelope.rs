@@ -168,11 +168,7 @@ pub fn wrap_aes_key(public: &RsaPublic, key: &AesKey) -> Result<String> {
 pub fn unwrap_aes_key(private: &RsaPrivate, encrypted_aes_key: &str) -> Result<AesKey> {
     let wrapped = decode_encrypted_aes_key(encrypted_aes_key)?;
     let raw = private.decrypt_oaep_sha256(&wrapped)?;
-    let bytes: [u8; 32] = raw
-        .as_slice()
-        .try_into()
-        .map_err(|_| Error::DecryptFailed)?;
-    Ok(AesKey::from_bytes(bytes))
+    AesKey::from_slice(&raw).ok_or(Error::DecryptFailed)
 }
 
 /// Open the API key ciphertext with an unwrapped AES key.

@@ -128,6 +128,11 @@ impl KeyCache {
         inner.map.len()
     }
 
+    /// Entries held now, expired or not (what the sweeper has not dropped yet): diagnostics.
+    pub fn held(&self) -> usize {
+        self.lock().map.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -137,6 +142,67 @@ impl KeyCache {
         let mut inner = self.lock();
         inner.map.clear();
         inner.order.clear();
+    }
+
+    /// Drop the expired entries now (the sweeper's step; see [`KeyCache::sweep_in_background`]).
+    pub fn sweep(&self) {
+        let mut inner = self.lock();
+        Self::expire(&mut inner, Instant::now(), self.settings.max_age);
+    }
+
+    /// Register `cache` with the process's one sweeper thread, which drops expired entries
+    /// (zeroizing them) without waiting for a call: an idle process keeps no data key past
+    /// `max_age` plus a sweep interval (a quarter of the shortest `max_age` registered, from
+    /// 10 ms to 1 s). The sweeper holds only a weak reference: a dropped cache leaves it.
+    pub fn sweep_in_background(cache: &Arc<KeyCache>) {
+        if !cache.enabled() {
+            return;
+        }
+        let mut sweeper = SWEEPER.lock().unwrap_or_else(|p| p.into_inner());
+        sweeper.caches.push(Arc::downgrade(cache));
+        // A sweeper asleep for longer than this cache allows recomputes its pause now.
+        SWEEP_WAKE.notify_all();
+        if !sweeper.running {
+            // A failure to start the thread leaves expiry on use, as before.
+            sweeper.running = std::thread::Builder::new()
+                .name("pspas-key-cache-sweeper".into())
+                .spawn(sweep_forever)
+                .is_ok();
+        }
+    }
+}
+
+struct Sweeper {
+    caches: Vec<std::sync::Weak<KeyCache>>,
+    running: bool,
+}
+
+static SWEEPER: Mutex<Sweeper> = Mutex::new(Sweeper {
+    caches: Vec::new(),
+    running: false,
+});
+static SWEEP_WAKE: std::sync::Condvar = std::sync::Condvar::new();
+
+fn sweep_forever() {
+    loop {
+        let caches: Vec<Arc<KeyCache>> = {
+            let mut sweeper = SWEEPER.lock().unwrap_or_else(|p| p.into_inner());
+            sweeper.caches.retain(|w| w.strong_count() > 0);
+            sweeper.caches.iter().filter_map(|w| w.upgrade()).collect()
+        };
+        let pause = caches
+            .iter()
+            .map(|c| c.settings.max_age / 4)
+            .min()
+            .unwrap_or(Duration::from_secs(1))
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        for cache in &caches {
+            cache.sweep();
+        }
+        drop(caches);
+        // Sleep `pause`, or less when a cache registers meanwhile.
+        let sweeper = SWEEPER.lock().unwrap_or_else(|p| p.into_inner());
+        drop(SWEEP_WAKE.wait_timeout(sweeper, pause));
     }
 }
 
@@ -175,6 +241,20 @@ mod tests {
         std::thread::sleep(Duration::from_millis(80));
         assert!(c.get(&k(1)).is_none());
         assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn the_sweeper_drops_expired_entries_without_a_call() {
+        let c = Arc::new(KeyCache::new(KeyCacheSettings {
+            enabled: true,
+            max_entries: 10,
+            max_age: Duration::from_millis(40),
+        }));
+        KeyCache::sweep_in_background(&c);
+        c.insert(k(7), AesKey::from_bytes([7; 32]));
+        std::thread::sleep(Duration::from_millis(200));
+        // Read without expiring: the sweeper has removed the entry.
+        assert_eq!(c.lock().map.len(), 0);
     }
 
     #[test]

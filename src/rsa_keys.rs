@@ -111,7 +111,9 @@ fn cached<T>(
 
 /// Undo the one-line `.env` spelling: literal `\n` (and `\r\n`) become newlines.
 fn normalize_pem(pem: &str) -> Zeroizing<String> {
-    Zeroizing::new(pem.trim().replace("\\r\\n", "\n").replace("\\n", "\n"))
+    // Each step's copy of the PEM is zeroized when dropped, the intermediate one included.
+    let crlf = Zeroizing::new(pem.trim().replace("\\r\\n", "\n"));
+    Zeroizing::new(crlf.replace("\\n", "\n"))
 }
 
 /// Parse (once) a private key PEM from the environment, PKCS#8 or PKCS#1.

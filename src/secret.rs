@@ -123,6 +123,15 @@ impl AesKey {
         bytes.zeroize();
         key
     }
+    /// A key copied straight from `bytes` into its zeroizing buffer (no copy left behind on
+    /// the stack); `None` unless `bytes` is 32 bytes long.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let mut key = AesKey(Zeroizing::new([0u8; 32]));
+        (bytes.len() == 32).then(|| {
+            key.0.copy_from_slice(bytes);
+            key
+        })
+    }
     pub fn random() -> Self {
         let mut key = AesKey(Zeroizing::new([0u8; 32]));
         rand::fill(&mut key.0[..]);

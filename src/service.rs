@@ -77,7 +77,10 @@ pub struct Service {
     settings: Settings,
     env: Box<dyn Env>,
     store: tokio::sync::RwLock<Option<Arc<AnyStore>>>,
-    cache: KeyCache,
+    cache: Arc<KeyCache>,
+    /// When it was last used (a [`TICK`]), and whether it was evicted from the shared set-ups.
+    last_used: std::sync::atomic::AtomicU64,
+    evicted: std::sync::atomic::AtomicBool,
     /// A bad cache setting in the environment, reported by every call that opens a key.
     cache_error: Option<String>,
 }
@@ -85,6 +88,15 @@ pub struct Service {
 /// Services shared by every caller that names the same set-up, keyed by a digest of it (see
 /// [`Service::shared`]).
 static SHARED: Mutex<Option<HashMap<[u8; 32], Arc<Service>>>> = Mutex::new(None);
+
+/// The most set-ups shared at once. Each new combination of database variables (jest files,
+/// tenants' configurations) makes one with its own pool; beyond this many, the least recently
+/// used one is evicted and its pool closed (a handle still holding it reconnects and is shared
+/// again on its next call).
+pub const MAX_SHARED_SETUPS: usize = 16;
+
+/// A clock of uses, for least-recently-used eviction of shared set-ups.
+static TICK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Service {
     /// A service whose unset settings come from the process environment.
@@ -104,24 +116,88 @@ impl Service {
                 Some(e.to_string()),
             ),
         };
+        let cache = Arc::new(cache);
+        KeyCache::sweep_in_background(&cache);
         Service {
             settings,
             env,
             store: tokio::sync::RwLock::new(None),
             cache,
+            last_used: std::sync::atomic::AtomicU64::new(0),
+            evicted: std::sync::atomic::AtomicBool::new(false),
             cache_error,
         }
+    }
+
+    fn touch(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.last_used.store(TICK.fetch_add(1, Relaxed), Relaxed);
+    }
+
+    /// Whether this service was evicted from the shared set-ups (see [`Service::reshare`]).
+    pub fn is_evicted(&self) -> bool {
+        self.evicted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Evict the least recently used set-ups beyond [`MAX_SHARED_SETUPS`] (never `keep`); the
+    /// evicted ones, whose pools the caller closes.
+    fn evict(map: &mut HashMap<[u8; 32], Arc<Service>>, keep: &[u8; 32]) -> Vec<Arc<Service>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut evicted = Vec::new();
+        while map.len() > MAX_SHARED_SETUPS {
+            let Some(oldest) = map
+                .iter()
+                .filter(|(k, _)| *k != keep)
+                .min_by_key(|(_, s)| s.last_used.load(Relaxed))
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
+            if let Some(s) = map.remove(&oldest) {
+                s.evicted.store(true, Relaxed);
+                evicted.push(s);
+            }
+        }
+        evicted
+    }
+
+    /// Share an evicted service again (a handle that held it is used again): back among the
+    /// shared set-ups unless another took its place; the set-ups this evicts in turn.
+    pub fn reshare(key: [u8; 32], service: &Arc<Service>) -> Vec<Arc<Service>> {
+        let mut guard = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        let map = guard.get_or_insert_with(HashMap::new);
+        service
+            .evicted
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        service.touch();
+        map.entry(key).or_insert_with(|| service.clone());
+        Service::evict(map, &key)
+    }
+
+    /// The number of set-ups shared now (diagnostics).
+    pub fn shared_count() -> usize {
+        SHARED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(0, HashMap::len)
     }
 
     /// The service for one set-up, shared by every caller in the process that names the same
     /// one (`key` is a digest of the options and environment it was made from): two jest files
     /// naming the same database share a pool; files naming different ones never do.
-    pub fn shared(key: [u8; 32], make: impl FnOnce() -> Service) -> Arc<Service> {
-        let mut map = SHARED.lock().unwrap_or_else(|p| p.into_inner());
-        map.get_or_insert_with(HashMap::new)
-            .entry(key)
-            .or_insert_with(|| Arc::new(make()))
-            .clone()
+    /// Beyond [`MAX_SHARED_SETUPS`] the least recently used others are evicted: returned, for
+    /// the caller to close their pools.
+    pub fn shared(
+        key: [u8; 32],
+        make: impl FnOnce() -> Service,
+    ) -> (Arc<Service>, Vec<Arc<Service>>) {
+        let mut guard = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        let map = guard.get_or_insert_with(HashMap::new);
+        let service = map.entry(key).or_insert_with(|| Arc::new(make())).clone();
+        service.touch();
+        let evicted = Service::evict(map, &key);
+        (service, evicted)
     }
 
     /// Forget a shared service (after closing it); holders of it keep a working instance that
@@ -134,6 +210,7 @@ impl Service {
 
     /// The store, connecting (and creating the table if missing) on first use.
     pub async fn store(&self) -> Result<Arc<AnyStore>> {
+        self.touch();
         if let Some(s) = self.store.read().await.as_ref() {
             return Ok(s.clone());
         }
@@ -150,7 +227,10 @@ impl Service {
     }
 
     /// Close the pool; the next call opens a new one.
+    /// Close the store's pool and drop every cached data key (zeroized); the next call
+    /// reconnects.
     pub async fn close(&self) {
+        self.cache.clear();
         let store = self.store.write().await.take();
         if let Some(s) = store {
             s.close().await;

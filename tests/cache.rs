@@ -177,3 +177,33 @@ async fn postgres_cache() {
     .await;
     db.drop().await;
 }
+
+/// `close()` drops every cached data key; an idle service's expired keys are swept without a
+/// call (the sweeper thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_clears_and_the_sweeper_expires_idle_keys() {
+    let dir = common::TempDir::new();
+    let url = format!("sqlite:{}", dir.path().join("s.sqlite").display());
+    let svc = service(&url, 10, 60_000);
+    svc.add_pre_encrypted_key(new_key(1, "sk-close"))
+        .await
+        .expect("add");
+    assert_eq!(
+        serve(&svc, 1, private()).await.expect("serve").as_deref(),
+        Some("sk-close")
+    );
+    assert_eq!(svc.key_cache().held(), 1);
+    svc.close().await;
+    assert_eq!(svc.key_cache().held(), 0, "close() cleared the cache");
+
+    let idle = service(&url, 10, 150);
+    assert_eq!(
+        serve(&idle, 1, private()).await.expect("serve").as_deref(),
+        Some("sk-close")
+    );
+    assert_eq!(idle.key_cache().held(), 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // `held` does not expire anything itself: the sweeper did, with no call in between.
+    assert_eq!(idle.key_cache().held(), 0, "swept while idle");
+    idle.close().await;
+}

@@ -153,7 +153,12 @@ async fn exercise(svc: Arc<Service>) {
     let foreign = {
         let mut k = new_key(5, None, "sealed-for-someone-else");
         let v = &golden()["vectors"][0];
-        k.encrypted_aes_key = b.encrypted_aes_key.clone();
+        // One envelope's ciphertext with another envelope's wrapped data key (neither stored
+        // yet): the data key opens, GCM refuses.
+        k.encrypted_aes_key = golden()["vectors"][1]["encryptedAesKey"]
+            .as_str()
+            .expect("aes")
+            .to_owned();
         k.encrypted_api_key = v["encryptedApiKey"].as_str().expect("api").to_owned();
         k
     };

@@ -21,7 +21,7 @@ impl NativeStore {
         lease_ms: f64,
         max_attempts: Option<f64>,
     ) -> Result<PromiseRaw<'e, String>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             let consumer = outbox::consumer(consumer)?;
             let limit = outbox::count("limit", limit, outbox::MAX_BATCH)?;
@@ -47,7 +47,7 @@ impl NativeStore {
         env: &'e Env,
         event_ids: Vec<String>,
     ) -> Result<PromiseRaw<'e, f64>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             let ids = outbox::event_ids(&event_ids)?;
             Ok(service.ack_budget_events(&ids).await? as f64)
@@ -63,7 +63,7 @@ impl NativeStore {
         state: Option<String>,
         limit: f64,
     ) -> Result<PromiseRaw<'e, String>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             let state = state.as_deref().map(EventState::parse).transpose()?;
             let limit = outbox::count("limit", limit, outbox::MAX_BATCH)?;
@@ -76,7 +76,7 @@ impl NativeStore {
     /// Un-park a budget event: `true` if it was parked (it is pending again, attempts reset).
     #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
     pub fn retry_event<'e>(&self, env: &'e Env, event_id: String) -> Result<PromiseRaw<'e, bool>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             let id = outbox::event_id(&event_id)?;
             service.retry_budget_event(id).await

@@ -50,6 +50,23 @@ impl NativeFilter {
     }
 }
 
+/// Close the pools of set-ups evicted from the shared ones (off the JS thread).
+fn close_evicted(evicted: Vec<Arc<Service>>) {
+    for service in evicted {
+        napi::bindgen_prelude::spawn(async move { service.close().await });
+    }
+}
+
+impl NativeStore {
+    /// This handle's service, shared again first if it was evicted meanwhile.
+    pub(super) fn service(&self) -> Arc<Service> {
+        if self.service.is_evicted() {
+            close_evicted(Service::reshare(self.key, &self.service));
+        }
+        self.service.clone()
+    }
+}
+
 /// A decrypted API key on its way to JavaScript; zeroized once the JS string exists.
 pub struct PlainApiKey(SecretString);
 
@@ -158,8 +175,20 @@ impl NativeStore {
         let settings = options::settings_from(options).map_err(to_js)?;
         let env = options::env_map(env, os_user);
         let key = options::fingerprint(&settings, &env);
-        let service = Service::shared(key, || Service::with_env(settings, Box::new(env)));
+        let (service, evicted) =
+            Service::shared(key, || Service::with_env(settings, Box::new(env)));
+        close_evicted(evicted);
         Ok(NativeStore { service, key })
+    }
+
+    /// Diagnostics of this process: `{ keyCacheEntries, sharedSetups }` for this set-up's
+    /// data-key cache and every set-up shared now, as JSON.
+    #[napi(catch_unwind)]
+    pub fn diagnostics(&self) -> String {
+        records::json(&serde_json::json!({
+            "keyCacheEntries": self.service.key_cache().held(),
+            "sharedSetups": Service::shared_count(),
+        }))
     }
 
     /// Open a sealed key with `privateKey` (the data-key cache of this set-up first).
@@ -197,7 +226,7 @@ impl NativeStore {
         encrypted_aes_key: String,
         configuration_json: String,
     ) -> Result<PromiseRaw<'e, String>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             let key = NewKey {
                 group_id: model::stored_id("groupId", group_id)?,
@@ -224,7 +253,7 @@ impl NativeStore {
         group_id: f64,
         filter: NativeFilter,
     ) -> Result<PromiseRaw<'e, String>> {
-        let service = self.service.clone();
+        let service = self.service();
         let filter = filter.to_core(true);
         promise(env, async move {
             let group_id = model::id("groupId", group_id)?;
@@ -250,7 +279,7 @@ impl NativeStore {
         private_key: Option<&NativePrivateKey>,
         request_id: Option<String>,
     ) -> Result<PromiseRaw<'e, Incremented>> {
-        let service = self.service.clone();
+        let service = self.service();
         let filter = filter.to_core(false);
         let pem = private_key
             .map(|k| k.pem.clone())
@@ -293,7 +322,7 @@ impl NativeStore {
         request_id: Option<String>,
         ttl_ms: Option<f64>,
     ) -> Result<PromiseRaw<'e, Reserved>> {
-        let service = self.service.clone();
+        let service = self.service();
         let filter = filter.to_core(false);
         let pem = private_key
             .map(|k| k.pem.clone())
@@ -333,7 +362,7 @@ impl NativeStore {
         reservation_id: String,
         actual_amount: f64,
     ) -> Result<PromiseRaw<'e, SettledJson>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             let reservation_id = model::reservation_id(reservation_id)?;
             let actual = model::amount_named("actualAmount", actual_amount)?;
@@ -352,7 +381,7 @@ impl NativeStore {
         env: &'e Env,
         reservation_id: String,
     ) -> Result<PromiseRaw<'e, bool>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             let reservation_id = model::reservation_id(reservation_id)?;
             service.release_usage(&reservation_id).await
@@ -368,7 +397,7 @@ impl NativeStore {
         id: f64,
         configuration_json: String,
     ) -> Result<PromiseRaw<'e, bool>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             let id = model::id("id", id)?;
             let configuration = configuration_from(&configuration_json)?;
@@ -384,7 +413,7 @@ impl NativeStore {
         id: f64,
         active: bool,
     ) -> Result<PromiseRaw<'e, bool>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             service.set_key_status(model::id("id", id)?, active).await
         })
@@ -393,7 +422,7 @@ impl NativeStore {
     /// The usage of the current period as JSON, or `null` for an unknown id.
     #[napi(catch_unwind, ts_return_type = "Promise<string | null>")]
     pub fn usage<'e>(&self, env: &'e Env, id: f64) -> Result<PromiseRaw<'e, Option<String>>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             Ok(service
                 .get_usage(model::id("id", id)?)
@@ -409,7 +438,7 @@ impl NativeStore {
         env: &'e Env,
         id: f64,
     ) -> Result<PromiseRaw<'e, Option<String>>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             Ok(service
                 .get_budget_status(model::id("id", id)?)
@@ -421,14 +450,14 @@ impl NativeStore {
     /// Open the store now, creating the table if it is missing.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn migrate<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, ()>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move { service.migrate().await })
     }
 
     /// The number of stored keys.
     #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn count_keys<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, i64>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move { service.count_keys().await })
     }
 
@@ -444,7 +473,7 @@ impl NativeStore {
         private_key: Option<&NativePrivateKey>,
         new_public_key: Option<String>,
     ) -> Result<PromiseRaw<'e, RotationBatch>> {
-        let service = self.service.clone();
+        let service = self.service();
         let pem = private_key
             .map(|k| k.pem.clone())
             .ok_or(CoreError::MissingPrivateKey);
@@ -466,7 +495,7 @@ impl NativeStore {
         limit: f64,
         private_key: Option<&NativePrivateKey>,
     ) -> Result<PromiseRaw<'e, VerifyBatch>> {
-        let service = self.service.clone();
+        let service = self.service();
         let pem = private_key
             .map(|k| k.pem.clone())
             .ok_or(CoreError::MissingPrivateKey);
@@ -480,7 +509,7 @@ impl NativeStore {
     /// written directly), as a JSON array of id arrays.
     #[napi(catch_unwind, ts_return_type = "Promise<string>")]
     pub fn duplicate_keys<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
-        let service = self.service.clone();
+        let service = self.service();
         promise(env, async move {
             Ok(records::json(&service.duplicate_keys().await?))
         })
