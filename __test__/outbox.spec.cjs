@@ -208,6 +208,37 @@ describe.each(BACKENDS)('the budget event outbox on %s', (_name, fresh) => {
     })
   })
 
+  describe('retention', () => {
+    test('acked events older than eventRetentionMs are pruned by a claim; pending and parked ones never are', async () => {
+      const g = group()
+      const acked = await add(g, 'sk-old-acked', config({ perDay: 10 }))
+      const parked = await add(g * 10, 'sk-parked', config({ perDay: 10 }))
+      const pending = await add(g * 10 + 1, 'sk-pending', config({ perDay: 10 }))
+      await S.incrementUsageAndGetApiKey(g, { aiModelId: 3, incrementAmount: 6 })
+      const [a] = await S.claimBudgetEvents({ consumer: 'retention' })
+      expect(await S.ackBudgetEvents([a.eventId])).toBe(1)
+      await S.incrementUsageAndGetApiKey(g * 10, { aiModelId: 3, incrementAmount: 6 })
+      await S.claimBudgetEvents({ consumer: 'retention', leaseMs: 1, maxAttempts: 1 })
+      await S.incrementUsageAndGetApiKey(g * 10 + 1, { aiModelId: 3, incrementAmount: 6 })
+      await sleep(50)
+      S.configure({ eventRetentionMs: 20 })
+      try {
+        // This claim parks the one out of attempts, prunes the old acked one, and leases the pending one.
+        const got = await S.claimBudgetEvents({ consumer: 'retention', maxAttempts: 1 })
+        expect(got.map((e) => e.keyId)).toEqual([pending.id])
+        expect(await outboxOf(acked.id)).toEqual([])
+        expect(await outboxOf(parked.id)).toEqual([['dailyThreshold', dayOf(Date.now()), 'parked']])
+        expect(await outboxOf(pending.id)).toEqual([['dailyThreshold', dayOf(Date.now()), 'pending']])
+        await S.ackBudgetEvents(got.map((e) => e.eventId))
+        // Acked just now: kept until it is older than the retention.
+        expect(await outboxOf(pending.id)).toEqual([['dailyThreshold', dayOf(Date.now()), 'acked']])
+      } finally {
+        S.configure()
+      }
+      await S.retryBudgetEvent((await S.listBudgetEvents({ state: 'parked' })).find((e) => e.keyId === parked.id).eventId)
+    })
+  })
+
   describe('startBudgetNotifier', () => {
     test('a worker crosses a threshold and is killed with SIGKILL right after the call returns; a notifier started afterwards in another process receives the event', async () => {
       const g = group()
