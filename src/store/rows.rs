@@ -1,11 +1,11 @@
-//! Row readers both backends share, by column name: a candidate key, a reservation's row, and
-//! a reserve repeated with its `requestId`. (Timestamps are stored differently per backend,
+//! Row readers both backends share, by column name: a candidate key, a reservation's row, a
+//! reserve repeated with its `requestId`, and a set of stored copies. (Timestamps are stored differently per backend,
 //! so they are read through the caller's `timestamp`.)
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::stored_json;
+use super::{stored_json, DuplicateSet};
 use crate::budget::{self, Candidate};
 use crate::error::{Error, Result};
 use crate::model::{Picked, Request};
@@ -89,4 +89,18 @@ where
         events: Vec::new(),
         replayed: true,
     })
+}
+
+/// A set of stored copies (the columns of `duplicate_keys.sql`).
+pub(crate) fn duplicate_set<R: Row>(r: &R) -> Result<DuplicateSet>
+where
+    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'static str: sqlx::ColumnIndex<R>,
+{
+    Ok(DuplicateSet::of(
+        r.try_get::<&str, _>("ids")?,
+        r.try_get("encrypted_api_key")?,
+        r.try_get("encrypted_aes_key")?,
+    ))
 }

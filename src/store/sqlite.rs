@@ -564,15 +564,7 @@ impl Store for SqliteStore {
         let mut conn = self.conn().await?;
         let rows = sqlx::query(DUPLICATE_KEYS).fetch_all(&mut *conn).await?;
         self.warm.keep(conn);
-        rows.iter()
-            .map(|r| {
-                Ok(DuplicateSet::of(
-                    r.try_get("ids")?,
-                    r.try_get("encrypted_api_key")?,
-                    r.try_get("encrypted_aes_key")?,
-                ))
-            })
-            .collect()
+        rows.iter().map(rows::duplicate_set).collect()
     }
     async fn claim_events(&self, claim: &Claim) -> Result<Vec<OutboxEvent>> {
         self.claim_events_in(claim).await

@@ -379,15 +379,7 @@ impl Store for PgStore {
         let rows = self
             .rows(Kind::Read, || sqlx::query(DUPLICATE_KEYS))
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DuplicateSet::of(
-                    r.try_get("ids")?,
-                    r.try_get("encrypted_api_key")?,
-                    r.try_get("encrypted_aes_key")?,
-                ))
-            })
-            .collect()
+        rows.iter().map(super::rows::duplicate_set).collect()
     }
     async fn claim_events(&self, claim: &Claim) -> Result<Vec<OutboxEvent>> {
         PgStore::claim_events(self, claim).await
