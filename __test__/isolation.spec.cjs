@@ -16,6 +16,7 @@ const DUPLICATE = coded(
   'this encrypted API key or its encrypted AES key is already stored (a sealed key can be stored once, in one group: seal the API key again for another group); nothing was written',
 )
 const tooLarge = (message) => coded('PSPAS_TOO_LARGE', message)
+const invalid = (message) => coded('PSPAS_INVALID_ARGUMENT', message)
 
 describe.each(BACKENDS)('isolation and bounds on %s', (_name, fresh) => {
   let db
@@ -134,6 +135,27 @@ describe.each(BACKENDS)('isolation and bounds on %s', (_name, fresh) => {
       const stored = await S.addPreEncryptedKey(830, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, { note: 'x'.repeat(60000) })
       await expect(S.setConfiguration(stored.id, { note: 'y'.repeat(70000) })).rejects.toEqual(tooLarge('configuration is too large: at most 65536 bytes of JSON'))
       expect((await S.getApiKeys(830))[0].configuration.note).toHaveLength(60000)
+    })
+
+    test('text PostgreSQL cannot store (a NUL character) and groups beyond its INTEGER column: the same answer on both backends, nothing written', async () => {
+      const before = await rows()
+      const nul = (name) => invalid(`${name} must not contain a NUL character (U+0000)`)
+      await expect(S.incrementUsageAndGetApiKey(830, { requestId: 'a\u0000b' })).rejects.toEqual(nul('requestId'))
+      await expect(S.reserveUsageAndGetApiKey(830, { estimate: 1, requestId: 'a\u0000b' })).rejects.toEqual(nul('requestId'))
+      await expect(S.settleUsage('rsv_\u0000', 1)).rejects.toEqual(nul('reservationId'))
+      await expect(S.releaseUsage('rsv_\u0000')).rejects.toEqual(nul('reservationId'))
+      await expect(S.claimBudgetEvents({ consumer: 'mailer\u0000' })).rejects.toEqual(nul('consumer'))
+      const sealed = S.encryptApiKey('sk-nul')
+      await expect(S.addPreEncryptedKey(831, 1, 3, undefined, sealed.encryptedApiKey, sealed.encryptedAesKey, { note: 'a\u0000b' })).rejects.toEqual(
+        coded('PSPAS_INVALID_CONFIGURATION', 'Invalid configuration: configuration must not contain a NUL character (U+0000) in a string'),
+      )
+      // A group id beyond 2^31 - 1 has no key: null, with or without a requestId, nothing recorded.
+      expect(await S.incrementUsageAndGetApiKey(2 ** 31, { requestId: 'big-group' })).toBeNull()
+      expect(await S.reserveUsageAndGetApiKey(2 ** 31, { estimate: 1, requestId: 'big-group' })).toBeNull()
+      expect(await S.incrementUsageAndGetApiKey(2 ** 31)).toBeNull()
+      expect(await rows()).toEqual(before)
+      const { rows: requests } = await db.query("SELECT count(*) AS n FROM ps_private_access_requests WHERE request_id = 'big-group'")
+      expect(Number(Object.values(requests[0])[0])).toBe(0)
     })
 
     test('a pool timeout beyond 2^31 - 1 ms is clamped, not a crashed worker', async () => {

@@ -16,7 +16,7 @@ cargo fmt --all -- --check
 cargo clippy --release --target "$host" --all-targets -- -D warnings
 npm run --silent lint
 
-echo "== supply chain (cargo deny: advisories, licenses, bans, sources; see docs/supply-chain.md)"
+echo "== supply chain (cargo deny: advisories against the shared snapshot, licenses, bans, sources; npm audit; see docs/supply-chain.md)"
 bash scripts/supply-chain.sh
 
 echo "== cargo test (core: crypto vectors, validation, SQL on SQLite and PostgreSQL)"
@@ -43,3 +43,6 @@ npx jest --ci
 echo "== jest through PgBouncer in transaction mode (every method, the 4-process exactness specs, idempotent calls, reservations, the budget event outbox, isolation, key rotation)"
 bash scripts/pgbouncer.sh
 PSPAS_TEST_PGBOUNCER_PORT=6544 npx jest --ci __test__/store.spec.cjs __test__/concurrency.spec.cjs __test__/budgets.spec.cjs __test__/rotation.spec.cjs __test__/idempotency.spec.cjs __test__/reservations.spec.cjs __test__/outbox.spec.cjs __test__/isolation.spec.cjs
+
+echo "== fuzz, short (1,000 seeded random-argument calls per backend: every failure a PSPAS_* Error, nothing written by a rejected call; npm run fuzz for 10,000)"
+node tools/fuzz.mjs --calls 1000 --seed 1

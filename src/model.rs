@@ -118,6 +118,18 @@ pub struct Picked {
     pub month: String,
 }
 
+/// A text that PostgreSQL stores: no NUL character (U+0000), which its `text` type cannot
+/// hold (SQLite's can), so that both backends answer alike.
+pub fn no_nul(name: &str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        Err(Error::invalid_argument(format!(
+            "{name} must not contain a NUL character (U+0000)"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
 /// An id: a safe non-negative integer.
 pub fn id(name: &str, value: f64) -> Result<i64> {
     if value.is_finite() && value.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&value) {
@@ -187,6 +199,7 @@ pub fn ttl_ms(value: f64) -> Result<std::time::Duration> {
 /// other non-empty string of at most 64 characters is accepted as an id that was never issued
 /// (so that asking about it says so); anything else is `PSPAS_INVALID_ARGUMENT`.
 pub fn reservation_id(value: String) -> Result<String> {
+    no_nul("reservationId", &value)?;
     let n = value.chars().count();
     if (1..=64).contains(&n) {
         Ok(value)
@@ -205,6 +218,7 @@ pub fn new_reservation_id() -> String {
 
 /// A `requestId`: a non-empty string of at most 255 characters (scoped to its group).
 pub fn request_id(value: String) -> Result<String> {
+    no_nul("requestId", &value)?;
     let n = value.chars().count();
     if (1..=255).contains(&n) {
         Ok(value)
@@ -245,11 +259,25 @@ impl Request {
 /// spelling), after checking its shape: a plain object; `maxBudget` and
 /// `emailNotificationBudgetThresholds`, where present, objects whose documented fields are
 /// missing, `null` or finite numbers >= 0.
+/// Whether any string (or object key) in `value` holds a NUL character.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(t) => t.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 pub fn configuration(value: &Value) -> Result<()> {
     let bad = |m: String| Err(Error::InvalidConfiguration(m));
     let Value::Object(map) = value else {
         return bad("configuration must be an object".into());
     };
+    // PostgreSQL's jsonb cannot hold a NUL character in a string (SQLite's text can).
+    if has_nul(value) {
+        return bad("configuration must not contain a NUL character (U+0000) in a string".into());
+    }
     for (section, fields) in [
         ("maxBudget", &["perDay", "petMonth", "total"][..]),
         (

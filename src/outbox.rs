@@ -127,6 +127,7 @@ pub struct Claim {
 
 /// A consumer's name: a non-empty string of at most 255 characters.
 pub fn consumer(value: String) -> Result<String> {
+    crate::model::no_nul("consumer", &value)?;
     if (1..=255).contains(&value.chars().count()) {
         Ok(value)
     } else {

@@ -325,6 +325,13 @@ impl Service {
         request_id: Option<String>,
         private_pem: Result<impl std::borrow::Borrow<PrivatePem>>,
     ) -> Result<Served> {
+        // A group beyond the INTEGER column has no key: nothing to count, nothing to record.
+        if group_id > model::MAX_INT4 {
+            return Ok(Served {
+                key: Ok(None),
+                events: Vec::new(),
+            });
+        }
         let store = self.store().await?;
         let request = request_id.map(|id| Request::new(id, amount, &filter));
         let Increment {
@@ -402,6 +409,12 @@ impl Service {
         request_id: Option<String>,
         private_pem: Result<impl std::borrow::Borrow<PrivatePem>>,
     ) -> Result<Reserved> {
+        if group_id > model::MAX_INT4 {
+            return Ok(Reserved {
+                hold: Ok(None),
+                events: Vec::new(),
+            });
+        }
         let store = self.store().await?;
         let request = request_id.map(|id| Request::new(id, estimate, &filter));
         let Reserve {
