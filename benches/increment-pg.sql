@@ -452,6 +452,12 @@ pruned AS (
   DELETE FROM ps_private_access_holds
   WHERE $5::text IS NOT NULL AND prune_after < now()
 ),
+-- Every key the call touched: the refusals (lower ids), then the granted key.
+touched AS (
+  SELECT * FROM refused
+  UNION ALL
+  SELECT * FROM granted
+),
 -- The events this call fired, in the outbox (migrations/postgres/0005), in this statement's
 -- transaction: once per key, period and kind (the unique key makes a second writer's row a
 -- no-op). The same fields as crate::store::pg::decode::events_of reads from these rows.
@@ -463,11 +469,7 @@ outbox AS (
   SELECT
     t.id, t.group_id, t.ai_model_id, t.external_api_id, e.kind, e.period_key, e.used,
     COALESCE(e.budget_limit, 0), e.period_start
-  FROM (
-    SELECT * FROM refused
-    UNION ALL
-    SELECT * FROM granted
-  ) t
+  FROM touched t
   CROSS JOIN p
   CROSS JOIN LATERAL (
     VALUES
@@ -484,14 +486,10 @@ outbox AS (
   ORDER BY t.id
   ON CONFLICT (key_id, period_key, kind) DO NOTHING
 )
--- In the order the call met the keys: the refusals (lower ids), then the granted key.
+-- In the order the call met the keys.
 SELECT
   touched.*, p.day, p.month, p.day_start, p.month_start, p.hold_until::float8 AS hold_until
-FROM (
-  SELECT * FROM refused
-  UNION ALL
-  SELECT * FROM granted
-) touched
+FROM touched
 CROSS JOIN p
 ORDER BY touched.id
 

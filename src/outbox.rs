@@ -93,8 +93,9 @@ impl NewEvent {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEvent {
-    /// The row's id, as a string (a BIGSERIAL may pass 2^53).
-    pub event_id: String,
+    /// The row's id; serialized as a decimal string (a BIGSERIAL may pass 2^53).
+    #[serde(serialize_with = "as_decimal_string")]
+    pub event_id: i64,
     pub key_id: i64,
     pub group_id: i64,
     pub ai_model_id: Option<i64>,
@@ -110,6 +111,16 @@ pub struct OutboxEvent {
     pub leased_until: Option<i64>,
     pub created_at: i64,
     pub acked_at: Option<i64>,
+}
+
+fn as_decimal_string<S: serde::Serializer>(id: &i64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+/// Claimed events oldest first (an `UPDATE … RETURNING` has no order).
+pub fn oldest_first(mut events: Vec<OutboxEvent>) -> Vec<OutboxEvent> {
+    events.sort_by_key(|e| e.event_id);
+    events
 }
 
 /// A claim: who claims, how many events at most, for how long, and the rules it applies on

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
 use crate::keyring::{KeyRing, Opener};
 use crate::model::{self, KeyFilter, KeyRecord, NewKey, Request, Usage};
-use crate::outbox::{Claim, EventState, OutboxEvent};
+use crate::outbox::{self, Claim, EventState, OutboxEvent};
 use crate::reservation::{Finished, Hold, Reserve, Settled};
 use crate::rotation;
 use crate::rsa_keys;
@@ -484,7 +484,9 @@ impl Service {
             max_attempts: max_attempts.unwrap_or(budget.event_max_attempts),
             retention: budget.event_retention,
         };
-        self.store().await?.claim_events(&claim).await
+        Ok(outbox::oldest_first(
+            self.store().await?.claim_events(&claim).await?,
+        ))
     }
 
     /// Ack budget events; the number acked (ids not pending are not counted).

@@ -1,4 +1,4 @@
-  e.event_id::text AS event_id,
+  e.event_id,
   e.key_id::int8 AS key_id,
   e.group_id::int8 AS group_id,
   e.ai_model_id::int8 AS ai_model_id,

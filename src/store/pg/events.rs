@@ -56,13 +56,6 @@ fn event_of(row: &PgRow) -> Result<OutboxEvent> {
     })
 }
 
-fn sorted(rows: &[PgRow]) -> Result<Vec<OutboxEvent>> {
-    let mut events = rows.iter().map(event_of).collect::<Result<Vec<_>>>()?;
-    // Oldest first (an UPDATE … RETURNING has no order).
-    events.sort_by_key(|e| e.event_id.parse::<i64>().unwrap_or(i64::MAX));
-    Ok(events)
-}
-
 impl PgStore {
     pub(super) async fn claim_events(&self, claim: &Claim) -> Result<Vec<OutboxEvent>> {
         let sql = EVENT_CLAIM.get("");
@@ -76,7 +69,7 @@ impl PgStore {
                     .bind(claim.retention.as_millis() as f64)
             })
             .await?;
-        sorted(&rows)
+        rows.iter().map(event_of).collect()
     }
 
     pub(super) async fn ack_events(&self, ids: &[i64]) -> Result<u64> {

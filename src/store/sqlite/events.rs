@@ -56,7 +56,7 @@ fn millis(row: &SqliteRow, column: &str) -> Result<Option<i64>> {
 /// An outbox row (the columns of `sql/sqlite/event_columns.sql`).
 fn event_of(row: &SqliteRow) -> Result<OutboxEvent> {
     Ok(OutboxEvent {
-        event_id: row.try_get::<i64, _>("event_id")?.to_string(),
+        event_id: row.try_get("event_id")?,
         key_id: row.try_get("key_id")?,
         group_id: row.try_get("group_id")?,
         ai_model_id: row.try_get("ai_model_id")?,
@@ -103,9 +103,7 @@ impl SqliteStore {
             .await?;
         tx.commit().await?;
         self.warm.keep(conn);
-        let mut events = rows.iter().map(event_of).collect::<Result<Vec<_>>>()?;
-        events.sort_by_key(|e| e.event_id.parse::<i64>().unwrap_or(i64::MAX));
-        Ok(events)
+        rows.iter().map(event_of).collect()
     }
 
     pub(super) async fn ack_events_in(&self, ids: &[i64]) -> Result<u64> {
