@@ -55,16 +55,18 @@ export declare class NativeStore {
    */
   diagnostics(): string
   /**
-   * Open a sealed key with `privateKey` (the data-key cache of this set-up first).
-   * `null`: the variable is not set (the original's error).
+   * Open a sealed key with `privateKey` (the data-key cache of this set-up first); a key
+   * bound to its group is `PSPAS_GROUP_BOUND` here (it opens only through its group's
+   * calls). `null`: the variable is not set (the original's error).
    */
   decrypt(privateKey: NativePrivateKey | undefined | null, encryptedApiKey: string, encryptedAesKey: string): string
   /**
    * Insert a key (format and configuration checked first; nothing written on rejection).
-   * `configurationJson` is the caller's `JSON.stringify(configuration)`. Resolves to the
-   * record as JSON.
+   * `configurationJson` is the caller's `JSON.stringify(configuration)`; `privateKey`
+   * (`null`: not set) binds the key to its group when `groupBinding` asks for it. Resolves
+   * to the record as JSON.
    */
-  add(groupId: number, userId: number, aiModelId: number | undefined | null, externalApiId: number | undefined | null, encryptedApiKey: string, encryptedAesKey: string, configurationJson: string): Promise<string>
+  add(groupId: number, userId: number, aiModelId: number | undefined | null, externalApiId: number | undefined | null, encryptedApiKey: string, encryptedAesKey: string, configurationJson: string, privateKey?: NativePrivateKey | undefined | null): Promise<string>
   /** The group's keys as a JSON array of records, `is_active DESC, id ASC`. */
   list(groupId: number, filter: NativeFilter): Promise<string>
   /**
@@ -108,6 +110,12 @@ export declare class NativeStore {
    * current key's public half).
    */
   rotateBatch(afterId: number, limit: number, privateKey?: NativePrivateKey | undefined | null, newPublicKey?: string | undefined | null): Promise<RotationBatch>
+  /**
+   * Bind the batch of up to `limit` rows after id `afterId` to their groups with
+   * `privateKey` (each unbound row's data key rewrapped under the current key pair with its
+   * group in the RSA-OAEP label).
+   */
+  bindBatch(afterId: number, limit: number, privateKey?: NativePrivateKey | undefined | null): Promise<BindBatch>
   /** Check the batch of up to `limit` rows after id `afterId`: which key opens each row. */
   verifyBatch(afterId: number, limit: number, privateKey?: NativePrivateKey | undefined | null): Promise<VerifyBatch>
   /**
@@ -120,6 +128,20 @@ export declare class NativeStore {
    * reconnects.
    */
   close(): Promise<void>
+}
+
+/** One batch of binding keys to their groups (also the shape `bindBatch` resolves to). */
+export interface BindBatch {
+  /** The last id read (the next batch starts after it); absent: no rows left. */
+  lastId?: number
+  /** Rows bound now (their data key rewrapped for their group, under the current key). */
+  bound: number
+  /** Rows already bound (skipped). */
+  alreadyBound: number
+  /** Rows no configured key opens (left as they are). */
+  cannotOpen: Array<number>
+  /** Rows whose data key changed between read and write (left for the next run). */
+  changedMeanwhile: number
 }
 
 /**
@@ -216,4 +238,9 @@ export interface VerifyBatch {
   previousKey: number
   /** Rows no configured key opens. */
   cannotOpen: Array<number>
+  /**
+   * Rows that open but are not bound to their group (refused with `groupBinding`
+   * `required`; bound by `bindBatch`).
+   */
+  unbound: number
 }

@@ -812,7 +812,7 @@ describe('verify', () => {
     try {
       const r = cli(['verify', '--json', ...keyArgs()], { env: { DATABASE_URL: db.url } })
       expect(r.status).toBe(0)
-      expect(json(r)).toEqual({ total: 5, ok: 3, previousKey: 2, cannotOpen: [], duplicates: [] })
+      expect(json(r)).toEqual({ total: 5, ok: 3, previousKey: 2, cannotOpen: [], unbound: 5, duplicates: [] })
       const h = cli(['verify', ...keyArgs()], { env: { DATABASE_URL: db.url } })
       expect(h.status).toBe(0)
       expect(h.stdout).toContain('verified 5 keys: 3 ok, 2 only with a previous private key, 0 cannot open')
@@ -827,7 +827,7 @@ describe('verify', () => {
     try {
       const r = cli(['verify', '--json', ...keyArgs()], { env: { DATABASE_URL: db.url } })
       expect(r.status).toBe(1)
-      expect(json(r)).toEqual({ total: 5, ok: 2, previousKey: 1, cannotOpen: ids.foreign, duplicates: [] })
+      expect(json(r)).toEqual({ total: 5, ok: 2, previousKey: 1, cannotOpen: ids.foreign, unbound: 3, duplicates: [] })
       expect(errorOf(r).code).toBe('PSPAS_DECRYPT_FAILED')
       // Without the previous keys, the previous key's row cannot be opened either.
       const h = cli(['verify', ...keyArgs(false)], { env: { DATABASE_URL: db.url } })
@@ -888,7 +888,7 @@ describe('rotate', () => {
       }
       await S.close()
       const v = cli(['verify', '--json', ...keyArgs(false)], { env })
-      expect(json(v)).toEqual({ total: 5, ok: 5, previousKey: 0, cannotOpen: [], duplicates: [] })
+      expect(json(v)).toEqual({ total: 5, ok: 5, previousKey: 0, cannotOpen: [], unbound: 5, duplicates: [] })
       // Again: nothing left to rotate.
       const again = cli(['rotate', ...keyArgs()], { env })
       expect(again.status).toBe(0)

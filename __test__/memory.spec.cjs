@@ -71,3 +71,26 @@ describe('getDiagnostics', () => {
     expect(S.getDiagnostics().sharedSetups).toBeLessThanOrEqual(16)
   })
 })
+
+describe('PSPAS_NO_CORE_DUMPS', () => {
+  const { execFileSync } = require('node:child_process')
+  const os = require('node:os')
+  const path = require('node:path')
+  // A fresh process (the setting is read once, when the addon loads), as a service would start.
+  const diagnosticsOf = (env) => {
+    const dir = require('node:fs').mkdtempSync(path.join(os.tmpdir(), 'pspas-dump-'))
+    const script = `const { PsPrivateAccessStore: S } = require(${JSON.stringify(path.join(__dirname, '..'))}); process.stdout.write(JSON.stringify(S.getDiagnostics()))`
+    const out = execFileSync(process.execPath, ['-e', script], {
+      env: { PATH: process.env.PATH, PSPAS_SQLITE_PATH: path.join(dir, 'store.sqlite'), ...env },
+      encoding: 'utf8',
+    })
+    require('node:fs').rmSync(dir, { recursive: true, force: true })
+    return JSON.parse(out)
+  }
+
+  test('true: the kernel marks the process not dumpable (no core file holds cached keys); unset: unchanged', () => {
+    if (process.platform !== 'linux') return
+    expect(diagnosticsOf({ PSPAS_NO_CORE_DUMPS: 'true' })).toEqual({ keyCacheEntries: 0, sharedSetups: 1, coreDumpsExcluded: true })
+    expect(diagnosticsOf({})).toEqual({ keyCacheEntries: 0, sharedSetups: 1, coreDumpsExcluded: false })
+  })
+})

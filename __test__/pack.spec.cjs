@@ -95,7 +95,7 @@ describe('packed tarball', () => {
     const [{ files }] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: ROOT, encoding: 'utf8' }))
     const paths = files.map((f) => f.path).sort()
     const cli = ['errors.mjs', 'library.mjs', 'main.mjs', 'options.mjs', 'output.mjs'].map((f) => `cli/${f}`)
-    const commands = ['add', 'budget', 'enable-disable', 'events', 'keygen', 'list', 'migrate', 'rotate', 'status', 'verify'].map((c) => `cli/commands/${c}.mjs`)
+    const commands = ['add', 'bind', 'budget', 'enable-disable', 'events', 'keygen', 'list', 'migrate', 'rotate', 'status', 'verify'].map((c) => `cli/commands/${c}.mjs`)
     expect(paths.filter((p) => !p.endsWith('.node'))).toEqual(['LICENSE', 'README.md', 'bin/ps-access-store.mjs', ...commands, ...cli, ...DIST.map((f) => `dist/${f}`), 'native.d.ts', 'native.js', 'package.json'])
     expect(paths.filter((p) => p.endsWith('.node'))).toEqual([expect.stringMatching(/^private-access-store\.[a-z0-9-]+\.node$/)])
   })

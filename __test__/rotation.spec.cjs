@@ -63,7 +63,7 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
       deploy({ current: newKeys, previous: oldKeys.privateKey })
       const progress = []
       const v = await S.verifyKeys({ batchSize: 5, onProgress: (p) => progress.push(p) })
-      expect(v).toEqual({ total: 12, ok: 0, previousKey: 12, cannotOpen: [], duplicates: [] })
+      expect(v).toEqual({ total: 12, ok: 0, previousKey: 12, cannotOpen: [], unbound: 12, duplicates: [] })
       expect(progress).toEqual([{ done: 5, total: 12 }, { done: 10, total: 12 }, { done: 12, total: 12 }])
       deploy({ current: newKeys })
       expect((await S.verifyKeys()).cannotOpen).toEqual(rows.map((r) => r.id))
@@ -140,7 +140,7 @@ describe.each(BACKENDS)('%s', (_name, fresh) => {
 
     test('afterwards the new key alone opens every row', async () => {
       deploy({ current: newKeys })
-      expect(await S.verifyKeys()).toEqual({ total: 12, ok: 12, previousKey: 0, cannotOpen: [], duplicates: [] })
+      expect(await S.verifyKeys()).toEqual({ total: 12, ok: 12, previousKey: 0, cannotOpen: [], unbound: 12, duplicates: [] })
       for (const r of rows.slice(0, 3)) expect(await S.incrementUsageAndGetApiKey(r.group)).toBe(r.plaintext)
     })
   })

@@ -24,11 +24,12 @@ import * as budget from './commands/budget.mjs'
 import * as enableDisable from './commands/enable-disable.mjs'
 import * as verify from './commands/verify.mjs'
 import * as rotate from './commands/rotate.mjs'
+import * as bind from './commands/bind.mjs'
 import * as migrate from './commands/migrate.mjs'
 import * as events from './commands/events.mjs'
 
 /** The commands, in the order `--help` lists them. */
-const COMMANDS = [keygen, add, list, status, budget, enableDisable, events, verify, rotate, migrate]
+const COMMANDS = [keygen, add, list, status, budget, enableDisable, events, verify, rotate, bind, migrate]
 
 export function buildProgram() {
   const program = new Command(NAME)

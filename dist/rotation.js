@@ -5,6 +5,7 @@
  */
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.rotateKeys = rotateKeys;
+exports.bindKeys = bindKeys;
 exports.verifyKeys = verifyKeys;
 const args_1 = require("./args");
 const errors_1 = require("./errors");
@@ -51,11 +52,27 @@ async function rotateKeys(options) {
     out.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return out;
 }
+async function bindKeys(options) {
+    const started = process.hrtime.bigint();
+    const out = { total: 0, bound: 0, alreadyBound: 0, cannotOpen: [], changedMeanwhile: 0, seconds: 0 };
+    await eachBatch(options, async (store, after, size) => store.bindBatch(after, size, (0, settings_1.privateKey)()), (b) => {
+        out.bound += b.bound;
+        out.alreadyBound += b.alreadyBound;
+        out.changedMeanwhile += b.changedMeanwhile;
+        out.cannotOpen.push(...b.cannotOpen);
+        const rows = b.bound + b.alreadyBound + b.cannotOpen.length + b.changedMeanwhile;
+        out.total += rows;
+        return rows;
+    });
+    out.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return out;
+}
 async function verifyKeys(options) {
-    const out = { total: 0, ok: 0, previousKey: 0, cannotOpen: [], duplicates: [] };
+    const out = { total: 0, ok: 0, previousKey: 0, cannotOpen: [], unbound: 0, duplicates: [] };
     await eachBatch(options, async (store, after, size) => store.verifyBatch(after, size, (0, settings_1.privateKey)()), (b) => {
         out.ok += b.ok;
         out.previousKey += b.previousKey;
+        out.unbound += b.unbound;
         out.cannotOpen.push(...b.cannotOpen);
         const rows = b.ok + b.previousKey + b.cannotOpen.length;
         out.total += rows;

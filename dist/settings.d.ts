@@ -22,5 +22,11 @@ export declare function publicKey(): {
  * keys of a rotation, as a native handle made once per distinct set of PEMs.
  */
 export declare function privateKey(): Native.NativePrivateKey | null;
+/**
+ * The private keys for binding a key being added to its group, or `null` when they are unset
+ * or do not parse: adding never fails for want of them (the key is then stored as given, or
+ * refused under `groupBinding: 'required'`).
+ */
+export declare function bindingKey(): Native.NativePrivateKey | null;
 /** Close every pool this realm opened; the next call reconnects. */
 export declare function closeAll(): Promise<void>;

@@ -110,6 +110,15 @@ export interface PsPrivateAccessStoreOptions {
      * `PSPAS_EVENT_MAX_ATTEMPTS`; default `5`.
      */
     eventMaxAttempts?: number | null;
+    /**
+     * Group-bound keys (see docs/security.md): `off` stores keys as the original does; `on` binds
+     * each key added with `addPreEncryptedKey` to its group when the private key is configured (its
+     * data key rewrapped with the group in the RSA-OAEP label), so a copy stored in another group
+     * never opens; `required` also refuses keys that are not bound (`PSPAS_UNBOUND_KEY`), once
+     * `ps-access-store bind` has bound the stored ones. Bound keys open in every mode; the original
+     * model cannot open them. Environment: `PSPAS_GROUP_BINDING`; default `off`.
+     */
+    groupBinding?: string | null;
 }
 /** One setting as the JS entry uses it. */
 export interface SettingRow {

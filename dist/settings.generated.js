@@ -32,5 +32,7 @@ exports.SETTINGS = [
     { option: 'reservationTtlMs', env: ['PSPAS_RESERVATION_TTL_MS'], type: 'number', scope: 'setup' },
     { option: 'eventRetentionMs', env: ['PSPAS_EVENT_RETENTION_MS'], type: 'number', scope: 'setup' },
     { option: 'eventMaxAttempts', env: ['PSPAS_EVENT_MAX_ATTEMPTS'], type: 'number', scope: 'setup' },
+    { option: 'groupBinding', env: ['PSPAS_GROUP_BINDING'], type: 'string', scope: 'setup' },
+    { option: null, env: ['PSPAS_NO_CORE_DUMPS'], type: 'boolean', scope: 'process' },
     { option: null, env: ['PSPAS_WORKER_THREADS'], type: 'number', scope: 'process' },
 ];

@@ -9,7 +9,9 @@ exports.configure = configure;
 exports.currentStore = currentStore;
 exports.publicKey = publicKey;
 exports.privateKey = privateKey;
+exports.bindingKey = bindingKey;
 exports.closeAll = closeAll;
+const node_crypto_1 = require("node:crypto");
 const os = require("node:os");
 const errors_1 = require("./errors");
 const native_1 = require("./native");
@@ -32,7 +34,10 @@ const state = {
     keys: {},
     /** Configured setup-scope options, passed to the native set-up. */
     native: {},
-    /** Handles by the values of `SETUP_VARIABLES` they were opened for. */
+    /**
+     * Handles by a SHA-256 of the values of `SETUP_VARIABLES` they were opened for (a digest, so
+     * the map keeps no long-lived copy of `DATABASE_URL` or `PSQL_DB_PASS` joined together).
+     */
     handles: new Map(),
     /** The last handle and the variable values it was found for (the common case: unchanged). */
     last: null,
@@ -102,7 +107,10 @@ function currentStore() {
             return last.handle;
     }
     const values = SETUP_VARIABLES.map((name) => env[name]);
-    const key = values.map((v) => (v === undefined ? '\u0001' : v + '\u0000')).join('');
+    const hash = (0, node_crypto_1.createHash)('sha256');
+    for (const v of values)
+        hash.update(v === undefined ? '\u0001' : v + '\u0000');
+    const key = hash.digest('base64');
     let handle = state.handles.get(key);
     if (handle === undefined) {
         const vars = {};
@@ -138,6 +146,19 @@ function privateKey() {
         state.previousPems = previous;
     }
     return state.privateHandle;
+}
+/**
+ * The private keys for binding a key being added to its group, or `null` when they are unset
+ * or do not parse: adding never fails for want of them (the key is then stored as given, or
+ * refused under `groupBinding: 'required'`).
+ */
+function bindingKey() {
+    try {
+        return privateKey();
+    }
+    catch {
+        return null;
+    }
 }
 /** Close every pool this realm opened; the next call reconnects. */
 function closeAll() {

@@ -4,7 +4,7 @@
  * handle of the caller's set-up and converts the result into values of the caller's realm.
  */
 import type { PsPrivateAccessStoreOptions } from './settings.generated';
-import type { BudgetNotifierOptions, ClaimBudgetEventsOptions, GetApiKeysOptions, ListBudgetEventsOptions, PsBudgetEventRecord, PsBudgetNotifier, PsClaimedBudgetEvent, PsDiagnostics, IncrementUsageOptions, PsBudgetEvent, PsBudgetStatus, PsKeyBatchOptions, PsKeyRotationOptions, PsKeyRotationResult, PsKeyVerificationResult, PsPrivateAccessStoreAttributes, PsPrivateAccessStoreConfiguration, PsPrivateAccessStoreUsage, PsReservation, PsSettlement, ReserveUsageOptions, YpGroupData, YpUserData } from './types';
+import type { BudgetNotifierOptions, ClaimBudgetEventsOptions, GetApiKeysOptions, ListBudgetEventsOptions, PsBudgetEventRecord, PsBudgetNotifier, PsClaimedBudgetEvent, PsDiagnostics, IncrementUsageOptions, PsBudgetEvent, PsBudgetStatus, PsKeyBatchOptions, PsKeyRotationOptions, PsKeyBindingResult, PsKeyRotationResult, PsKeyVerificationResult, PsPrivateAccessStoreAttributes, PsPrivateAccessStoreConfiguration, PsPrivateAccessStoreUsage, PsReservation, PsSettlement, ReserveUsageOptions, YpGroupData, YpUserData } from './types';
 /**
  * Customers' API keys, envelope-encrypted at rest, scoped to groups and metered per use.
  *
@@ -63,7 +63,7 @@ export declare class PsPrivateAccessStore {
      * What this process holds in memory, for monitoring: the data keys cached for the current
      * set-up (`keyCacheEntries`; expired ones are swept without waiting for a call) and the
      * set-ups shared now (`sharedSetups`, each with its pool; at most 16, least recently used
-     * evicted).
+     * evicted), and whether the process writes no core file (`coreDumpsExcluded`).
      */
     static getDiagnostics(): PsDiagnostics;
     /** Close the database pools this caller opened and drop their cached data keys; the next call reconnects. */
@@ -84,7 +84,9 @@ export declare class PsPrivateAccessStore {
     /**
      * Adds a new pre-encrypted API key to the store (usage zero, active). Rejects with
      * `Invalid encrypted key format` unless `encryptedApiKey` is three `:`-separated hex parts
-     * and `encryptedAesKey` canonical base64; nothing is written then.
+     * and `encryptedAesKey` canonical base64; nothing is written then. With `groupBinding`
+     * `on` or `required` the key is bound to `groupId` first when the private key is set
+     * (`required` refuses a key it cannot bind: `PSPAS_UNBOUND_KEY`).
      */
     static addPreEncryptedKey(groupId: number, userId: number, aiModelId: number | undefined, externalApiId: number | undefined, encryptedApiKey: string, encryptedAesKey: string, configuration: PsPrivateAccessStoreConfiguration): Promise<PsPrivateAccessStore>;
     /**
@@ -185,9 +187,19 @@ export declare class PsPrivateAccessStore {
      */
     static rotateKeys(options?: PsKeyRotationOptions): Promise<PsKeyRotationResult>;
     /**
+     * Bind every stored key to its group (see `groupBinding`): each unbound row's data key is
+     * unwrapped, checked to open the row's API-key ciphertext, and wrapped again under the
+     * current public key with the row's group in the RSA-OAEP label, so a copy of the pair in
+     * another group never opens. API-key ciphertexts are never touched. Batches, transactions,
+     * resumability and idempotence as `rotateKeys` (rows bound already are skipped); agents
+     * keep working throughout. Run it before setting `groupBinding: 'required'`.
+     */
+    static bindKeys(options?: PsKeyBatchOptions): Promise<PsKeyBindingResult>;
+    /**
      * Check that every row's data key opens: with the current private key (`ok`), only with a
-     * previous one (`previousKey`), or with none (`cannotOpen`, by id). Reads only; never
-     * returns or logs a secret.
+     * previous one (`previousKey`), or with none (`cannotOpen`, by id); `unbound` counts the
+     * rows that open but are not bound to their group. Reads only; never returns or logs a
+     * secret.
      */
     static verifyKeys(options?: PsKeyBatchOptions): Promise<PsKeyVerificationResult>;
     /** Checks that an encrypted API key is three `:`-separated hex parts (the original's check). */

@@ -108,7 +108,7 @@ class PsPrivateAccessStore {
      * What this process holds in memory, for monitoring: the data keys cached for the current
      * set-up (`keyCacheEntries`; expired ones are swept without waiting for a call) and the
      * set-ups shared now (`sharedSetups`, each with its pool; at most 16, least recently used
-     * evicted).
+     * evicted), and whether the process writes no core file (`coreDumpsExcluded`).
      */
     static getDiagnostics() {
         return JSON.parse((0, errors_1.sync)(() => (0, settings_1.currentStore)().diagnostics()));
@@ -137,7 +137,9 @@ class PsPrivateAccessStore {
     /**
      * Adds a new pre-encrypted API key to the store (usage zero, active). Rejects with
      * `Invalid encrypted key format` unless `encryptedApiKey` is three `:`-separated hex parts
-     * and `encryptedAesKey` canonical base64; nothing is written then.
+     * and `encryptedAesKey` canonical base64; nothing is written then. With `groupBinding`
+     * `on` or `required` the key is bound to `groupId` first when the private key is set
+     * (`required` refuses a key it cannot bind: `PSPAS_UNBOUND_KEY`).
      */
     static async addPreEncryptedKey(groupId, userId, aiModelId, externalApiId, encryptedApiKey, encryptedAesKey, configuration) {
         (0, args_1.number)(groupId, 'groupId');
@@ -147,7 +149,7 @@ class PsPrivateAccessStore {
         (0, args_1.string)(encryptedApiKey, 'encryptedApiKey');
         (0, args_1.string)(encryptedAesKey, 'encryptedAesKey');
         const json = (0, args_1.configurationJson)(configuration);
-        const text = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().add(groupId, userId, model, api, encryptedApiKey, encryptedAesKey, json));
+        const text = await (0, errors_1.settle)(() => (0, settings_1.currentStore)().add(groupId, userId, model, api, encryptedApiKey, encryptedAesKey, json, (0, settings_1.bindingKey)()));
         return new PsPrivateAccessStore((0, records_1.attributes)(JSON.parse(text)));
     }
     /**
@@ -330,9 +332,21 @@ class PsPrivateAccessStore {
         return (0, rotation_1.rotateKeys)(options);
     }
     /**
+     * Bind every stored key to its group (see `groupBinding`): each unbound row's data key is
+     * unwrapped, checked to open the row's API-key ciphertext, and wrapped again under the
+     * current public key with the row's group in the RSA-OAEP label, so a copy of the pair in
+     * another group never opens. API-key ciphertexts are never touched. Batches, transactions,
+     * resumability and idempotence as `rotateKeys` (rows bound already are skipped); agents
+     * keep working throughout. Run it before setting `groupBinding: 'required'`.
+     */
+    static async bindKeys(options) {
+        return (0, rotation_1.bindKeys)(options);
+    }
+    /**
      * Check that every row's data key opens: with the current private key (`ok`), only with a
-     * previous one (`previousKey`), or with none (`cannotOpen`, by id). Reads only; never
-     * returns or logs a secret.
+     * previous one (`previousKey`), or with none (`cannotOpen`, by id); `unbound` counts the
+     * rows that open but are not bound to their group. Reads only; never returns or logs a
+     * secret.
      */
     static async verifyKeys(options) {
         return (0, rotation_1.verifyKeys)(options);

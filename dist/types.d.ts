@@ -197,6 +197,20 @@ export interface PsKeyRotationResult {
     changedMeanwhile: number;
     seconds: number;
 }
+/** The outcome of `bindKeys()`. */
+export interface PsKeyBindingResult {
+    /** Rows processed. */
+    total: number;
+    /** Rows bound to their group now. */
+    bound: number;
+    /** Rows bound already (skipped: a re-run binds nothing twice). */
+    alreadyBound: number;
+    /** Ids of rows no configured key opens (left untouched). */
+    cannotOpen: number[];
+    /** Rows whose data key changed while their batch was being bound (run again). */
+    changedMeanwhile: number;
+    seconds: number;
+}
 /** The outcome of `verifyKeys()`. */
 export interface PsKeyVerificationResult {
     total: number;
@@ -206,6 +220,11 @@ export interface PsKeyVerificationResult {
     previousKey: number;
     /** Ids of rows no configured key opens. */
     cannotOpen: number[];
+    /**
+     * Rows that open but are not bound to their group: refused under
+     * `groupBinding: 'required'`; `bindKeys()` (`ps-access-store bind`) binds them.
+     */
+    unbound: number;
     /**
      * Sets of row ids that share a stored ciphertext (in id order): a sealed pair stored more
      * than once, so one group could be served another's key. `addPreEncryptedKey` refuses new
@@ -303,4 +322,6 @@ export interface PsDiagnostics {
     keyCacheEntries: number;
     /** Set-ups (combinations of database settings) shared now, each with its own pool. */
     sharedSetups: number;
+    /** The process writes no core file (`PSPAS_NO_CORE_DUMPS=true` when the addon loaded; Linux). */
+    coreDumpsExcluded: boolean;
 }

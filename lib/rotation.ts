@@ -7,7 +7,13 @@ import { batchOptions, optionsObject, string } from './args'
 import { settle } from './errors'
 import type { Native } from './native'
 import { currentStore, privateKey } from './settings'
-import type { PsKeyBatchOptions, PsKeyRotationOptions, PsKeyRotationResult, PsKeyVerificationResult } from './types'
+import type {
+  PsKeyBatchOptions,
+  PsKeyBindingResult,
+  PsKeyRotationOptions,
+  PsKeyRotationResult,
+  PsKeyVerificationResult,
+} from './types'
 
 type Batch = { lastId?: number | null }
 
@@ -61,14 +67,35 @@ export async function rotateKeys(options?: PsKeyRotationOptions): Promise<PsKeyR
   return out
 }
 
+export async function bindKeys(options?: PsKeyBatchOptions): Promise<PsKeyBindingResult> {
+  const started = process.hrtime.bigint()
+  const out: PsKeyBindingResult = { total: 0, bound: 0, alreadyBound: 0, cannotOpen: [], changedMeanwhile: 0, seconds: 0 }
+  await eachBatch(
+    options,
+    async (store, after, size) => store.bindBatch(after, size, privateKey()),
+    (b) => {
+      out.bound += b.bound
+      out.alreadyBound += b.alreadyBound
+      out.changedMeanwhile += b.changedMeanwhile
+      out.cannotOpen.push(...b.cannotOpen)
+      const rows = b.bound + b.alreadyBound + b.cannotOpen.length + b.changedMeanwhile
+      out.total += rows
+      return rows
+    },
+  )
+  out.seconds = Number(process.hrtime.bigint() - started) / 1e9
+  return out
+}
+
 export async function verifyKeys(options?: PsKeyBatchOptions): Promise<PsKeyVerificationResult> {
-  const out: PsKeyVerificationResult = { total: 0, ok: 0, previousKey: 0, cannotOpen: [], duplicates: [] }
+  const out: PsKeyVerificationResult = { total: 0, ok: 0, previousKey: 0, cannotOpen: [], unbound: 0, duplicates: [] }
   await eachBatch(
     options,
     async (store, after, size) => store.verifyBatch(after, size, privateKey()),
     (b) => {
       out.ok += b.ok
       out.previousKey += b.previousKey
+      out.unbound += b.unbound
       out.cannotOpen.push(...b.cannotOpen)
       const rows = b.ok + b.previousKey + b.cannotOpen.length
       out.total += rows

@@ -113,6 +113,15 @@ export interface PsPrivateAccessStoreOptions {
    * `PSPAS_EVENT_MAX_ATTEMPTS`; default `5`.
    */
   eventMaxAttempts?: number | null
+  /**
+   * Group-bound keys (see docs/security.md): `off` stores keys as the original does; `on` binds
+   * each key added with `addPreEncryptedKey` to its group when the private key is configured (its
+   * data key rewrapped with the group in the RSA-OAEP label), so a copy stored in another group
+   * never opens; `required` also refuses keys that are not bound (`PSPAS_UNBOUND_KEY`), once
+   * `ps-access-store bind` has bound the stored ones. Bound keys open in every mode; the original
+   * model cannot open them. Environment: `PSPAS_GROUP_BINDING`; default `off`.
+   */
+  groupBinding?: string | null
 }
 
 /** One setting as the JS entry uses it. */
@@ -155,5 +164,7 @@ export const SETTINGS: readonly SettingRow[] = [
   { option: 'reservationTtlMs', env: ['PSPAS_RESERVATION_TTL_MS'], type: 'number', scope: 'setup' },
   { option: 'eventRetentionMs', env: ['PSPAS_EVENT_RETENTION_MS'], type: 'number', scope: 'setup' },
   { option: 'eventMaxAttempts', env: ['PSPAS_EVENT_MAX_ATTEMPTS'], type: 'number', scope: 'setup' },
+  { option: 'groupBinding', env: ['PSPAS_GROUP_BINDING'], type: 'string', scope: 'setup' },
+  { option: null, env: ['PSPAS_NO_CORE_DUMPS'], type: 'boolean', scope: 'process' },
   { option: null, env: ['PSPAS_WORKER_THREADS'], type: 'number', scope: 'process' },
 ]

@@ -4,6 +4,7 @@
  * the configured options, the native handle per database set-up, the private-key handle.
  */
 
+import { createHash } from 'node:crypto'
 import * as os from 'node:os'
 import { configError, sync } from './errors'
 import { native, type Native } from './native'
@@ -34,7 +35,10 @@ const state = {
   keys: {} as Partial<Record<OptionName, string>>,
   /** Configured setup-scope options, passed to the native set-up. */
   native: {} as Record<string, OptionValue>,
-  /** Handles by the values of `SETUP_VARIABLES` they were opened for. */
+  /**
+   * Handles by a SHA-256 of the values of `SETUP_VARIABLES` they were opened for (a digest, so
+   * the map keeps no long-lived copy of `DATABASE_URL` or `PSQL_DB_PASS` joined together).
+   */
   handles: new Map<string, Native.NativeStore>(),
   /** The last handle and the variable values it was found for (the common case: unchanged). */
   last: null as { values: Array<string | undefined>; handle: Native.NativeStore } | null,
@@ -104,7 +108,9 @@ export function currentStore(): Native.NativeStore {
     if (same) return last.handle
   }
   const values = SETUP_VARIABLES.map((name) => env[name])
-  const key = values.map((v) => (v === undefined ? '\u0001' : v + '\u0000')).join('')
+  const hash = createHash('sha256')
+  for (const v of values) hash.update(v === undefined ? '\u0001' : v + '\u0000')
+  const key = hash.digest('base64')
   let handle = state.handles.get(key)
   if (handle === undefined) {
     const vars: Record<string, string> = {}
@@ -141,6 +147,19 @@ export function privateKey(): Native.NativePrivateKey | null {
     state.previousPems = previous
   }
   return state.privateHandle
+}
+
+/**
+ * The private keys for binding a key being added to its group, or `null` when they are unset
+ * or do not parse: adding never fails for want of them (the key is then stored as given, or
+ * refused under `groupBinding: 'required'`).
+ */
+export function bindingKey(): Native.NativePrivateKey | null {
+  try {
+    return privateKey()
+  } catch {
+    return null
+  }
 }
 
 /** Close every pool this realm opened; the next call reconnects. */

@@ -10,8 +10,8 @@ import { emit, subscribe } from './events'
 import { ackBudgetEvents, claimBudgetEvents, listBudgetEvents, retryBudgetEvent, startBudgetNotifier } from './outbox'
 import { native } from './native'
 import { attributes, budgetStatus } from './records'
-import { rotateKeys, verifyKeys } from './rotation'
-import { closeAll, configure, currentStore, privateKey, publicKey } from './settings'
+import { bindKeys, rotateKeys, verifyKeys } from './rotation'
+import { bindingKey, closeAll, configure, currentStore, privateKey, publicKey } from './settings'
 import type { PsPrivateAccessStoreOptions } from './settings.generated'
 import type {
   BudgetNotifierOptions,
@@ -27,6 +27,7 @@ import type {
   PsBudgetStatus,
   PsKeyBatchOptions,
   PsKeyRotationOptions,
+  PsKeyBindingResult,
   PsKeyRotationResult,
   PsKeyVerificationResult,
   PsPrivateAccessStoreAttributes,
@@ -139,7 +140,7 @@ export class PsPrivateAccessStore {
    * What this process holds in memory, for monitoring: the data keys cached for the current
    * set-up (`keyCacheEntries`; expired ones are swept without waiting for a call) and the
    * set-ups shared now (`sharedSetups`, each with its pool; at most 16, least recently used
-   * evicted).
+   * evicted), and whether the process writes no core file (`coreDumpsExcluded`).
    */
   static getDiagnostics(): PsDiagnostics {
     return JSON.parse(sync(() => currentStore().diagnostics())) as PsDiagnostics
@@ -178,7 +179,9 @@ export class PsPrivateAccessStore {
   /**
    * Adds a new pre-encrypted API key to the store (usage zero, active). Rejects with
    * `Invalid encrypted key format` unless `encryptedApiKey` is three `:`-separated hex parts
-   * and `encryptedAesKey` canonical base64; nothing is written then.
+   * and `encryptedAesKey` canonical base64; nothing is written then. With `groupBinding`
+   * `on` or `required` the key is bound to `groupId` first when the private key is set
+   * (`required` refuses a key it cannot bind: `PSPAS_UNBOUND_KEY`).
    */
   static async addPreEncryptedKey(
     groupId: number,
@@ -196,7 +199,9 @@ export class PsPrivateAccessStore {
     string(encryptedApiKey, 'encryptedApiKey')
     string(encryptedAesKey, 'encryptedAesKey')
     const json = configurationJson(configuration)
-    const text = await settle(() => currentStore().add(groupId, userId, model, api, encryptedApiKey, encryptedAesKey, json))
+    const text = await settle(() =>
+      currentStore().add(groupId, userId, model, api, encryptedApiKey, encryptedAesKey, json, bindingKey()),
+    )
     return new PsPrivateAccessStore(attributes(JSON.parse(text)))
   }
 
@@ -393,9 +398,22 @@ export class PsPrivateAccessStore {
   }
 
   /**
+   * Bind every stored key to its group (see `groupBinding`): each unbound row's data key is
+   * unwrapped, checked to open the row's API-key ciphertext, and wrapped again under the
+   * current public key with the row's group in the RSA-OAEP label, so a copy of the pair in
+   * another group never opens. API-key ciphertexts are never touched. Batches, transactions,
+   * resumability and idempotence as `rotateKeys` (rows bound already are skipped); agents
+   * keep working throughout. Run it before setting `groupBinding: 'required'`.
+   */
+  static async bindKeys(options?: PsKeyBatchOptions): Promise<PsKeyBindingResult> {
+    return bindKeys(options)
+  }
+
+  /**
    * Check that every row's data key opens: with the current private key (`ok`), only with a
-   * previous one (`previousKey`), or with none (`cannotOpen`, by id). Reads only; never
-   * returns or logs a secret.
+   * previous one (`previousKey`), or with none (`cannotOpen`, by id); `unbound` counts the
+   * rows that open but are not bound to their group. Reads only; never returns or logs a
+   * secret.
    */
   static async verifyKeys(options?: PsKeyBatchOptions): Promise<PsKeyVerificationResult> {
     return verifyKeys(options)

@@ -36,6 +36,45 @@ pub fn key_cache_settings(
     })
 }
 
+/// Whether keys are bound to their group (see [`s::GROUP_BINDING`] and
+/// [`crate::envelope`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBinding {
+    /// Keys are stored as given (the original's format).
+    #[default]
+    Off,
+    /// Keys added are bound to their group when the private key is at hand.
+    On,
+    /// As `On`, and unbound keys are refused.
+    Required,
+}
+
+impl GroupBinding {
+    /// Whether keys added are bound.
+    pub fn binds(self) -> bool {
+        self != GroupBinding::Off
+    }
+}
+
+/// The group-binding mode (`off`, `on` or `required`).
+pub fn group_binding(settings: &Settings, env: &dyn Env) -> Result<GroupBinding> {
+    let r = Resolver::new(settings, env);
+    let found = r.found_text(&s::GROUP_BINDING);
+    let word = found
+        .as_ref()
+        .map(|f| f.value.expose().trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match word.as_str() {
+        "" | "off" => Ok(GroupBinding::Off),
+        "on" => Ok(GroupBinding::On),
+        "required" => Ok(GroupBinding::Required),
+        _ => Err(Error::Config(format!(
+            "{} must be off, on or required",
+            found.map_or("groupBinding", |f| f.from)
+        ))),
+    }
+}
+
 /// The longest pool timeout honoured, in ms (see [`PoolSettings::acquire_timeout`]).
 pub const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
 
@@ -120,9 +159,10 @@ fn url_asks_for_pooler(url: &str) -> bool {
     })
 }
 
-/// The URL without a `pgbouncer=…` parameter (the driver does not know it).
-fn without_pooler_param(url: &str) -> String {
-    match url.split_once('?') {
+/// The URL without a `pgbouncer=…` parameter (the driver does not know it); zeroized when
+/// dropped, as it may hold a password.
+fn without_pooler_param(url: &str) -> zeroize::Zeroizing<String> {
+    zeroize::Zeroizing::new(match url.split_once('?') {
         None => url.to_owned(),
         Some((base, q)) => {
             let rest: Vec<&str> = q
@@ -135,7 +175,7 @@ fn without_pooler_param(url: &str) -> String {
                 format!("{base}?{}", rest.join("&"))
             }
         }
-    }
+    })
 }
 
 pub enum DbTarget {
@@ -382,7 +422,7 @@ mod tests {
         let on = Settings::default().with(&s::PGBOUNCER, true);
         assert!(pooler(&on, &env(&[])));
         assert_eq!(
-            without_pooler_param("postgres://h/db?pgbouncer=true"),
+            without_pooler_param("postgres://h/db?pgbouncer=true").as_str(),
             "postgres://h/db"
         );
     }

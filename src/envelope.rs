@@ -17,6 +17,18 @@
 //! shorter one is rejected as `Invalid encrypted key format`. A wrong key, a tampered or a
 //! foreign ciphertext is `PSPAS_DECRYPT_FAILED`, one error for all so it is no oracle.
 //!
+//! ## Group-bound keys (opt-in, `groupBinding`)
+//!
+//! A bound row differs in its wrapped data key only: the AES key is wrapped with the OAEP
+//! label `policysynth-private-access-store/group/<groupId>` (the group's id in decimal), and
+//! the stored string is `g1:` followed by the base64 of that RSA ciphertext. The API-key
+//! ciphertext is the same, so binding (or rotating) a row rewraps only its data key. OAEP
+//! authenticates the label: a bound pair copied into another group, or stripped of its `g1:`
+//! to pass as unbound, does not unwrap (`PSPAS_DECRYPT_FAILED`). The prefix only says which
+//! label to use, so an unbound row costs no trial decryption. Without a group (the static
+//! `decryptApiKey`) a bound pair is `PSPAS_GROUP_BOUND`. The original model, which knows no
+//! label, cannot open bound rows.
+//!
 //! The golden vectors in `tests/fixtures/golden.json` were made with Node's own `crypto`
 //! (`scripts/make-golden.mjs`) and pin this format in `cargo test` and in jest.
 
@@ -98,9 +110,23 @@ pub fn parse_encrypted_api_key(s: &str) -> Result<Ciphertext> {
     Ok(Ciphertext { iv, tag, body })
 }
 
-/// Decode the wrapped AES key: canonical, non-empty base64.
+/// The marker of a wrapped data key bound to its group (see the module doc).
+pub const GROUP_BOUND_PREFIX: &str = "g1:";
+
+/// The OAEP label binding a data key to group `group_id`.
+pub fn group_label(group_id: i64) -> Vec<u8> {
+    format!("policysynth-private-access-store/group/{group_id}").into_bytes()
+}
+
+/// Whether a stored `encrypted_aes_key` is bound to its group.
+pub fn is_group_bound(encrypted_aes_key: &str) -> bool {
+    encrypted_aes_key.starts_with(GROUP_BOUND_PREFIX)
+}
+
+/// Decode the wrapped AES key (bound or not): canonical, non-empty base64.
 pub fn decode_encrypted_aes_key(s: &str) -> Result<Vec<u8>> {
     crate::model::bounds::encrypted_aes_key(s)?;
+    let s = s.strip_prefix(GROUP_BOUND_PREFIX).unwrap_or(s);
     if s.is_empty() || !is_valid_base64(s) {
         return Err(Error::InvalidFormat);
     }
@@ -114,7 +140,12 @@ pub fn decode_encrypted_aes_key(s: &str) -> Result<Vec<u8>> {
 pub fn validate_sealed(encrypted_api_key: &str, encrypted_aes_key: &str) -> Result<()> {
     crate::model::bounds::encrypted_api_key(encrypted_api_key)?;
     crate::model::bounds::encrypted_aes_key(encrypted_aes_key)?;
-    if is_valid_encrypted_format(encrypted_api_key) && is_valid_base64(encrypted_aes_key) {
+    let wrapped_ok = match encrypted_aes_key.strip_prefix(GROUP_BOUND_PREFIX) {
+        // A bound key is new in this package: it must be a real, non-empty wrapping.
+        Some(b64) => !b64.is_empty() && is_valid_base64(b64),
+        None => is_valid_base64(encrypted_aes_key),
+    };
+    if is_valid_encrypted_format(encrypted_api_key) && wrapped_ok {
         Ok(())
     } else {
         Err(Error::InvalidFormat)
@@ -133,8 +164,8 @@ pub fn is_envelope_shaped(encrypted_api_key: &str, encrypted_aes_key: &str) -> b
 type Gcm16 = AesGcm<Aes256, U16>;
 type Gcm12 = AesGcm<Aes256, U12>;
 
-/// Seal an API key with a fresh AES key wrapped by `public`.
-pub fn seal(public: &RsaPublic, api_key: &str) -> Result<SealedKey> {
+/// Seal an API key with a fresh AES key wrapped by `public`, bound to `group` when given.
+pub fn seal(public: &RsaPublic, api_key: &str, group: Option<i64>) -> Result<SealedKey> {
     if api_key.is_empty() {
         return Err(Error::EmptyApiKey);
     }
@@ -147,7 +178,7 @@ pub fn seal(public: &RsaPublic, api_key: &str) -> Result<SealedKey> {
     let tag = Gcm16::new(key.expose().into())
         .encrypt_inout_detached(&nonce, b"", buf.as_mut_slice().into())
         .map_err(|_| Error::Internal("AES-GCM encryption failed".into()))?;
-    let encrypted_aes_key = wrap_aes_key(public, &key)?;
+    let encrypted_aes_key = wrap_aes_key(public, &key, group)?;
     Ok(SealedKey {
         encrypted_api_key: format!(
             "{}:{}:{}",
@@ -159,15 +190,33 @@ pub fn seal(public: &RsaPublic, api_key: &str) -> Result<SealedKey> {
     })
 }
 
-/// Wrap an AES data key with the RSA public key (the stored `encrypted_aes_key`).
-pub fn wrap_aes_key(public: &RsaPublic, key: &AesKey) -> Result<String> {
-    Ok(STANDARD.encode(public.encrypt_oaep_sha256(key.expose())?))
+/// Wrap an AES data key with the RSA public key (the stored `encrypted_aes_key`), bound to
+/// `group` when given.
+pub fn wrap_aes_key(public: &RsaPublic, key: &AesKey, group: Option<i64>) -> Result<String> {
+    Ok(match group {
+        None => STANDARD.encode(public.encrypt_oaep_sha256(key.expose(), None)?),
+        Some(g) => format!(
+            "{GROUP_BOUND_PREFIX}{}",
+            STANDARD.encode(public.encrypt_oaep_sha256(key.expose(), Some(&group_label(g)))?)
+        ),
+    })
 }
 
-/// Unwrap the AES data key with the RSA private key.
-pub fn unwrap_aes_key(private: &RsaPrivate, encrypted_aes_key: &str) -> Result<AesKey> {
+/// Unwrap the AES data key with the RSA private key. A bound key opens only with the group it
+/// is bound to (`group`, the group of the row or call); without one it is
+/// [`Error::GroupBound`]. An unbound key opens whatever `group` is.
+pub fn unwrap_aes_key(
+    private: &RsaPrivate,
+    encrypted_aes_key: &str,
+    group: Option<i64>,
+) -> Result<AesKey> {
     let wrapped = decode_encrypted_aes_key(encrypted_aes_key)?;
-    let raw = private.decrypt_oaep_sha256(&wrapped)?;
+    let label = match (is_group_bound(encrypted_aes_key), group) {
+        (false, _) => None,
+        (true, Some(g)) => Some(group_label(g)),
+        (true, None) => return Err(Error::GroupBound),
+    };
+    let raw = private.decrypt_oaep_sha256(&wrapped, label.as_deref())?;
     AesKey::from_slice(&raw).ok_or(Error::DecryptFailed)
 }
 
@@ -206,14 +255,16 @@ pub fn open_with_key(key: &AesKey, ct: &Ciphertext) -> Result<SecretString> {
     })
 }
 
-/// Open a sealed API key: unwrap the AES key, then decrypt.
+/// Open a sealed API key of `group` (`None`: unbound keys only): unwrap the AES key, then
+/// decrypt.
 pub fn open(
     private: &RsaPrivate,
     encrypted_api_key: &str,
     encrypted_aes_key: &str,
+    group: Option<i64>,
 ) -> Result<SecretString> {
     let ct = parse_encrypted_api_key(encrypted_api_key)?;
-    let key = unwrap_aes_key(private, encrypted_aes_key)?;
+    let key = unwrap_aes_key(private, encrypted_aes_key, group)?;
     open_with_key(&key, &ct)
 }
 

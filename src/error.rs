@@ -63,6 +63,12 @@ pub enum Error {
     /// stored (in any group): a copied pair would serve one group's key to another.
     #[error("this encrypted API key or its encrypted AES key is already stored (a sealed key can be stored once, in one group: seal the API key again for another group); nothing was written")]
     DuplicateKey,
+    /// A group-bound key opened without its group (the static `decryptApiKey`).
+    #[error("this key is bound to its group and opens only through that group's calls (incrementUsageAndGetApiKey, reserveUsageAndGetApiKey)")]
+    GroupBound,
+    /// An unbound key met with `groupBinding` `required`: refused, nothing counted or written.
+    #[error("this key is not bound to its group and groupBinding is 'required': bind the stored keys with `ps-access-store bind` (or PsPrivateAccessStore.bindKeys()); nothing was counted or written")]
+    UnboundKey,
     /// An input beyond its documented bound (see [`crate::model::bounds`]): refused before any
     /// work on it, nothing written.
     #[error("{what} is too large: at most {max} {unit}")]
@@ -101,6 +107,8 @@ impl Error {
             Error::InvalidArgument(_) => "PSPAS_INVALID_ARGUMENT",
             Error::TooLarge { .. } => "PSPAS_TOO_LARGE",
             Error::DuplicateKey => "PSPAS_DUPLICATE_KEY",
+            Error::GroupBound => "PSPAS_GROUP_BOUND",
+            Error::UnboundKey => "PSPAS_UNBOUND_KEY",
             Error::InvalidAmount(_) => "PSPAS_INVALID_AMOUNT",
             Error::InvalidConfiguration(_) => "PSPAS_INVALID_CONFIGURATION",
             Error::Config(_) => "PSPAS_CONFIG",

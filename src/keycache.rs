@@ -5,7 +5,8 @@
 //! `max_age`. It can be switched off.
 //!
 //! Safety of what it serves:
-//! - The entry key is SHA-256 over the private key's digest and the wrapped key's text: a
+//! - The entry key is SHA-256 over the private key's digest, the group the key is opened for
+//!   and the wrapped key's text: a
 //!   rotated row (new wrapped key) misses, and so does every row once the configured private
 //!   key changes; a "foreign" wrapped key never matches an entry made for another.
 //! - Entries are made only after a full open succeeded (RSA unwrap and GCM verification).
@@ -40,11 +41,20 @@ impl Default for KeyCacheSettings {
 
 pub type CacheKey = [u8; 32];
 
-/// The entry key for a wrapped AES key opened with the private key PEM whose SHA-256 digest
-/// is `pem_digest` (see [`crate::secret::PrivatePem`]).
-pub fn cache_key(pem_digest: &[u8; 32], encrypted_aes_key: &str) -> CacheKey {
+/// The entry key for a wrapped AES key opened for `group` (`None`: without one, as
+/// `decryptApiKey`) with the private key PEM whose SHA-256 digest is `pem_digest` (see
+/// [`crate::secret::PrivatePem`]). The group is part of it, so a data key opened for one
+/// group is never served from the cache to another.
+pub fn cache_key(pem_digest: &[u8; 32], group: Option<i64>, encrypted_aes_key: &str) -> CacheKey {
     let mut h = Sha256::new();
     h.update(pem_digest);
+    match group {
+        Some(g) => {
+            h.update([1]);
+            h.update(g.to_be_bytes());
+        }
+        None => h.update([0]),
+    }
     h.update(encrypted_aes_key.as_bytes());
     h.finalize().into()
 }
@@ -272,8 +282,26 @@ mod tests {
     fn entry_keys_separate_private_keys_and_wrapped_keys() {
         let d = |pem: &str| -> [u8; 32] { Sha256::digest(pem.as_bytes()).into() };
         let (a, b) = (d("pem-a"), d("pem-b"));
-        assert_ne!(cache_key(&a, "wrapped"), cache_key(&b, "wrapped"));
-        assert_ne!(cache_key(&a, "wrapped-1"), cache_key(&a, "wrapped-2"));
-        assert_eq!(cache_key(&a, "wrapped"), cache_key(&a, "wrapped"));
+        assert_ne!(
+            cache_key(&a, None, "wrapped"),
+            cache_key(&b, None, "wrapped")
+        );
+        assert_ne!(
+            cache_key(&a, None, "wrapped-1"),
+            cache_key(&a, None, "wrapped-2")
+        );
+        assert_eq!(
+            cache_key(&a, None, "wrapped"),
+            cache_key(&a, None, "wrapped")
+        );
+        // A data key opened for one group is never served to another, nor without a group.
+        assert_ne!(
+            cache_key(&a, Some(1), "wrapped"),
+            cache_key(&a, Some(2), "wrapped")
+        );
+        assert_ne!(
+            cache_key(&a, Some(0), "wrapped"),
+            cache_key(&a, None, "wrapped")
+        );
     }
 }

@@ -58,14 +58,16 @@ impl KeyRing {
         })
     }
 
-    /// Unwrap `encrypted_aes_key` with the first key that opens it (`previous_first`: the
-    /// previous keys before the current one), then open `ct` with that data key. The data
+    /// Unwrap `encrypted_aes_key` of `group` (see [`envelope::unwrap_aes_key`]) with the first
+    /// key that opens it (`previous_first`: the previous keys before the current one), then
+    /// open `ct` with that data key. The data
     /// key is returned for caching only because the open succeeded (GCM verified). A wrapped
     /// key that is no base64, or a previous key reached that does not parse, is that error;
     /// no key opening it is `PSPAS_DECRYPT_FAILED`.
     pub fn open(
         &self,
         encrypted_aes_key: &str,
+        group: Option<i64>,
         ct: &Ciphertext,
         previous_first: bool,
     ) -> Result<(AesKey, SecretString, Opener)> {
@@ -82,7 +84,7 @@ impl KeyRing {
         };
         for (opener, key) in order {
             let key = key.map_err(Clone::clone)?;
-            match envelope::unwrap_aes_key(key, encrypted_aes_key) {
+            match envelope::unwrap_aes_key(key, encrypted_aes_key, group) {
                 Ok(aes) => {
                     let plaintext = envelope::open_with_key(&aes, ct)?;
                     return Ok((aes, plaintext, opener));

@@ -406,10 +406,14 @@ pub mod bounds {
             "characters",
         )
     }
+    /// Counted without the `g1:` of a group-bound key.
     pub fn encrypted_aes_key(value: &str) -> Result<()> {
+        let base64 = value
+            .strip_prefix(crate::envelope::GROUP_BOUND_PREFIX)
+            .unwrap_or(value);
         check(
             "encryptedAesKey",
-            value.len(),
+            base64.len(),
             ENCRYPTED_AES_KEY_CHARS,
             "characters",
         )

@@ -22,10 +22,12 @@ pub use crate::keyring::{KeyRing, Opener};
 use crate::rsa_keys::RsaPublic;
 use crate::secret::AesKey;
 
-/// A row's wrapped data key as read for rotation or verification.
+/// A row's wrapped data key as read for rotation, binding or verification.
 #[derive(Debug, Clone)]
 pub struct WrappedKey {
     pub id: i64,
+    /// The row's group: a group-bound data key opens only with it.
+    pub group_id: i64,
     pub encrypted_api_key: String,
     pub encrypted_aes_key: String,
 }
@@ -46,7 +48,12 @@ fn open_row(ring: &KeyRing, row: &WrappedKey, previous_first: bool) -> (Option<A
         return (None, Opener::Nobody);
     };
     // The plaintext is dropped (zeroized) at once.
-    match ring.open(&row.encrypted_aes_key, &ct, previous_first) {
+    match ring.open(
+        &row.encrypted_aes_key,
+        Some(row.group_id),
+        &ct,
+        previous_first,
+    ) {
         Ok((aes, _, opener)) => (Some(aes), opener),
         Err(_) => (None, Opener::Nobody),
     }
@@ -65,8 +72,8 @@ pub enum Plan {
     CannotOpen,
 }
 
-/// Plan one row: rewrap it when a previous key opens it, and check that the new wrapping opens
-/// with the current key.
+/// Plan one row: rewrap it when a previous key opens it (bound to its group if it was), and
+/// check that the new wrapping opens with the current key.
 pub fn plan_row(ring: &KeyRing, public: &RsaPublic, row: &WrappedKey) -> Result<Plan> {
     let (aes, opener) = open_row(ring, row, !ring.current_first.load(Ordering::Relaxed));
     if opener != Opener::Nobody {
@@ -78,8 +85,24 @@ pub fn plan_row(ring: &KeyRing, public: &RsaPublic, row: &WrappedKey) -> Result<
         (_, Opener::Current) => return Ok(Plan::AlreadyCurrent),
         _ => return Ok(Plan::CannotOpen),
     };
-    let new = envelope::wrap_aes_key(public, &aes)?;
-    let reopened = envelope::unwrap_aes_key(&ring.current, &new).map_err(|_| {
+    let bound = envelope::is_group_bound(&row.encrypted_aes_key).then_some(row.group_id);
+    Ok(Plan::Rewrap(Rewrap {
+        id: row.id,
+        old: row.encrypted_aes_key.clone(),
+        new: rewrap(ring, public, &aes, bound)?,
+    }))
+}
+
+/// Wrap `aes` under the current public key (bound to `group` when given), checked to open
+/// again with the current private key before it is ever written.
+pub fn rewrap(
+    ring: &KeyRing,
+    public: &RsaPublic,
+    aes: &AesKey,
+    group: Option<i64>,
+) -> Result<String> {
+    let new = envelope::wrap_aes_key(public, aes, group)?;
+    let reopened = envelope::unwrap_aes_key(&ring.current, &new, group).map_err(|_| {
         Error::Internal("a rewrapped data key did not open with the current private key".into())
     })?;
     if reopened.expose() != aes.expose() {
@@ -87,10 +110,31 @@ pub fn plan_row(ring: &KeyRing, public: &RsaPublic, row: &WrappedKey) -> Result<
             "a rewrapped data key opened to a different key".into(),
         ));
     }
-    Ok(Plan::Rewrap(Rewrap {
+    Ok(new)
+}
+
+/// What binding does with one row (see [`plan_bind`]).
+#[derive(Debug)]
+pub enum BindPlan {
+    Rewrap(Rewrap),
+    AlreadyBound,
+    CannotOpen,
+}
+
+/// Plan binding one row to its group: an unbound row that a configured key opens (its data
+/// key opening its API-key ciphertext) gets its data key wrapped again under the current
+/// public key with its group in the OAEP label; the API-key ciphertext is not touched.
+pub fn plan_bind(ring: &KeyRing, public: &RsaPublic, row: &WrappedKey) -> Result<BindPlan> {
+    if envelope::is_group_bound(&row.encrypted_aes_key) {
+        return Ok(BindPlan::AlreadyBound);
+    }
+    let Some(aes) = open_row(ring, row, false).0 else {
+        return Ok(BindPlan::CannotOpen);
+    };
+    Ok(BindPlan::Rewrap(Rewrap {
         id: row.id,
         old: row.encrypted_aes_key.clone(),
-        new,
+        new: rewrap(ring, public, &aes, Some(row.group_id))?,
     }))
 }
 

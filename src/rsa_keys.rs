@@ -37,21 +37,37 @@ impl std::fmt::Debug for RsaPublic {
 }
 
 impl RsaPrivate {
-    /// RSA-OAEP decryption, SHA-256 for both the OAEP hash and MGF1, empty label.
-    pub fn decrypt_oaep_sha256(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        self.0
-            .oaep_decrypt::<Sha256>(ciphertext)
-            .map(Zeroizing::new)
-            .map_err(|_| Error::DecryptFailed)
+    /// RSA-OAEP decryption (blinded), SHA-256 for both the OAEP hash and MGF1, with `label`
+    /// (`None`: the empty label of the original's format).
+    pub fn decrypt_oaep_sha256(
+        &self,
+        ciphertext: &[u8],
+        label: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        match label {
+            None => self.0.oaep_decrypt::<Sha256>(ciphertext),
+            Some(label) => self
+                .0
+                .decrypt(rsa::Oaep::<Sha256>::new_with_label(label), ciphertext),
+        }
+        .map(Zeroizing::new)
+        .map_err(|_| Error::DecryptFailed)
     }
 }
 
 impl RsaPublic {
-    /// RSA-OAEP encryption, SHA-256 for both the OAEP hash and MGF1, empty label.
-    pub fn encrypt_oaep_sha256(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
-        self.0
-            .oaep_encrypt::<Sha256>(plaintext)
-            .map_err(|e| Error::Internal(format!("RSA encryption failed: {e}")))
+    /// RSA-OAEP encryption, SHA-256 for both the OAEP hash and MGF1, with `label` (`None`:
+    /// the empty label of the original's format).
+    pub fn encrypt_oaep_sha256(&self, plaintext: &[u8], label: Option<&[u8]>) -> Result<Vec<u8>> {
+        match label {
+            None => self.0.oaep_encrypt::<Sha256>(plaintext),
+            Some(label) => self.0.encrypt(
+                &mut rand::rng(),
+                rsa::Oaep::<Sha256>::new_with_label(label),
+                plaintext,
+            ),
+        }
+        .map_err(|e| Error::Internal(format!("RSA encryption failed: {e}")))
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::budget::{BudgetEvent, BudgetStatus};
-use crate::config;
+use crate::config::{self, GroupBinding};
 use crate::envelope::{self, SealedKey};
 use crate::error::{Error, Result};
 use crate::keycache::{self, KeyCache, KeyCacheSettings};
@@ -69,6 +69,25 @@ pub struct VerifyBatch {
     pub previous_key: i64,
     /// Rows no configured key opens.
     pub cannot_open: Vec<i64>,
+    /// Rows that open but are not bound to their group (refused with `groupBinding`
+    /// `required`; bound by `bindBatch`).
+    pub unbound: i64,
+}
+
+/// One batch of binding keys to their groups (also the shape `bindBatch` resolves to).
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BindBatch {
+    /// The last id read (the next batch starts after it); absent: no rows left.
+    pub last_id: Option<i64>,
+    /// Rows bound now (their data key rewrapped for their group, under the current key).
+    pub bound: i64,
+    /// Rows already bound (skipped).
+    pub already_bound: i64,
+    /// Rows no configured key opens (left as they are).
+    pub cannot_open: Vec<i64>,
+    /// Rows whose data key changed between read and write (left for the next run).
+    pub changed_meanwhile: i64,
 }
 
 /// One configured instance: settings and the environment they fall back to, plus a lazily
@@ -83,6 +102,9 @@ pub struct Service {
     evicted: std::sync::atomic::AtomicBool,
     /// A bad cache setting in the environment, reported by every call that opens a key.
     cache_error: Option<String>,
+    /// Whether keys are bound to their group, or why the setting is bad (reported by every
+    /// call that adds or opens a key).
+    group_binding: std::result::Result<GroupBinding, String>,
 }
 
 /// Services shared by every caller that names the same set-up, keyed by a digest of it (see
@@ -118,7 +140,9 @@ impl Service {
         };
         let cache = Arc::new(cache);
         KeyCache::sweep_in_background(&cache);
+        let group_binding = config::group_binding(&settings, &*env).map_err(|e| e.to_string());
         Service {
+            group_binding,
             settings,
             env,
             store: tokio::sync::RwLock::new(None),
@@ -237,18 +261,21 @@ impl Service {
         }
     }
 
-    /// Open a sealed key: the cached data key when there is one, else RSA unwrap (then cached).
+    /// Open a sealed key of `group` (`None`: without a group, unbound keys only): the cached
+    /// data key when there is one, else RSA unwrap (then cached).
     pub fn open(
         &self,
         pem: &PrivatePem,
+        group: Option<i64>,
         encrypted_api_key: &str,
         encrypted_aes_key: &str,
     ) -> Result<SecretString> {
-        let (ct, entry) = match self.open_cached(pem, encrypted_api_key, encrypted_aes_key)? {
-            Lookup::Hit(plaintext) => return Ok(plaintext),
-            Lookup::Miss(ct, entry) => (ct, entry),
-        };
-        let (key, plaintext) = unwrap_and_open(pem, encrypted_aes_key, &ct)?;
+        let (ct, entry) =
+            match self.open_cached(pem, group, encrypted_api_key, encrypted_aes_key)? {
+                Lookup::Hit(plaintext) => return Ok(plaintext),
+                Lookup::Miss(ct, entry) => (ct, entry),
+            };
+        let (key, plaintext) = unwrap_and_open(pem, group, encrypted_aes_key, &ct)?;
         self.cache.insert(entry, key);
         Ok(plaintext)
     }
@@ -259,16 +286,18 @@ impl Service {
     pub async fn open_async(
         &self,
         pem: &PrivatePem,
+        group: Option<i64>,
         encrypted_api_key: &str,
         encrypted_aes_key: &str,
     ) -> Result<SecretString> {
-        let (ct, entry) = match self.open_cached(pem, encrypted_api_key, encrypted_aes_key)? {
-            Lookup::Hit(plaintext) => return Ok(plaintext),
-            Lookup::Miss(ct, entry) => (ct, entry),
-        };
+        let (ct, entry) =
+            match self.open_cached(pem, group, encrypted_api_key, encrypted_aes_key)? {
+                Lookup::Hit(plaintext) => return Ok(plaintext),
+                Lookup::Miss(ct, entry) => (ct, entry),
+            };
         let (pem, wrapped) = (pem.copy(), encrypted_aes_key.to_owned());
         let (key, plaintext) =
-            tokio::task::spawn_blocking(move || unwrap_and_open(&pem, &wrapped, &ct))
+            tokio::task::spawn_blocking(move || unwrap_and_open(&pem, group, &wrapped, &ct))
                 .await
                 .map_err(|e| Error::Internal(format!("decryption task failed: {e}")))??;
         self.cache.insert(entry, key);
@@ -279,6 +308,7 @@ impl Service {
     fn open_cached(
         &self,
         pem: &PrivatePem,
+        group: Option<i64>,
         encrypted_api_key: &str,
         encrypted_aes_key: &str,
     ) -> Result<Lookup> {
@@ -286,11 +316,16 @@ impl Service {
             return Err(Error::Config(e.clone()));
         }
         let ct = envelope::parse_encrypted_api_key(encrypted_api_key)?;
-        let entry = keycache::cache_key(pem.digest(), encrypted_aes_key);
+        let entry = keycache::cache_key(pem.digest(), group, encrypted_aes_key);
         Ok(match self.cache.get(&entry) {
             Some(key) => Lookup::Hit(envelope::open_with_key(&key, &ct)?),
             None => Lookup::Miss(ct, entry),
         })
+    }
+
+    /// The group-binding mode (a bad setting is `PSPAS_CONFIG`).
+    pub fn group_binding(&self) -> Result<GroupBinding> {
+        self.group_binding.clone().map_err(Error::Config)
     }
 
     /// The data-key cache (diagnostics and tests).
@@ -298,9 +333,30 @@ impl Service {
         &self.cache
     }
 
+    /// [`Service::add_key`] without a private key at hand.
     pub async fn add_pre_encrypted_key(&self, key: NewKey) -> Result<KeyRecord> {
+        self.add_key(key, None).await
+    }
+
+    /// Insert a key (format and configuration checked first; nothing written on rejection).
+    /// With `groupBinding` `on` or `required`, an unbound pair is bound to its group first
+    /// when `pem` (the configured private keys) opens it; with `required`, a pair that cannot
+    /// be bound is refused (`PSPAS_UNBOUND_KEY`). A bound pair is stored as given.
+    pub async fn add_key(
+        &self,
+        mut key: NewKey,
+        pem: Option<Arc<PrivatePem>>,
+    ) -> Result<KeyRecord> {
         envelope::validate_sealed(&key.encrypted_api_key, &key.encrypted_aes_key)?;
         model::configuration(&key.configuration)?;
+        let mode = self.group_binding()?;
+        if mode.binds() && !envelope::is_group_bound(&key.encrypted_aes_key) {
+            match (bind_new(&key, pem).await, mode) {
+                (Some(bound), _) => key.encrypted_aes_key = bound,
+                (None, GroupBinding::Required) => return Err(Error::UnboundKey),
+                (None, _) => {}
+            }
+        }
         self.store().await?.insert(&key).await
     }
 
@@ -347,7 +403,7 @@ impl Service {
                 events,
             });
         };
-        let opened = self.open_picked(private_pem, &picked).await;
+        let opened = self.open_picked(private_pem, group_id, &picked).await;
         let key = match opened {
             Ok(key) => Ok(Some(key)),
             // A repeat counted nothing: nothing to undo.
@@ -361,15 +417,23 @@ impl Service {
         Ok(Served { key, events })
     }
 
-    /// Open the key a call was granted (a stored pair that passed the format-only check but is
-    /// no envelope is `PSPAS_DECRYPT_FAILED`).
+    /// Open the key a call of `group_id` was granted (a stored pair that passed the
+    /// format-only check but is no envelope is `PSPAS_DECRYPT_FAILED`; an unbound one with
+    /// `groupBinding` `required` is `PSPAS_UNBOUND_KEY`).
     async fn open_picked(
         &self,
         private_pem: Result<impl std::borrow::Borrow<PrivatePem>>,
+        group_id: i64,
         picked: &crate::model::Picked,
     ) -> Result<SecretString> {
+        if self.group_binding()? == GroupBinding::Required
+            && !envelope::is_group_bound(&picked.encrypted_aes_key)
+        {
+            return Err(Error::UnboundKey);
+        }
         self.open_async(
             private_pem?.borrow(),
+            Some(group_id),
             &picked.encrypted_api_key,
             &picked.encrypted_aes_key,
         )
@@ -430,7 +494,7 @@ impl Service {
                 events,
             });
         };
-        let opened = self.open_picked(private_pem, &hold.picked).await;
+        let opened = self.open_picked(private_pem, group_id, &hold.picked).await;
         let hold = match opened {
             Ok(key) => Ok(Some((hold, key))),
             // A repeat holds nothing new: nothing to release.
@@ -616,6 +680,43 @@ impl Service {
         Ok(batch)
     }
 
+    /// Bind the batch of up to `limit` rows after id `after_id` to their groups (see
+    /// [`rotation::plan_bind`]): resumable as [`Service::rotate_batch`], each row written only
+    /// if its wrapped key is still the one read.
+    pub async fn bind_batch(
+        &self,
+        after_id: i64,
+        limit: i64,
+        pem: &PrivatePem,
+    ) -> Result<BindBatch> {
+        let ring = KeyRing::parse(pem)?;
+        let public = ring.current_public();
+        let store = self.store().await?;
+        let rows = store.wrapped_keys(after_id, limit).await?;
+        let mut batch = BindBatch {
+            last_id: rows.last().map(|r| r.id),
+            ..BindBatch::default()
+        };
+        let plans = tokio::task::spawn_blocking(move || {
+            rotation::parallel(&rows, rotation::threads(), |row| {
+                Ok((row.id, rotation::plan_bind(&ring, &public, row)?))
+            })
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("key binding task failed: {e}")))??;
+        let mut rewraps = Vec::new();
+        for (id, plan) in plans {
+            match plan {
+                rotation::BindPlan::Rewrap(r) => rewraps.push(r),
+                rotation::BindPlan::AlreadyBound => batch.already_bound += 1,
+                rotation::BindPlan::CannotOpen => batch.cannot_open.push(id),
+            }
+        }
+        batch.bound = store.replace_wrapped_keys(&rewraps).await? as i64;
+        batch.changed_meanwhile = rewraps.len() as i64 - batch.bound;
+        Ok(batch)
+    }
+
     /// Check the batch of up to `limit` rows after id `after_id`: which of `pem`'s keys opens
     /// each row's data key (and, with it, the row's API-key ciphertext).
     pub async fn verify_batch(
@@ -632,19 +733,44 @@ impl Service {
         };
         let openers = tokio::task::spawn_blocking(move || {
             rotation::parallel(&rows, rotation::threads(), |row| {
-                Ok((row.id, rotation::opener(&ring, row)))
+                let bound = envelope::is_group_bound(&row.encrypted_aes_key);
+                Ok((row.id, rotation::opener(&ring, row), bound))
             })
         })
         .await
         .map_err(|e| Error::Internal(format!("key verification task failed: {e}")))??;
-        for (id, opener) in openers {
+        for (id, opener, bound) in openers {
             match opener {
                 Opener::Current => batch.ok += 1,
                 Opener::Previous(_) => batch.previous_key += 1,
                 Opener::Nobody => batch.cannot_open.push(id),
             }
+            if !bound && opener != Opener::Nobody {
+                batch.unbound += 1;
+            }
         }
         Ok(batch)
+    }
+}
+
+/// `key`'s data key wrapped again for its group (see [`rotation::plan_bind`]), or `None` when
+/// no private key is configured or none opens it (then it is stored as given, or refused).
+async fn bind_new(key: &NewKey, pem: Option<Arc<PrivatePem>>) -> Option<String> {
+    let row = rotation::WrappedKey {
+        id: 0,
+        group_id: key.group_id,
+        encrypted_api_key: key.encrypted_api_key.clone(),
+        encrypted_aes_key: key.encrypted_aes_key.clone(),
+    };
+    let plan = tokio::task::spawn_blocking(move || {
+        let ring = KeyRing::load(pem?.as_ref()).ok()?;
+        rotation::plan_bind(&ring, &ring.current_public(), &row).ok()
+    })
+    .await
+    .ok()??;
+    match plan {
+        rotation::BindPlan::Rewrap(r) => Some(r.new),
+        _ => None,
     }
 }
 
@@ -660,6 +786,7 @@ pub fn encrypt_with(
     envelope::seal(
         &*rsa_keys::public_key_from(public_pem.expose(), source)?,
         api_key,
+        None,
     )
 }
 
@@ -690,9 +817,10 @@ enum Lookup {
 /// then the previous ones in order (during a key rotation, rows not yet rewrapped).
 fn unwrap_and_open(
     pem: &PrivatePem,
+    group: Option<i64>,
     encrypted_aes_key: &str,
     ct: &envelope::Ciphertext,
 ) -> Result<(AesKey, SecretString)> {
-    let (key, plaintext, _) = KeyRing::load(pem)?.open(encrypted_aes_key, ct, false)?;
+    let (key, plaintext, _) = KeyRing::load(pem)?.open(encrypted_aes_key, group, ct, false)?;
     Ok((key, plaintext))
 }

@@ -24,6 +24,7 @@ fn node_vectors_open_with_every_private_pem_form() {
                 &sk,
                 v["encryptedApiKey"].as_str().expect("api"),
                 v["encryptedAesKey"].as_str().expect("aes"),
+                None,
             )
             .expect("opens");
             assert_eq!(opened.expose(), v["plaintext"].as_str().expect("plaintext"));
@@ -37,7 +38,7 @@ fn sealed_here_opens_here_with_both_public_pem_forms_and_has_the_original_shape(
     let sk = private_key(&key(&g, "privatePkcs8")).expect("private key");
     for pem in [key(&g, "publicSpki"), key(&g, "publicPkcs1")] {
         let pk = public_key(&pem).expect("public key parses");
-        let sealed = seal(&pk, "sk-round-trip-é").expect("seals");
+        let sealed = seal(&pk, "sk-round-trip-é", None).expect("seals");
         let parts: Vec<&str> = sealed.encrypted_api_key.split(':').collect();
         assert_eq!(parts.len(), 3);
         assert_eq!(
@@ -55,8 +56,13 @@ fn sealed_here_opens_here_with_both_public_pem_forms_and_has_the_original_shape(
             344,
             "RSA-2048 ciphertext in padded base64"
         );
-        let opened = envelope::open(&sk, &sealed.encrypted_api_key, &sealed.encrypted_aes_key)
-            .expect("opens");
+        let opened = envelope::open(
+            &sk,
+            &sealed.encrypted_api_key,
+            &sealed.encrypted_aes_key,
+            None,
+        )
+        .expect("opens");
         assert_eq!(opened.expose(), "sk-round-trip-é");
     }
 }
@@ -73,7 +79,7 @@ fn tampering_truncation_and_foreign_keys_are_errors() {
         b[i] = if b[i] == b'0' { b'1' } else { b'0' };
         String::from_utf8(b).expect("ascii")
     };
-    let code = |a: &str, k: &str| envelope::open(&sk, a, k).err().map(|e| e.code());
+    let code = |a: &str, k: &str| envelope::open(&sk, a, k, None).err().map(|e| e.code());
     assert_eq!(
         code(&flip(&api, api.len() - 1), &aes),
         Some("PSPAS_DECRYPT_FAILED"),
@@ -106,7 +112,9 @@ fn tampering_truncation_and_foreign_keys_are_errors() {
     let pem = other.to_pkcs8_pem(Default::default()).expect("pem");
     let foreign = private_key(&pem).expect("parses");
     assert_eq!(
-        envelope::open(&foreign, &api, &aes).err().map(|e| e.code()),
+        envelope::open(&foreign, &api, &aes, None)
+            .err()
+            .map(|e| e.code()),
         Some("PSPAS_DECRYPT_FAILED")
     );
 }

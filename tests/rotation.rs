@@ -46,7 +46,7 @@ fn service(url: &str) -> Arc<Service> {
 }
 
 async fn add(svc: &Service, group: i64, public_pem: &str, plaintext: &str) -> i64 {
-    let sealed = seal(&public_key(public_pem).expect("public"), plaintext).expect("seal");
+    let sealed = seal(&public_key(public_pem).expect("public"), plaintext, None).expect("seal");
     svc.add_pre_encrypted_key(NewKey {
         group_id: group,
         user_id: 1,
@@ -80,8 +80,8 @@ async fn exercise(url: &str) {
     }
     // A row whose ciphertext was tampered with: its data key opens, its ciphertext does not.
     let tampered = {
-        let sealed = seal(&public_key(&old_public).expect("public"), "sk-t").expect("seal");
-        let other = seal(&public_key(&old_public).expect("public"), "sk-u").expect("seal");
+        let sealed = seal(&public_key(&old_public).expect("public"), "sk-t", None).expect("seal");
+        let other = seal(&public_key(&old_public).expect("public"), "sk-u", None).expect("seal");
         svc.add_pre_encrypted_key(NewKey {
             group_id: 99,
             user_id: 1,

@@ -19,7 +19,7 @@ export function register(program) {
     .requiredOption('--user <id>', 'id of the user adding the key', integer('--user'))
     .addOption(new Option('--model <id>', 'AI model id').argParser(integer('--model')).conflicts('api'))
     .addOption(new Option('--api <id>', 'external API id').argParser(integer('--api')))
-  withOptions(cmd, ['budget', 'database', 'public-key', 'json']).action((opts) => add(opts))
+  withOptions(cmd, ['budget', 'database', 'public-key', 'private-keys', 'json']).action((opts) => add(opts))
 }
 
 /** The API key: stdin, or a no-echo prompt on a TTY; never argv. */

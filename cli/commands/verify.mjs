@@ -22,13 +22,24 @@ async function verify(opts) {
   configure(opts)
   const verifyKeys = method('verifyKeys')
   const r = await withProgress('verify', opts, (onProgress) => verifyKeys({ batchSize: opts.batchSize, onProgress }))
-  const report = { total: r.total, ok: r.ok, previousKey: r.previousKey, cannotOpen: r.cannotOpen, duplicates: r.duplicates }
+  const report = {
+    total: r.total,
+    ok: r.ok,
+    previousKey: r.previousKey,
+    cannotOpen: r.cannotOpen,
+    unbound: r.unbound,
+    duplicates: r.duplicates,
+  }
   output(opts, report, () => {
     let text =
       `verified ${plural(r.total, 'key')}: ${r.ok} ok, ${r.previousKey} only with a previous private key, ` +
       `${r.cannotOpen.length} cannot open\n`
     if (r.cannotOpen.length) text += `cannot open: ${r.cannotOpen.join(', ')}\n`
     if (r.previousKey) text += `run \`${NAME} rotate\` to rewrap the ${plural(r.previousKey, 'key')} under the current key pair\n`
+    // Only a table part bound says so (where nothing is bound, binding is simply not in use).
+    if (r.unbound && r.unbound < r.ok + r.previousKey) {
+      text += `${plural(r.unbound, 'key')} not bound to their group: run \`${NAME} bind\`\n`
+    }
     for (const ids of r.duplicates) text += `stored more than once (one sealed key, several rows): ${ids.join(', ')}\n`
     return text
   })

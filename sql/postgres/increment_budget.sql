@@ -98,8 +98,10 @@ granted AS (
     false AS event_daily_limit,
     false AS event_monthly_limit,
     false AS event_total_limit,
-    -- What increment_lean.sql needs to decide the next calls for this group and filter.
-    pick.configuration::text AS hint_configuration,
+    -- What increment_lean.sql needs to decide the next calls for this group and filter: the
+    -- configuration's SHA-256 (of its jsonb text), not the configuration itself.
+    encode(sha256(convert_to(pick.configuration::text, 'UTF8')), 'hex')
+      AS hint_configuration_sha256,
     pick.limit_day::text AS hint_limit_day,
     pick.limit_month::text AS hint_limit_month,
     pick.limit_total::text AS hint_limit_total,
@@ -162,7 +164,7 @@ refused AS (
     r.event_daily_limit,
     r.event_monthly_limit,
     r.event_total_limit,
-    NULL::text AS hint_configuration,
+    NULL::text AS hint_configuration_sha256,
     NULL::text AS hint_limit_day,
     NULL::text AS hint_limit_month,
     NULL::text AS hint_limit_total,

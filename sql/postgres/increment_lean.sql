@@ -9,12 +9,13 @@
 -- The key's limits are not read out of `configuration` here (that expression tree, rebuilt
 -- at every execution of the cached plan, was most of this statement's cost): the caller
 -- passes the limits that increment_budget.sql last derived for this group and filter,
--- together with the configuration they were derived from, and the statement counts only
--- when the locked row still holds exactly that configuration. A stale or foreign hint
--- therefore counts nothing and the call goes to increment_budget.sql.
+-- together with the SHA-256 of the configuration they were derived from (its jsonb text,
+-- hex), and the statement counts only when the locked row still holds exactly that
+-- configuration. A stale or foreign hint therefore counts nothing and the call goes to
+-- increment_budget.sql.
 --
--- $1 time zone, $2 group, $3 amount, $4 the configuration the limits below were derived
--- from (jsonb text), $5 daily, $6 monthly, $7 total limit (NULL: unset, or budgets not
+-- $1 time zone, $2 group, $3 amount, $4 the SHA-256 (hex) of the configuration the limits
+-- below were derived from, $5 daily, $6 monthly, $7 total limit (NULL: unset, or budgets not
 -- enforced), $8 daily, $9 monthly threshold as an amount (NULL: unset), then the filter's
 -- values from $10.
 /*:period*/,
@@ -54,7 +55,8 @@ k AS (
           CASE WHEN abs((s.usage->>'totalUse')::numeric) <= 1.7976931348623157e308
             THEN (s.usage->>'totalUse')::numeric END
       END AS total_stored,
-      s.configuration IS NOT DISTINCT FROM $4::jsonb AS same_configuration,
+      encode(sha256(convert_to(s.configuration::text, 'UTF8')), 'hex') = $4::text
+        AS same_configuration,
       -- A key with holds (reservations) is decided by increment_budget.sql, which counts them.
       s.usage->'holds' IS NOT NULL AS has_holds,
       (s.usage->'notified'->>'dailyThreshold') IS NOT DISTINCT FROM period.day

@@ -58,7 +58,14 @@ where
 /// built, napi's default runtime is used.
 #[napi_derive::module_init]
 fn init_runtime() {
-    use crate::settings::{ProcessEnv, Resolver, Settings, WORKER_THREADS};
+    use crate::settings::{ProcessEnv, Resolver, Settings, NO_CORE_DUMPS, WORKER_THREADS};
+    // Best effort: a failure leaves the process as it was, which `coreDumpsExcluded` reports.
+    if Resolver::new(&Settings::default(), &ProcessEnv)
+        .switch(&NO_CORE_DUMPS)
+        .unwrap_or(false)
+    {
+        let _ = crate::secret::exclude_from_core_dumps();
+    }
     let workers = Resolver::new(&Settings::default(), &ProcessEnv)
         .number::<usize>(&WORKER_THREADS)
         .ok()

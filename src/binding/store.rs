@@ -17,7 +17,7 @@ use crate::config;
 use crate::error::Error as CoreError;
 use crate::model::{self, ActiveFilter, IdFilter, KeyFilter, NewKey};
 use crate::secret::SecretString;
-use crate::service::{RotationBatch, Service, VerifyBatch};
+use crate::service::{BindBatch, RotationBatch, Service, VerifyBatch};
 use crate::settings::{self as setting, NoEnv};
 
 /// Filters as Sequelize read them: absent/`undefined` adds none, `null` is SQL `NULL`.
@@ -188,11 +188,13 @@ impl NativeStore {
         records::json(&serde_json::json!({
             "keyCacheEntries": self.service.key_cache().held(),
             "sharedSetups": Service::shared_count(),
+            "coreDumpsExcluded": crate::secret::core_dumps_excluded(),
         }))
     }
 
-    /// Open a sealed key with `privateKey` (the data-key cache of this set-up first).
-    /// `null`: the variable is not set (the original's error).
+    /// Open a sealed key with `privateKey` (the data-key cache of this set-up first); a key
+    /// bound to its group is `PSPAS_GROUP_BOUND` here (it opens only through its group's
+    /// calls). `null`: the variable is not set (the original's error).
     #[napi(catch_unwind, ts_return_type = "string")]
     pub fn decrypt(
         &self,
@@ -205,14 +207,15 @@ impl NativeStore {
             .ok_or(CoreError::MissingPrivateKey)
             .map_err(to_js)?;
         self.service
-            .open(&pem, &encrypted_api_key, &encrypted_aes_key)
+            .open(&pem, None, &encrypted_api_key, &encrypted_aes_key)
             .map(PlainApiKey)
             .map_err(to_js)
     }
 
     /// Insert a key (format and configuration checked first; nothing written on rejection).
-    /// `configurationJson` is the caller's `JSON.stringify(configuration)`. Resolves to the
-    /// record as JSON.
+    /// `configurationJson` is the caller's `JSON.stringify(configuration)`; `privateKey`
+    /// (`null`: not set) binds the key to its group when `groupBinding` asks for it. Resolves
+    /// to the record as JSON.
     #[napi(catch_unwind, ts_return_type = "Promise<string>")]
     #[allow(clippy::too_many_arguments)]
     pub fn add<'e>(
@@ -225,8 +228,10 @@ impl NativeStore {
         encrypted_api_key: String,
         encrypted_aes_key: String,
         configuration_json: String,
+        private_key: Option<&NativePrivateKey>,
     ) -> Result<PromiseRaw<'e, String>> {
         let service = self.service();
+        let pem = private_key.map(|k| k.pem.clone());
         promise(env, async move {
             let key = NewKey {
                 group_id: model::stored_id("groupId", group_id)?,
@@ -241,7 +246,7 @@ impl NativeStore {
                 encrypted_aes_key,
                 configuration: configuration_from(&configuration_json)?,
             };
-            Ok(records::json(&service.add_pre_encrypted_key(key).await?))
+            Ok(records::json(&service.add_key(key, pem).await?))
         })
     }
 
@@ -483,6 +488,27 @@ impl NativeStore {
             service
                 .rotate_batch(after_id, limit, &*pem?, new_public_key.as_ref())
                 .await
+        })
+    }
+
+    /// Bind the batch of up to `limit` rows after id `afterId` to their groups with
+    /// `privateKey` (each unbound row's data key rewrapped under the current key pair with its
+    /// group in the RSA-OAEP label).
+    #[napi(catch_unwind, ts_return_type = "Promise<BindBatch>")]
+    pub fn bind_batch<'e>(
+        &self,
+        env: &'e Env,
+        after_id: f64,
+        limit: f64,
+        private_key: Option<&NativePrivateKey>,
+    ) -> Result<PromiseRaw<'e, BindBatch>> {
+        let service = self.service();
+        let pem = private_key
+            .map(|k| k.pem.clone())
+            .ok_or(CoreError::MissingPrivateKey);
+        promise(env, async move {
+            let (after_id, limit) = batch_bounds(after_id, limit)?;
+            service.bind_batch(after_id, limit, &*pem?).await
         })
     }
 

@@ -211,6 +211,9 @@ impl Settings {
         if settings.explicit.contains_key(TIMEZONE.option_name()) {
             Resolver::new(&settings, &NoEnv).timezone()?;
         }
+        if settings.explicit.contains_key(GROUP_BINDING.option_name()) {
+            crate::config::group_binding(&settings, &NoEnv)?;
+        }
         Ok(settings)
     }
 

@@ -241,6 +241,30 @@ settings! {
         default: "5",
         scope: Setup,
     };
+    /// Group-bound keys (see docs/security.md): `off` stores keys as the original does; `on`
+    /// binds each key added with `addPreEncryptedKey` to its group when the private key is
+    /// configured (its data key rewrapped with the group in the RSA-OAEP label), so a copy
+    /// stored in another group never opens; `required` also refuses keys that are not bound
+    /// (`PSPAS_UNBOUND_KEY`), once `ps-access-store bind` has bound the stored ones. Bound keys
+    /// open in every mode; the original model cannot open them.
+    GROUP_BINDING = {
+        option: Some("groupBinding"),
+        env: ["PSPAS_GROUP_BINDING"],
+        kind: Text,
+        default: "off",
+        scope: Setup,
+    };
+    /// `true`: when the addon loads, mark the whole process as not dumpable (Linux
+    /// `prctl(PR_SET_DUMPABLE, 0)`), so a crash writes no core file holding cached data keys or
+    /// parsed RSA keys; it also stops other non-root processes of the same user from attaching
+    /// a debugger. `getDiagnostics().coreDumpsExcluded` tells whether it holds.
+    NO_CORE_DUMPS = {
+        option: None,
+        env: ["PSPAS_NO_CORE_DUMPS"],
+        kind: Switch,
+        default: "false",
+        scope: Process,
+    };
     /// Worker threads of the addon's async runtime (read once, when the addon loads).
     WORKER_THREADS = {
         option: None,

@@ -414,7 +414,8 @@ where
     })
 }
 
-/// A row of a wrapped-keys query (columns `id`, `encrypted_api_key`, `encrypted_aes_key`),
+/// A row of a wrapped-keys query (columns `id`, `group_id`, `encrypted_api_key`,
+/// `encrypted_aes_key`),
 /// read the same way on both backends.
 pub(crate) fn wrapped_key<R: sqlx::Row>(row: &R) -> Result<WrappedKey>
 where
@@ -424,6 +425,7 @@ where
 {
     Ok(WrappedKey {
         id: row.try_get("id")?,
+        group_id: row.try_get("group_id")?,
         encrypted_api_key: row.try_get("encrypted_api_key")?,
         encrypted_aes_key: row.try_get("encrypted_aes_key")?,
     })

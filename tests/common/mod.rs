@@ -30,6 +30,7 @@ pub fn sealed(plaintext: &str) -> (String, String) {
     let s = seal(
         &public_key(&golden_key("publicSpki")).expect("public key"),
         plaintext,
+        None,
     )
     .expect("seal");
     (s.encrypted_api_key, s.encrypted_aes_key)

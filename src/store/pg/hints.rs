@@ -11,13 +11,15 @@ use super::PgStore;
 use crate::error::Result;
 
 /// What `increment_lean.sql` needs to decide calls for one (group, filter) without reading
-/// the limits out of `configuration` itself: the configuration of the key the full statement
-/// last granted there, and the limits and threshold amounts PostgreSQL derived from it, as
-/// exact decimal text. The lean statement counts only on a row that still holds exactly this
-/// configuration, so a stale hint costs one statement that counts nothing, never a wrong
-/// decision.
+/// the limits out of `configuration` itself: the SHA-256 (hex, computed by PostgreSQL over the
+/// jsonb text) of the configuration of the key the full statement last granted there, and the
+/// limits and threshold amounts PostgreSQL derived from it, as exact decimal text. The lean
+/// statement counts only on a row that still holds exactly this configuration, so a stale hint
+/// costs one statement that counts nothing, never a wrong decision. A digest, not the text: a
+/// hint is a few hundred bytes whatever the configuration's size, and so is what each call
+/// sends.
 pub(super) struct LeanHint {
-    pub(super) configuration: String,
+    pub(super) configuration_sha256: String,
     pub(super) limit_day: Option<String>,
     pub(super) limit_month: Option<String>,
     pub(super) limit_total: Option<String>,
@@ -29,11 +31,11 @@ impl LeanHint {
     /// The hint carried by the granted row of a full statement (its `hint_*` columns).
     pub(super) fn of(row: &PgRow) -> Result<Option<LeanHint>> {
         let text = |c: &str| row.try_get::<Option<String>, _>(c);
-        let Some(configuration) = text("hint_configuration")? else {
+        let Some(configuration_sha256) = text("hint_configuration_sha256")? else {
             return Ok(None);
         };
         Ok(Some(LeanHint {
-            configuration,
+            configuration_sha256,
             limit_day: text("hint_limit_day")?,
             limit_month: text("hint_limit_month")?,
             limit_total: text("hint_limit_total")?,
@@ -43,7 +45,7 @@ impl LeanHint {
     }
 }
 
-/// Hints kept at most; past this the map starts over (each entry is a configuration and a few
+/// Hints kept at most; past this the map starts over (each entry is a digest and a few
 /// numbers, so this bounds it to a few megabytes).
 const HINTS_MAX: usize = 10_000;
 

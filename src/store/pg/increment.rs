@@ -125,7 +125,7 @@ impl PgStore {
                     .bind(self.tz())
                     .bind(*group_id)
                     .bind(amount)
-                    .bind(hint.configuration.as_str())
+                    .bind(hint.configuration_sha256.as_str())
                     .bind(limit_day)
                     .bind(limit_month)
                     .bind(limit_total)
