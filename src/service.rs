@@ -660,13 +660,10 @@ impl Service {
             last_id: rows.last().map(|r| r.id),
             ..RotationBatch::default()
         };
-        let plans = tokio::task::spawn_blocking(move || {
-            rotation::parallel(&rows, rotation::threads(), |row| {
-                Ok((row.id, rotation::plan_row(&ring, &public, row)?))
-            })
+        let plans = plan_rows(rows, "key rotation", move |row| {
+            rotation::plan_row(&ring, &public, row)
         })
-        .await
-        .map_err(|e| Error::Internal(format!("key rotation task failed: {e}")))??;
+        .await?;
         let mut rewraps = Vec::new();
         for (id, plan) in plans {
             match plan {
@@ -697,13 +694,10 @@ impl Service {
             last_id: rows.last().map(|r| r.id),
             ..BindBatch::default()
         };
-        let plans = tokio::task::spawn_blocking(move || {
-            rotation::parallel(&rows, rotation::threads(), |row| {
-                Ok((row.id, rotation::plan_bind(&ring, &public, row)?))
-            })
+        let plans = plan_rows(rows, "key binding", move |row| {
+            rotation::plan_bind(&ring, &public, row)
         })
-        .await
-        .map_err(|e| Error::Internal(format!("key binding task failed: {e}")))??;
+        .await?;
         let mut rewraps = Vec::new();
         for (id, plan) in plans {
             match plan {
@@ -731,15 +725,12 @@ impl Service {
             last_id: rows.last().map(|r| r.id),
             ..VerifyBatch::default()
         };
-        let openers = tokio::task::spawn_blocking(move || {
-            rotation::parallel(&rows, rotation::threads(), |row| {
-                let bound = envelope::is_group_bound(&row.encrypted_aes_key);
-                Ok((row.id, rotation::opener(&ring, row), bound))
-            })
+        let openers = plan_rows(rows, "key verification", move |row| {
+            let bound = envelope::is_group_bound(&row.encrypted_aes_key);
+            Ok((rotation::opener(&ring, row), bound))
         })
-        .await
-        .map_err(|e| Error::Internal(format!("key verification task failed: {e}")))??;
-        for (id, opener, bound) in openers {
+        .await?;
+        for (id, (opener, bound)) in openers {
             match opener {
                 Opener::Current => batch.ok += 1,
                 Opener::Previous(_) => batch.previous_key += 1,
@@ -751,6 +742,20 @@ impl Service {
         }
         Ok(batch)
     }
+}
+
+/// `plan` of every row (RSA work: off the runtime, across the machine's cores), by row id, in
+/// the rows' order; `what` names the task in an error.
+async fn plan_rows<P: Send + 'static>(
+    rows: Vec<rotation::WrappedKey>,
+    what: &'static str,
+    plan: impl Fn(&rotation::WrappedKey) -> Result<P> + Send + Sync + 'static,
+) -> Result<Vec<(i64, P)>> {
+    tokio::task::spawn_blocking(move || {
+        rotation::parallel(&rows, rotation::threads(), |row| Ok((row.id, plan(row)?)))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("{what} task failed: {e}")))?
 }
 
 /// `key`'s data key wrapped again for its group (see [`rotation::plan_bind`]), or `None` when

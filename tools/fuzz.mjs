@@ -283,6 +283,7 @@ const METHODS = {
   ],
   retryBudgetEvent: [true, 3, () => [eventId()]],
   verifyKeys: [false, 1, () => (chance(0.3) ? [] : [options(() => ({ batchSize: maybe(() => int(1, 50), 0.5) }))])],
+  bindKeys: [true, 1, () => (chance(0.3) ? [] : [options(() => ({ batchSize: maybe(() => int(1, 50), 0.5) }))])],
   onBudgetEvent: [false, 1, () => [maybe(() => () => {}, 0.3)]],
   findAll: [false, 1, () => [hostile()]],
   findOne: [false, 1, () => [hostile()]],
