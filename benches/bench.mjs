@@ -1,4 +1,4 @@
-// npm run bench [-- --seconds 4 --runs 3 | --smoke] [--only pg,sqlite,crypto]
+// npm run bench [-- --seconds 4 --runs 3 | --smoke] [--only pg,sqlite,crypto] | -- --soak [minutes]
 //
 // Side by side, against the local PostgreSQL (and the package alone against SQLite):
 //   (a) package   this package's incrementUsageAndGetApiKey
@@ -54,7 +54,10 @@ const PLAIN_SQL = readFileSync(join(HERE, 'plain-increment-pg.sql'), 'utf8')
 // Diagnostic: the package's own budget statement, from the same bare loop.
 const INCREMENT_SQL = readFileSync(join(HERE, 'increment-pg.sql'), 'utf8')
 const POOL = 10
-const GROUPS = 1000
+// The package keeps every key of the 10,000-group scenarios' data keys cached (the default of
+// 1,000 entries is sized for fewer tenants: a deployment with more sets keyCacheMaxEntries).
+const KEY_CACHE_ENTRIES = 20000
+// Each variant's hot group, and the first of its spread groups (base + 0 … 9,999).
 const BASE = {
   hot: { package: 1, baseline: 2, limit: 3, statement: 4, 'package, no coalescing': 5, 'package, requestId': 6, 'package, reserve+settle': 7 },
   spread: { package: 10000, baseline: 20000, limit: 30000, statement: 40000, 'package, no coalescing': 50000, 'package, requestId': 60000, 'package, reserve+settle': 70000 },
@@ -78,21 +81,22 @@ const SQLITE_LIMIT_SCENARIOS = ['hot key, 1 in flight', 'hot key, 32 in flight']
 
 // ---------------------------------------------------------------- variants (one per process)
 function makeVariant(kind, databaseUrl, keys) {
+  const common = { databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL, keyCacheMaxEntries: KEY_CACHE_ENTRIES }
   if (kind === 'package' || kind === 'package, no coalescing') {
-    S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL, coalesce: kind === 'package' })
+    S.configure({ ...common, coalesce: kind === 'package' })
     return { call: (g) => S.incrementUsageAndGetApiKey(g, { aiModelId: 1 }), close: () => S.close() }
   }
   if (kind === 'package, requestId') {
     // Every call idempotent, each with its own id (unique across processes): what a caller
     // that always passes one pays (one transaction per call, not coalesced).
-    S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL })
+    S.configure(common)
     let seq = 0
     return { call: (g) => S.incrementUsageAndGetApiKey(g, { aiModelId: 1, requestId: `${process.pid}-${seq++}` }), close: () => S.close() }
   }
   if (kind === 'package, reserve+settle') {
     // One call = a reservation of 1 then its settlement at 1 (the keys have no limit, so
     // nothing is refused): what a caller that reserves before every LLM call pays.
-    S.configure({ databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL })
+    S.configure(common)
     const call = async (g) => {
       const r = await S.reserveUsageAndGetApiKey(g, { aiModelId: 1, estimate: 1 })
       if (r === null) throw new Error('reservation refused')
@@ -177,20 +181,22 @@ async function closedLoop(variant, pickGroup, concurrency, seconds) {
 
 // ---------------------------------------------------------------- child mode (4 processes)
 if (args[0] === '--child') {
-  const [, kind, databaseUrl, concurrency, seconds] = args
+  const [, kind, databaseUrl, concurrency, seconds, groups] = args
   const keys = JSON.parse(process.env.PSPAS_BENCH_KEYS)
   const variant = makeVariant(kind, databaseUrl, keys)
-  await variant.call(BASE.hot[kind]) // warm up the pool
+  const sc = { c: Number(concurrency), groups: Number(groups) }
+  const pick = await warmUp(variant, kind, sc)
   await waitForGo()
-  const r = await closedLoop(variant, () => BASE.hot[kind], Number(concurrency), Number(seconds))
+  const r = await closedLoop(variant, pick, sc.c, Number(seconds))
   await writeReport(r) // a fast run's latencies are larger than the pipe's buffer
   await variant.close()
   process.exit(0)
 }
 
-async function inChildren(kind, databaseUrl, keys, procs, concurrency, seconds) {
+async function inChildren(kind, databaseUrl, keys, sc, seconds) {
   const env = { ...process.env, PSPAS_BENCH_KEYS: JSON.stringify(keys) }
-  const rs = await runTogether(procs, () => startWorker(fileURLToPath(import.meta.url), ['--child', kind, databaseUrl, concurrency, seconds], { env, stderr: 'inherit' }))
+  const argv = ['--child', kind, databaseUrl, sc.c, seconds, sc.groups ?? 0]
+  const rs = await runTogether(sc.procs, () => startWorker(fileURLToPath(import.meta.url), argv, { env, stderr: 'inherit' }))
   return {
     calls: rs.reduce((n, r) => n + r.calls, 0),
     lat: rs.flatMap((r) => r.lat),
@@ -228,17 +234,38 @@ function spread(x) {
 // reservation rows write (their claims and holds).
 async function setupPostgres(keys) {
   const db = await freshPostgres('bench', { name: `pspas_bench_${process.pid}`, bouncerPort: null })
-  await seed(db.url, keys)
+  await seed(db, keys, GROUPS_SEEDED)
   const vacuum = () => db.query('VACUUM ANALYZE ps_private_access_store, ps_private_access_requests, ps_private_access_holds')
   return { ...db, vacuum }
 }
 
-// Every variant's hot key, then its 1,000 groups, one key each, no budget.
-function seed(databaseUrl, keys) {
+// Every variant's hot key (through the package), then its spread groups, one key each, no
+// budget, sealed by the package and written with multi-row INSERTs (addPreEncryptedKey's
+// duplicate check reads the table per key: fine for adding keys, slow for 70,000 at once).
+async function seed(db, keys, groups) {
   const configuration = { maxBudget: { perDay: null, petMonth: null, total: null }, emailNotificationBudgetThresholds: { daily: 0.8, monthly: 0.9 } }
-  const groups = [...Object.values(BASE.hot), ...Object.values(BASE.spread).flatMap((base) => Array.from({ length: GROUPS }, (_, i) => base + i))]
-  const rows = groups.map((groupId) => ({ groupId, aiModelId: 1, plaintext: `sk-bench-${groupId}`, configuration }))
-  return storeSealedKeys(S, { databaseUrl, keys, rows })
+  const hot = Object.values(BASE.hot).map((groupId) => ({ groupId, aiModelId: 1, plaintext: `sk-bench-${groupId}`, configuration }))
+  await storeSealedKeys(S, { databaseUrl: db.url, keys, rows: hot, migrate: true })
+  S.configure({ publicKey: keys.publicKey })
+  const spreadGroups = Object.values(BASE.spread).flatMap((base) => Array.from({ length: groups }, (_, i) => base + i))
+  const config = JSON.stringify(configuration)
+  // SQLite's rows go through one python3 call per chunk (argv: at most 128 KiB per argument).
+  const size = db.kind === 'postgres' ? 2000 : 100
+  for (let i = 0; i < spreadGroups.length; i += size) {
+    const chunk = spreadGroups.slice(i, i + size)
+    const params = []
+    const values = chunk.map((g) => {
+      const sealed = S.encryptApiKey(`sk-bench-${g}`)
+      params.push(g, config, sealed.encryptedApiKey, sealed.encryptedAesKey)
+      const n = params.length
+      return db.kind === 'postgres' ? `($${n - 3}, 1, 1, $${n - 2}::jsonb, $${n - 1}, $${n}, true)` : '(?, 1, 1, ?, ?, ?, 1)'
+    })
+    await db.query(
+      `INSERT INTO ps_private_access_store (group_id, user_id, ai_model_id, configuration, encrypted_api_key, encrypted_aes_key, is_active) VALUES ${values.join(', ')}`,
+      params,
+    )
+  }
+  S.configure()
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -247,24 +274,39 @@ const SCENARIOS = [
   { name: 'hot key, 8 in flight', c: 8, procs: 1, spread: false },
   { name: 'hot key, 32 in flight', c: 32, procs: 1, spread: false },
   { name: 'hot key, 4 processes × 32', c: 32, procs: 4, spread: false },
-  { name: '1,000 groups, random, 32', c: 32, procs: 1, spread: true },
+  { name: '1,000 groups, random, 32', c: 32, procs: 1, spread: true, groups: 1000 },
+  // Not in --smoke (CI): each run first opens every group's key once per process.
+  ...(SMOKE
+    ? []
+    : [
+        { name: '1,000 groups, 4 processes × 32', c: 32, procs: 4, spread: true, groups: 1000 },
+        { name: '10,000 groups, random, 32', c: 32, procs: 1, spread: true, groups: 10000 },
+      ]),
 ]
+const GROUPS_SEEDED = Math.max(...SCENARIOS.map((sc) => sc.groups ?? 0))
+
+// Connect and warm up; the picker of the scenario's groups. A spread scenario touches every
+// group once first (with the scenario's calls in flight, each on its own groups): it measures
+// the steady state of a serving process, whose data-key cache holds its keys (the cold cost,
+// one RSA unwrap per key per cache lifetime, is reported by the crypto table).
+async function warmUp(v, kind, sc) {
+  if (!sc.groups) {
+    for (let i = 0; i < 20; i++) await v.call(BASE.hot[kind])
+    return () => BASE.hot[kind]
+  }
+  const base = BASE.spread[kind]
+  await Promise.all(Array.from({ length: sc.c }, async (_, w) => { for (let g = w; g < sc.groups; g += sc.c) await v.call(base + g) }))
+  return () => base + Math.floor(Math.random() * sc.groups)
+}
 
 // One run of one variant. PostgreSQL is vacuumed first (as pgbench runs are), so that the dead
 // versions of a hot row left by the previous run do not handicap the next variant.
 async function oneRun(kind, url, keys, sc, vacuum) {
   if (vacuum) await vacuum()
   if (kind === 'limit' && url.startsWith('sqlite:')) return sqliteLimitRun(url.slice('sqlite:'.length), sc)
-  if (sc.procs > 1) return inChildren(kind, url, keys, sc.procs, sc.c, SECONDS)
+  if (sc.procs > 1) return inChildren(kind, url, keys, sc, SECONDS)
   const v = makeVariant(kind, url, keys)
-  const base = sc.spread ? BASE.spread[kind] : BASE.hot[kind]
-  const pick = sc.spread ? () => base + Math.floor(Math.random() * GROUPS) : () => base
-  // Connect and warm up. The 1,000-group scenario touches every group once first (with the
-  // scenario's calls in flight, each on its own groups): it measures the steady state of a
-  // serving process, whose data-key cache holds its keys (the cold cost, one RSA unwrap per key
-  // per cache lifetime, is reported by the crypto table).
-  if (sc.spread) await Promise.all(Array.from({ length: sc.c }, async (_, w) => { for (let g = w; g < GROUPS; g += sc.c) await v.call(base + g) }))
-  else for (let i = 0; i < 20; i++) await v.call(pick())
+  const pick = await warmUp(v, kind, sc)
   const r = await closedLoop(v, pick, sc.c, SECONDS)
   await v.close()
   return r
@@ -369,9 +411,47 @@ function cryptoBench(keys) {
   for (const [name, node, pkg] of rows) console.log(`| ${name} | ${f(node, 1)} | ${f(pkg, 1)} | ${f(pkg / node, 2)} |`)
 }
 
+// --soak [minutes]: the package alone on PostgreSQL, 10,000 groups, 32 in flight, for that many
+// minutes (10 by default): calls/s and RSS per minute, to show that neither drifts.
+async function soak(keys, minutes) {
+  const db = await freshPostgres('soak', { name: `pspas_soak_${process.pid}`, bouncerPort: null })
+  try {
+    const sc = { c: 32, groups: 10000 }
+    await seed(db, keys, sc.groups)
+    await db.vacuum()
+    const v = makeVariant('package', db.url, keys)
+    const warm = performance.now()
+    const pick = await warmUp(v, 'package', sc)
+    console.log(`\n### Soak: PostgreSQL, 10,000 groups, 32 in flight, ${minutes} min (warm-up: every group once, ${f((performance.now() - warm) / 1000, 1)} s)\n`)
+    console.log('| minute | calls/s | p50 ms | p99 ms | RSS MB at its end | heap used MB |')
+    console.log('|---|---|---|---|---|---|')
+    const rows = []
+    for (let m = 1; m <= minutes; m++) {
+      const r = await closedLoop(v, pick, sc.c, 60)
+      const sorted = r.lat.sort((a, b) => a - b)
+      const mem = process.memoryUsage()
+      rows.push({ cps: r.calls / 60, rss: mem.rss / 2 ** 20 })
+      console.log(`| ${m} | ${f(r.calls / 60)} | ${f(pct(sorted, 50), 2)} | ${f(pct(sorted, 99), 2)} | ${f(mem.rss / 2 ** 20)} | ${f(mem.heapUsed / 2 ** 20)} |`)
+    }
+    await v.close()
+    const from = rows[Math.min(2, rows.length - 1)]
+    const last = rows[rows.length - 1]
+    console.log(`\nRSS from the end of minute ${Math.min(3, rows.length)} to the end: ${f(from.rss)} → ${f(last.rss)} MB (${f((100 * (last.rss - from.rss)) / from.rss, 1)} %); calls/s last minute / first: ${f(last.cps / rows[0].cps, 2)}×`)
+  } finally {
+    await db.drop()
+  }
+}
+
 const STARTED = performance.now()
 async function main() {
   const keys = generateKeys(2048)
+  if (args.includes('--soak')) {
+    const i = args.indexOf('--soak')
+    const minutes = Number(args[i + 1]) > 0 ? Number(args[i + 1]) : 10
+    console.log(`# npm run bench ${args.join(' ')}`.trim())
+    console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0].model}, pools of ${POOL}, RSA-2048`)
+    return soak(keys, minutes)
+  }
   console.log(`# npm run bench ${args.join(' ')}`.trim())
   console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0].model}, ${SECONDS} s per run, median of ${RUNS} run(s), pools of ${POOL}, RSA-2048`)
   if (ONLY.includes('sqlite')) SQLITE_LIMIT = buildSqliteLimit()
@@ -416,7 +496,7 @@ async function sqliteSection(keys) {
   const db = await freshSqlite('bench', { fileName: 'bench.sqlite' })
   try {
     const { file, url } = db
-    await seed(url, keys)
+    await seed(db, keys, GROUPS_SEEDED)
     const limit = SQLITE_LIMIT && SQLITE_LIMIT.bin ? SQLITE_LIMIT : null
     // The vacuum between runs, and the settings read back from a connection opened as the package opens it.
     const vacuum = limit ? () => sqliteLimit(['--db', file, '--vacuum-only']) : null
