@@ -50,8 +50,9 @@ export declare class NativeStore {
    */
   static open(options: Record<string, string | number | boolean>, env: Record<string, string>, osUser?: string | undefined | null): NativeStore
   /**
-   * Diagnostics of this process: `{ keyCacheEntries, sharedSetups }` for this set-up's
-   * data-key cache and every set-up shared now, as JSON.
+   * Diagnostics of this process as JSON: `{ keyCacheEntries, sharedSetups,
+   * coreDumpsExcluded }` (this set-up's data-key cache, every set-up shared now, the
+   * process's dumpable flag).
    */
   diagnostics(): string
   /**

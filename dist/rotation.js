@@ -10,8 +10,12 @@ exports.verifyKeys = verifyKeys;
 const args_1 = require("./args");
 const errors_1 = require("./errors");
 const settings_1 = require("./settings");
-/** Run `batch` over the table in id order until no rows are left, reporting progress. */
+/**
+ * Run `batch` over the table in id order until no rows are left, reporting progress; the
+ * seconds it took.
+ */
 async function eachBatch(options, batch, count) {
+    const started = process.hrtime.bigint();
     const o = (0, args_1.batchOptions)(options);
     const store = (0, settings_1.currentStore)();
     const total = await (0, errors_1.settle)(() => store.countKeys());
@@ -20,7 +24,7 @@ async function eachBatch(options, batch, count) {
     for (;;) {
         const b = await (0, errors_1.settle)(() => batch(store, after, o.batchSize));
         if (b.lastId === null || b.lastId === undefined)
-            return;
+            return Number(process.hrtime.bigint() - started) / 1e9;
         after = b.lastId;
         done += count(b);
         if (o.onProgress !== null)
@@ -31,7 +35,6 @@ async function rotateKeys(options) {
     (0, args_1.batchOptions)(options);
     const given = (0, args_1.optionsObject)(options).newPublicKey;
     const newPublicKey = given === undefined ? null : (0, args_1.string)(given, 'newPublicKey');
-    const started = process.hrtime.bigint();
     const out = {
         total: 0,
         rotated: 0,
@@ -40,7 +43,7 @@ async function rotateKeys(options) {
         changedMeanwhile: 0,
         seconds: 0,
     };
-    await eachBatch(options, async (store, after, size) => store.rotateBatch(after, size, (0, settings_1.privateKey)(), newPublicKey), (b) => {
+    out.seconds = await eachBatch(options, async (store, after, size) => store.rotateBatch(after, size, (0, settings_1.privateKey)(), newPublicKey), (b) => {
         out.rotated += b.rotated;
         out.alreadyCurrent += b.alreadyCurrent;
         out.changedMeanwhile += b.changedMeanwhile;
@@ -49,13 +52,11 @@ async function rotateKeys(options) {
         out.total += rows;
         return rows;
     });
-    out.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return out;
 }
 async function bindKeys(options) {
-    const started = process.hrtime.bigint();
     const out = { total: 0, bound: 0, alreadyBound: 0, cannotOpen: [], changedMeanwhile: 0, seconds: 0 };
-    await eachBatch(options, async (store, after, size) => store.bindBatch(after, size, (0, settings_1.privateKey)()), (b) => {
+    out.seconds = await eachBatch(options, async (store, after, size) => store.bindBatch(after, size, (0, settings_1.privateKey)()), (b) => {
         out.bound += b.bound;
         out.alreadyBound += b.alreadyBound;
         out.changedMeanwhile += b.changedMeanwhile;
@@ -64,7 +65,6 @@ async function bindKeys(options) {
         out.total += rows;
         return rows;
     });
-    out.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return out;
 }
 async function verifyKeys(options) {

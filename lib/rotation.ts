@@ -17,12 +17,16 @@ import type {
 
 type Batch = { lastId?: number | null }
 
-/** Run `batch` over the table in id order until no rows are left, reporting progress. */
+/**
+ * Run `batch` over the table in id order until no rows are left, reporting progress; the
+ * seconds it took.
+ */
 async function eachBatch<B extends Batch>(
   options: PsKeyBatchOptions | undefined,
   batch: (store: Native.NativeStore, after: number, size: number) => Promise<B>,
   count: (b: B) => number,
-): Promise<void> {
+): Promise<number> {
+  const started = process.hrtime.bigint()
   const o = batchOptions(options)
   const store = currentStore()
   const total = await settle(() => store.countKeys())
@@ -30,7 +34,7 @@ async function eachBatch<B extends Batch>(
   let done = 0
   for (;;) {
     const b = await settle(() => batch(store, after, o.batchSize))
-    if (b.lastId === null || b.lastId === undefined) return
+    if (b.lastId === null || b.lastId === undefined) return Number(process.hrtime.bigint() - started) / 1e9
     after = b.lastId
     done += count(b)
     if (o.onProgress !== null) o.onProgress({ done, total: Math.max(total, done) })
@@ -41,7 +45,6 @@ export async function rotateKeys(options?: PsKeyRotationOptions): Promise<PsKeyR
   batchOptions(options)
   const given = optionsObject(options).newPublicKey
   const newPublicKey = given === undefined ? null : string(given, 'newPublicKey')
-  const started = process.hrtime.bigint()
   const out: PsKeyRotationResult = {
     total: 0,
     rotated: 0,
@@ -50,7 +53,7 @@ export async function rotateKeys(options?: PsKeyRotationOptions): Promise<PsKeyR
     changedMeanwhile: 0,
     seconds: 0,
   }
-  await eachBatch(
+  out.seconds = await eachBatch(
     options,
     async (store, after, size) => store.rotateBatch(after, size, privateKey(), newPublicKey),
     (b) => {
@@ -63,14 +66,12 @@ export async function rotateKeys(options?: PsKeyRotationOptions): Promise<PsKeyR
       return rows
     },
   )
-  out.seconds = Number(process.hrtime.bigint() - started) / 1e9
   return out
 }
 
 export async function bindKeys(options?: PsKeyBatchOptions): Promise<PsKeyBindingResult> {
-  const started = process.hrtime.bigint()
   const out: PsKeyBindingResult = { total: 0, bound: 0, alreadyBound: 0, cannotOpen: [], changedMeanwhile: 0, seconds: 0 }
-  await eachBatch(
+  out.seconds = await eachBatch(
     options,
     async (store, after, size) => store.bindBatch(after, size, privateKey()),
     (b) => {
@@ -83,7 +84,6 @@ export async function bindKeys(options?: PsKeyBatchOptions): Promise<PsKeyBindin
       return rows
     },
   )
-  out.seconds = Number(process.hrtime.bigint() - started) / 1e9
   return out
 }
 

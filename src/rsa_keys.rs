@@ -37,21 +37,17 @@ impl std::fmt::Debug for RsaPublic {
 }
 
 impl RsaPrivate {
-    /// RSA-OAEP decryption (blinded), SHA-256 for both the OAEP hash and MGF1, with `label`
-    /// (`None`: the empty label of the original's format).
+    /// RSA-OAEP decryption (blinded: the `getrandom` feature), SHA-256 for both the OAEP hash
+    /// and MGF1, with `label` (`None`: the empty label of the original's format).
     pub fn decrypt_oaep_sha256(
         &self,
         ciphertext: &[u8],
         label: Option<&[u8]>,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        match label {
-            None => self.0.oaep_decrypt::<Sha256>(ciphertext),
-            Some(label) => self
-                .0
-                .decrypt(rsa::Oaep::<Sha256>::new_with_label(label), ciphertext),
-        }
-        .map(Zeroizing::new)
-        .map_err(|_| Error::DecryptFailed)
+        self.0
+            .decrypt(oaep_sha256(label), ciphertext)
+            .map(Zeroizing::new)
+            .map_err(|_| Error::DecryptFailed)
     }
 }
 
@@ -59,15 +55,17 @@ impl RsaPublic {
     /// RSA-OAEP encryption, SHA-256 for both the OAEP hash and MGF1, with `label` (`None`:
     /// the empty label of the original's format).
     pub fn encrypt_oaep_sha256(&self, plaintext: &[u8], label: Option<&[u8]>) -> Result<Vec<u8>> {
-        match label {
-            None => self.0.oaep_encrypt::<Sha256>(plaintext),
-            Some(label) => self.0.encrypt(
-                &mut rand::rng(),
-                rsa::Oaep::<Sha256>::new_with_label(label),
-                plaintext,
-            ),
-        }
-        .map_err(|e| Error::Internal(format!("RSA encryption failed: {e}")))
+        self.0
+            .encrypt(&mut rand::rng(), oaep_sha256(label), plaintext)
+            .map_err(|e| Error::Internal(format!("RSA encryption failed: {e}")))
+    }
+}
+
+/// The one OAEP padding of the envelope: SHA-256 for the hash and MGF1, `label` or none.
+fn oaep_sha256(label: Option<&[u8]>) -> rsa::Oaep<Sha256> {
+    match label {
+        None => rsa::Oaep::new(),
+        Some(label) => rsa::Oaep::new_with_label(label),
     }
 }
 

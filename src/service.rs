@@ -250,7 +250,6 @@ impl Service {
         Ok(store)
     }
 
-    /// Close the pool; the next call opens a new one.
     /// Close the store's pool and drop every cached data key (zeroized); the next call
     /// reconnects.
     pub async fn close(&self) {

@@ -181,8 +181,9 @@ impl NativeStore {
         Ok(NativeStore { service, key })
     }
 
-    /// Diagnostics of this process: `{ keyCacheEntries, sharedSetups }` for this set-up's
-    /// data-key cache and every set-up shared now, as JSON.
+    /// Diagnostics of this process as JSON: `{ keyCacheEntries, sharedSetups,
+    /// coreDumpsExcluded }` (this set-up's data-key cache, every set-up shared now, the
+    /// process's dumpable flag).
     #[napi(catch_unwind)]
     pub fn diagnostics(&self) -> String {
         records::json(&serde_json::json!({
