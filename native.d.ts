@@ -51,8 +51,9 @@ export declare class NativeStore {
   static open(options: Record<string, string | number | boolean>, env: Record<string, string>, osUser?: string | undefined | null): NativeStore
   /**
    * Diagnostics of this process as JSON: `{ keyCacheEntries, sharedSetups,
-   * coreDumpsExcluded }` (this set-up's data-key cache, every set-up shared now, the
-   * process's dumpable flag).
+   * coreDumpsExcluded, crossKeyBatches, leanIncrements }` (this set-up's data-key cache,
+   * every set-up shared now, the process's dumpable flag, this set-up's cross-key batch
+   * statements and increments counted on its one-statement path).
    */
   diagnostics(): string
   /**

@@ -59,10 +59,10 @@ const POOL = 10
 const KEY_CACHE_ENTRIES = 20000
 // Each variant's hot group, and the first of its spread groups (base + 0 … 9,999).
 const BASE = {
-  hot: { package: 1, baseline: 2, limit: 3, statement: 4, 'package, no coalescing': 5, 'package, requestId': 6, 'package, reserve+settle': 7 },
-  spread: { package: 10000, baseline: 20000, limit: 30000, statement: 40000, 'package, no coalescing': 50000, 'package, requestId': 60000, 'package, reserve+settle': 70000 },
+  hot: { package: 1, baseline: 2, limit: 3, statement: 4, 'package, no coalescing': 5, 'package, requestId': 6, 'package, reserve+settle': 7, 'package, no cross-key batching': 8 },
+  spread: { package: 10000, baseline: 20000, limit: 30000, statement: 40000, 'package, no coalescing': 50000, 'package, requestId': 60000, 'package, reserve+settle': 70000, 'package, no cross-key batching': 80000 },
 }
-const VARIANTS = ['package', 'package, no coalescing', 'package, requestId', 'package, reserve+settle', 'baseline', 'limit', 'statement']
+const ALL_VARIANTS = ['package', 'package, no cross-key batching', 'package, no coalescing', 'package, requestId', 'package, reserve+settle', 'baseline', 'limit', 'statement']
 // The rows with their own table of ratios to the package, the package without coalescing and the limit.
 const TWO_STEP = ['package, requestId', 'package, reserve+settle']
 
@@ -75,6 +75,12 @@ const SMOKE = args.includes('--smoke')
 const SECONDS = opt('seconds', SMOKE ? 0.3 : 4)
 const RUNS = opt('runs', SMOKE ? 1 : 3)
 const SQLITE_ANALYZE = args.includes('--sqlite-analyze')
+// --scenario <text> runs only the scenarios whose name contains it; --variants 'a;b' only those
+// variants (the package and the limit always): for quick experiments, not for the record.
+const SCENARIO_FILTER = args.includes('--scenario') ? args[args.indexOf('--scenario') + 1] : null
+const VARIANTS = args.includes('--variants')
+  ? ALL_VARIANTS.filter((v) => ['package', 'limit', ...args[args.indexOf('--variants') + 1].split(';')].includes(v))
+  : ALL_VARIANTS
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['pg', 'sqlite', 'crypto']
 // The SQLite scenarios measured side by side with the bare Rust loop (the limit).
 const SQLITE_LIMIT_SCENARIOS = ['hot key, 1 in flight', 'hot key, 32 in flight']
@@ -82,8 +88,8 @@ const SQLITE_LIMIT_SCENARIOS = ['hot key, 1 in flight', 'hot key, 32 in flight']
 // ---------------------------------------------------------------- variants (one per process)
 function makeVariant(kind, databaseUrl, keys) {
   const common = { databaseUrl, publicKey: keys.publicKey, privateKey: keys.privateKey, poolMax: POOL, poolMin: POOL, keyCacheMaxEntries: KEY_CACHE_ENTRIES }
-  if (kind === 'package' || kind === 'package, no coalescing') {
-    S.configure({ ...common, coalesce: kind === 'package' })
+  if (kind === 'package' || kind === 'package, no coalescing' || kind === 'package, no cross-key batching') {
+    S.configure({ ...common, coalesce: kind !== 'package, no coalescing', crossKeyBatching: kind !== 'package, no cross-key batching' })
     return { call: (g) => S.incrementUsageAndGetApiKey(g, { aiModelId: 1 }), close: () => S.close() }
   }
   if (kind === 'package, requestId') {
@@ -269,7 +275,7 @@ async function seed(db, keys, groups) {
 }
 
 // ---------------------------------------------------------------- scenarios
-const SCENARIOS = [
+const ALL_SCENARIOS = [
   { name: 'hot key, 1 in flight', c: 1, procs: 1, spread: false },
   { name: 'hot key, 8 in flight', c: 8, procs: 1, spread: false },
   { name: 'hot key, 32 in flight', c: 32, procs: 1, spread: false },
@@ -283,6 +289,7 @@ const SCENARIOS = [
         { name: '10,000 groups, random, 32', c: 32, procs: 1, spread: true, groups: 10000 },
       ]),
 ]
+const SCENARIOS = ALL_SCENARIOS.filter((sc) => SCENARIO_FILTER === null || sc.name.includes(SCENARIO_FILTER))
 const GROUPS_SEEDED = Math.max(...SCENARIOS.map((sc) => sc.groups ?? 0))
 
 // Connect and warm up; the picker of the scenario's groups. A spread scenario touches every
@@ -475,12 +482,15 @@ async function pgSection(keys) {
       const r = await measureAll(VARIANTS, pgdb.url, keys, sc, pgdb.vacuum)
       for (const kind of VARIANTS) {
         const x = r[kind]
-        const ratios = kind === 'package' ? `${f(x.cps / r.baseline.cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}× | ${f(x.cps / r.statement.cps, 2)}× | ${f(x.p50 / r.limit.p50, 2)}×` : ' | | | '
+        // Every package variant against the limit; the package also against the baseline and its own statement.
+        const ratios = kind === 'package'
+          ? `${f(x.cps / r.baseline?.cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}× | ${f(x.cps / r.statement?.cps, 2)}× | ${f(x.p50 / r.limit.p50, 2)}×`
+          : kind.startsWith('package') ? ` | ${f(x.cps / r.limit.cps, 2)}× | | ${f(x.p50 / r.limit.p50, 2)}×` : ' | | | '
         console.log(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${spread(x)} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(x.eldP99, 1)} / ${f(x.eldMax, 1)} | ${f(x.rss)} | ${x.errors} | ${ratios} |`)
       }
-      for (const kind of TWO_STEP) {
+      for (const kind of TWO_STEP.filter((k) => r[k])) {
         const x = r[kind]
-        idempotent.push(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${f(x.cps / r.package.cps, 2)}× | ${f(x.cps / r['package, no coalescing'].cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}× | ${f(x.p50 / r.package.p50, 2)}× |`)
+        idempotent.push(`| ${sc.name} | ${kind} | ${f(x.cps)} | ${f(x.cps / r.package.cps, 2)}× | ${f(x.cps / r['package, no coalescing']?.cps, 2)}× | ${f(x.cps / r.limit.cps, 2)}× | ${f(x.p50 / r.package.p50, 2)}× |`)
       }
     }
     console.log('\n#### Every call with its own requestId; every call a reserve then its settle (never coalesced)\n')

@@ -31,6 +31,17 @@ p AS (
     floor(extract(epoch FROM now()) * 1000) + $6::float8::numeric AS hold_until
   FROM period
 ),
+-- The group's active matching keys, all locked in id order before any is judged. The pick may
+-- lock a later key and the refusals then the earlier ones; taken first here, every statement
+-- locks keys in the one order cross-key batches use too, (group, id), so no two statements
+-- wait on each other in a cycle (__test__/cross-key.spec.cjs hunts deadlocks).
+locked AS MATERIALIZED (
+  SELECT s.id
+  FROM ps_private_access_store s
+  WHERE s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $10
+  ORDER BY s.id
+  FOR UPDATE OF s
+),
 -- The first active matching key (id order) that can take the amount on top of its use and
 -- live holds: any, when budgets are not enforced. Locked; a row re-read after a lock wait is
 -- judged again. `holds_after`: the holds the key keeps (the live ones, and the new hold).
@@ -184,6 +195,8 @@ CROSS JOIN LATERAL (
 ) o
 
   WHERE s.group_id = $2 AND s.is_active IS NOT FALSE  AND ai_model_id = $10
+    -- (The lock above first: an init plan, run once before the first row is judged.)
+    AND (SELECT count(*) FROM locked) > 0
     -- Fail closed: unreadable counters or holds (or, when enforced, limits) refuse, with no
     -- event.
     AND NOT b.counters_unreadable AND h.held IS NOT NULL

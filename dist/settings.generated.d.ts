@@ -85,6 +85,20 @@ export interface PsPrivateAccessStoreOptions {
      */
     coalesce?: boolean | null;
     /**
+     * Send concurrent calls on different keys as one statement and one commit (PostgreSQL): while
+     * statements are in flight, the calls that wait meanwhile go together, each locked in ascending
+     * group order and decided as it would be alone; a call the batch cannot decide without a budget
+     * event is decided on its own. Environment: `PSPAS_CROSS_KEY_BATCHING`; default `true`.
+     */
+    crossKeyBatching?: boolean | null;
+    /**
+     * Cross-key statements in flight before calls on other keys wait to go together (1 to the pool's
+     * size): a call finding fewer in flight is sent at once, alone; the calls that wait meanwhile
+     * leave as one batch when one finishes. 1 measured best on 2 cores (docs/benchmarks.md).
+     * Environment: `PSPAS_CROSS_KEY_STATEMENTS`; default `1`.
+     */
+    crossKeyStatements?: number | null;
+    /**
      * How long a `requestId` is remembered: a repeat within this many milliseconds counts nothing and
      * serves the key the first call served; after it the id counts afresh. Environment:
      * `PSPAS_REQUEST_RETENTION_MS`; default `86400000`.

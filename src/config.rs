@@ -149,6 +149,11 @@ pub struct PoolSettings {
     pub pooler: bool,
     /// Coalesce concurrent calls on one key (see [`s::COALESCE`]).
     pub coalesce: bool,
+    /// Send lean calls on different keys together (see [`s::CROSS_KEY_BATCHING`]).
+    pub cross_key_batching: bool,
+    /// Cross-key statements in flight before calls wait for a batch (see
+    /// [`s::CROSS_KEY_STATEMENTS`]), 1 to `max`.
+    pub cross_key_statements: u32,
 }
 
 /// Prisma's convention: `pgbouncer=true` in the URL's query string.
@@ -218,6 +223,8 @@ pub fn pool_settings(settings: &Settings, env: &dyn Env) -> Result<PoolSettings>
         ),
         pooler,
         coalesce: r.switch(&s::COALESCE)?,
+        cross_key_batching: r.switch(&s::CROSS_KEY_BATCHING)?,
+        cross_key_statements: r.number::<u32>(&s::CROSS_KEY_STATEMENTS)?.clamp(1, max),
     })
 }
 

@@ -13,7 +13,7 @@ pub const MAX_INT4: i64 = i32::MAX as i64;
 
 /// A filter on a nullable id column, as Sequelize read `where`: absent (or `undefined`) adds
 /// no filter, `null` is `IS NULL`, a number is equality.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum IdFilter {
     #[default]
     Any,
@@ -23,7 +23,7 @@ pub enum IdFilter {
 
 /// A filter on `is_active`. A NULL `is_active` (legal in PolicySynth's migration) counts as
 /// active, the column's default; `null` in the options selects exactly those rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ActiveFilter {
     #[default]
     Any,
@@ -31,7 +31,7 @@ pub enum ActiveFilter {
     Is(bool),
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct KeyFilter {
     pub ai_model_id: IdFilter,
     pub external_api_id: IdFilter,

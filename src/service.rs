@@ -250,6 +250,25 @@ impl Service {
         Ok(store)
     }
 
+    /// Cross-key batch statements this set-up's store has sent (0 before it connected).
+    pub fn cross_key_batches(&self) -> u64 {
+        self.store_count(AnyStore::cross_key_batches)
+    }
+
+    /// Increments this set-up's store counted on its one-statement path (0 before it
+    /// connected).
+    pub fn lean_increments(&self) -> u64 {
+        self.store_count(AnyStore::lean_increments)
+    }
+
+    fn store_count(&self, count: fn(&AnyStore) -> u64) -> u64 {
+        self.store
+            .try_read()
+            .ok()
+            .and_then(|s| s.as_ref().map(|s| count(s)))
+            .unwrap_or(0)
+    }
+
     /// Close the store's pool and drop every cached data key (zeroized); the next call
     /// reconnects.
     pub async fn close(&self) {

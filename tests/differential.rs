@@ -813,7 +813,7 @@ async fn both_agree(
     steps: &[Step],
     enforce: bool,
     name: &str,
-) -> (Vec<Observed>, (u64, u64)) {
+) -> (Vec<Observed>, (u64, u64, u64)) {
     let pg = PgDb::fresh("differential").await;
     let dir = TempDir::new();
     let sqlite_url = format!("sqlite:{}", dir.path().join("d.sqlite").display());
@@ -827,8 +827,29 @@ async fn both_agree(
     pg_svc.close().await;
     let sqlite_svc = service(&sqlite_url, enforce);
     let on_sqlite = run(&sqlite_svc, &Raw::sqlite(&sqlite_url), configs, steps).await;
+    let lean_counted = match &*sqlite_svc.store().await.expect("store") {
+        AnyStore::Sqlite(store) => store.lean_counted(),
+        _ => unreachable!("a SQLite URL opens SQLite"),
+    };
     sqlite_svc.close().await;
+    // SQLite's two paths: the same steps with every increment in a transaction.
+    let full_url = format!("sqlite:{}", dir.path().join("full.sqlite").display());
+    let full_svc = service(&full_url, enforce);
+    if let AnyStore::Sqlite(store) = &*full_svc.store().await.expect("store") {
+        store.set_lean_path(false);
+    }
+    let on_full = run(&full_svc, &Raw::sqlite(&full_url), configs, steps).await;
+    full_svc.close().await;
     pg.drop().await;
+
+    for (i, (lean, full)) in on_sqlite.iter().zip(&on_full).enumerate() {
+        assert_eq!(
+            lean, full,
+            "{name}, step {i} ({:?}), enforce {enforce}, configurations {configs:?}\n\
+             SQLite, one-statement path on: {lean:?}\nSQLite, every call in a transaction: {full:?}",
+            steps[i]
+        );
+    }
 
     for (i, (p, s)) in on_pg.iter().zip(&on_sqlite).enumerate() {
         assert_eq!(
@@ -838,7 +859,7 @@ async fn both_agree(
             steps[i]
         );
     }
-    (on_pg, counts)
+    (on_pg, (counts.0, counts.1, lean_counted))
 }
 
 /// Counters that land exactly on every threshold and limit while the lean statement holds a
@@ -864,7 +885,7 @@ async fn exact_boundaries_agree() {
         spend(4),
     ]
     .concat();
-    let (seen, (lean, full)) = both_agree(&configs, &steps, true, "boundaries").await;
+    let (seen, (lean, full, sqlite_lean)) = both_agree(&configs, &steps, true, "boundaries").await;
     let events: Vec<(usize, EventKind, f64)> = seen
         .iter()
         .enumerate()
@@ -893,6 +914,9 @@ async fn exact_boundaries_agree() {
     // hint yet), each event or refusal (2, 6, 9, 10, 15, 19, 20; 20 only over the total) and
     // the first call after a refusal (8, 17).
     assert_eq!((lean, full), (8, 10));
+    // SQLite's one-statement path counts the same calls: the others change a threshold's or
+    // limit's mark, or follow one (the row as last seen is not the first key's grant).
+    assert_eq!(sqlite_lean, 8);
 }
 
 /// One decimal rule on both backends (and both PostgreSQL statements): calls of 0.1 then 0.2
@@ -1225,7 +1249,7 @@ async fn sqlite_rules_and_postgres_statements_agree() {
     let mut unreadable_steps = 0;
     // Increments the lean statement counted, and full statements sent, on PostgreSQL (in the
     // sequences without reservations; and in those with).
-    let (mut lean, mut full) = (0, 0);
+    let (mut lean, mut full, mut sqlite_lean) = (0, 0, 0);
     let (mut lean_holding, mut full_holding) = (0, 0);
     let mut holds = HoldStats::default();
     for seed in 1..=seeds {
@@ -1239,6 +1263,7 @@ async fn sqlite_rules_and_postgres_statements_agree() {
         let (on_pg, counts) = both_agree(&configs, &steps, enforce, &format!("seed {seed}")).await;
         lean += counts.0;
         full += counts.1;
+        sqlite_lean += counts.2;
         assert_eq!(on_pg.len(), steps.len());
         for o in &on_pg {
             kinds_seen.extend(o.events.iter().map(|e| format!("{:?}", e.1)));
@@ -1270,16 +1295,21 @@ async fn sqlite_rules_and_postgres_statements_agree() {
         let (on_pg, counts) = both_agree(&configs, &steps, enforce, &name).await;
         lean_holding += counts.0;
         full_holding += counts.1;
+        sqlite_lean += counts.2;
         holds.add(&steps, &on_pg);
     }
     // The sequences exercised what they are for (so the test cannot pass by doing nothing).
     eprintln!(
-        "lean {lean}, full {full}, grants {grants}, refusals {refusals}, \
+        "lean {lean}, full {full}, SQLite one-statement {sqlite_lean}, grants {grants}, refusals {refusals}, \
          conflicts {conflicts}, repeats {repeats}, unreadable {unreadable_steps}\n\
          with reservations: lean {lean_holding}, full {full_holding}, {holds:?}"
     );
     if seeds >= 12 {
         assert!(grants > 100, "grants: {grants}");
+        assert!(
+            sqlite_lean > 50,
+            "SQLite one-statement increments: {sqlite_lean}"
+        );
         assert!(refusals > 10, "refusals: {refusals}");
         assert!(conflicts > 5, "request-id conflicts: {conflicts}");
         assert!(repeats > 5, "request-id repeats: {repeats}");

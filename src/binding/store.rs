@@ -182,14 +182,17 @@ impl NativeStore {
     }
 
     /// Diagnostics of this process as JSON: `{ keyCacheEntries, sharedSetups,
-    /// coreDumpsExcluded }` (this set-up's data-key cache, every set-up shared now, the
-    /// process's dumpable flag).
+    /// coreDumpsExcluded, crossKeyBatches, leanIncrements }` (this set-up's data-key cache,
+    /// every set-up shared now, the process's dumpable flag, this set-up's cross-key batch
+    /// statements and increments counted on its one-statement path).
     #[napi(catch_unwind)]
     pub fn diagnostics(&self) -> String {
         records::json(&serde_json::json!({
             "keyCacheEntries": self.service.key_cache().held(),
             "sharedSetups": Service::shared_count(),
             "coreDumpsExcluded": crate::secret::core_dumps_excluded(),
+            "crossKeyBatches": self.service.cross_key_batches(),
+            "leanIncrements": self.service.lean_increments(),
         }))
     }
 

@@ -286,6 +286,25 @@ impl AnyStore {
     }
 }
 
+impl AnyStore {
+    /// Cross-key batch statements sent so far (PostgreSQL; SQLite has none).
+    pub fn cross_key_batches(&self) -> u64 {
+        match self {
+            AnyStore::Postgres(s) => s.cross_key_batches(),
+            AnyStore::Sqlite(_) => 0,
+        }
+    }
+
+    /// Increments counted by one statement with no budget decision of its own so far
+    /// (PostgreSQL's lean statement, SQLite's one-statement increment).
+    pub fn lean_increments(&self) -> u64 {
+        match self {
+            AnyStore::Postgres(s) => s.statement_counts().0,
+            AnyStore::Sqlite(s) => s.lean_counted(),
+        }
+    }
+}
+
 macro_rules! dispatch {
     ($self:ident, $s:ident => $e:expr) => {
         match $self {

@@ -19,6 +19,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, Sqlite};
 
 mod events;
+mod lean;
 
 use super::template::{Part, Template};
 use super::{filter_sql, rows, DuplicateSet, Increment, Store, Warm};
@@ -53,6 +54,8 @@ mod statements {
         include_str!("../../sql/sqlite/increment_candidates.sql"),
         PARTS,
     );
+    pub static INCREMENT_LEAN: Template =
+        Template::new(include_str!("../../sql/sqlite/increment_lean.sql"), PARTS);
     pub const INCREMENT_GRANT: &str = include_str!("../../sql/sqlite/increment_grant.sql");
     pub const SET_USAGE: &str = include_str!("../../sql/sqlite/set_usage.sql");
     pub const USAGE_OF: &str = include_str!("../../sql/sqlite/usage_of.sql");
@@ -188,6 +191,8 @@ pub struct SqliteStore {
     budget: BudgetSettings,
     /// Connections kept between increments (see [`Warm`]).
     warm: Warm<Sqlite>,
+    /// The one-statement increment's state (see [`lean`]).
+    lean: lean::Lean,
 }
 
 impl SqliteStore {
@@ -236,6 +241,7 @@ impl SqliteStore {
             pool,
             budget,
             warm: Warm::default(),
+            lean: lean::Lean::default(),
         })
     }
 }
@@ -285,6 +291,15 @@ impl Store for SqliteStore {
         amount: f64,
         request: Option<&Request>,
     ) -> Result<Increment> {
+        if request.is_none() {
+            if let Some(picked) = self.increment_lean(group_id, filter, amount).await? {
+                return Ok(Increment {
+                    picked: Some(picked),
+                    events: Vec::new(),
+                    replayed: false,
+                });
+            }
+        }
         let mut conn = self.conn().await?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         if let Some(request) = request {
@@ -598,9 +613,8 @@ impl SqliteStore {
         for b in binds {
             q = q.bind(b);
         }
-        let candidates = q
-            .fetch_all(&mut *tx)
-            .await?
+        let found = q.fetch_all(&mut *tx).await?;
+        let candidates = found
             .iter()
             .map(rows::candidate)
             .collect::<Result<Vec<_>>>()?;
@@ -640,6 +654,10 @@ impl SqliteStore {
         // The events, into the outbox in this transaction.
         for event in &decision.events {
             events::record(&mut *tx, &NewEvent::of(event, &period), now).await?;
+        }
+        if self.lean_on() {
+            let seen = lean::seen_after(&found, &candidates, &decision)?;
+            self.lean.keep((group_id, *filter), seen);
         }
         Ok((picked, decision.events))
     }

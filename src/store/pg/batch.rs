@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::decode::picked_of;
 use super::increment::Target;
 use super::PgStore;
 use crate::error::{Error, Result};
@@ -90,10 +89,7 @@ impl PgStore {
             return;
         };
         let sum: f64 = batch.iter().map(|w| w.amount).sum();
-        let outcome = match self.run_lean(target, &hint, sum).await {
-            Ok(rows) => rows.first().map(picked_of).transpose(),
-            Err(e) => Err(e),
-        };
+        let outcome = self.lean(target, target.lean_call(hint, sum)).await;
         for w in batch {
             let answer = match &outcome {
                 Ok(Some(picked)) => Answer::Granted(picked.clone()),

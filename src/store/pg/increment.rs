@@ -2,18 +2,20 @@
 //! no budget event), else the full statement with the whole budget decision.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::batch::BatchKey;
+use super::cross::LeanCall;
 use super::decode::{events_of, picked_of};
 use super::exec::{Kind, PgQuery};
 use super::hints::LeanHint;
 use super::statements::{INCREMENT_BUDGET, INCREMENT_LEAN};
 use super::PgStore;
 use crate::error::Result;
-use crate::model::Request;
+use crate::model::{KeyFilter, Request};
 use crate::store::Increment;
 
 /// Where the filter's values start in `increment_lean.sql` (after its nine parameters).
@@ -33,7 +35,20 @@ pub(super) struct HoldParams<'a> {
 /// kept by), and the filter clause as the lean statement numbers it.
 pub(super) struct Target {
     pub(super) key: BatchKey,
+    pub(super) filter: KeyFilter,
     pub(super) lean_cond: String,
+}
+
+impl Target {
+    /// A lean call of `amount` on this target with its hint.
+    pub(super) fn lean_call(&self, hint: Arc<LeanHint>, amount: f64) -> LeanCall {
+        LeanCall {
+            group_id: self.key.0,
+            filter: self.filter,
+            hint,
+            amount,
+        }
+    }
 }
 
 /// What the full statement's rows say: the granted key (the row that carries its API key;
@@ -61,10 +76,10 @@ impl PgStore {
         // Without a hint for this group and filter (its first call here) the lean statement
         // cannot decide, so the full one goes first.
         if let Some(hint) = self.hint(target) {
-            let lean = self.run_lean(target, &hint, amount).await?;
-            if let Some(row) = lean.first() {
+            let call = target.lean_call(hint, amount);
+            if let Some(picked) = self.lean(target, call).await? {
                 return Ok(Increment {
-                    picked: Some(picked_of(row)?),
+                    picked: Some(picked),
                     events: Vec::new(),
                     replayed: false,
                 });

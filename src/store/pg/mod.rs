@@ -12,6 +12,7 @@
 //! column name).
 
 mod batch;
+mod cross;
 mod decode;
 mod events;
 mod exec;
@@ -37,6 +38,7 @@ use crate::outbox::{Claim, EventState, OutboxEvent};
 use crate::reservation::{Finished, Reserve};
 use crate::rotation::{Rewrap, WrappedKey};
 use batch::{BatchKey, Coalescer};
+use cross::CrossBatcher;
 use decode::{period_of, record};
 use exec::Kind;
 use hints::LeanHint;
@@ -64,11 +66,15 @@ pub struct PgStore {
     probe: tokio::sync::Mutex<Option<(std::time::Instant, std::result::Result<(), String>)>>,
     /// Calls waiting behind an in-flight statement on the same key (see [`Coalescer`]).
     coalescer: Option<Coalescer>,
+    /// Lean calls on different keys sent together (see [`CrossBatcher`]).
+    cross: Option<CrossBatcher>,
     /// What the lean statement needs per (group, filter) (see [`LeanHint`]).
     hints: Mutex<HashMap<BatchKey, Arc<LeanHint>>>,
     /// Increments counted by the lean statement, and full statements sent.
     lean_counted: AtomicU64,
     full_sent: AtomicU64,
+    /// Cross-key batch statements sent.
+    cross_batches: AtomicU64,
     /// Connections kept between statements (see [`Warm`]).
     warm: Warm<Postgres>,
 }
@@ -100,9 +106,13 @@ impl PgStore {
             target,
             probe: tokio::sync::Mutex::new(None),
             coalescer: pool.coalesce.then(Coalescer::default),
+            cross: pool
+                .cross_key_batching
+                .then(|| CrossBatcher::new(pool.cross_key_statements as usize)),
             hints: Mutex::default(),
             lean_counted: AtomicU64::new(0),
             full_sent: AtomicU64::new(0),
+            cross_batches: AtomicU64::new(0),
             warm: Warm::default(),
         };
         // The first connection (through the probe, so a server that is not there fails in
@@ -118,6 +128,11 @@ impl PgStore {
             self.lean_counted.load(Ordering::Relaxed),
             self.full_sent.load(Ordering::Relaxed),
         )
+    }
+
+    /// Cross-key batch statements sent since the store was opened (a diagnostic).
+    pub fn cross_key_batches(&self) -> u64 {
+        self.cross_batches.load(Ordering::Relaxed)
     }
 
     fn tz(&self) -> &'static str {
@@ -251,6 +266,7 @@ impl Store for PgStore {
         let (cond, binds) = filter_sql(filter, '$', FULL_FILTER_FROM);
         let target = Target {
             key: (group_id, cond, binds),
+            filter: *filter,
             lean_cond: filter_sql(filter, '$', LEAN_FILTER_FROM).0,
         };
         if let Some(request) = request {
@@ -273,6 +289,7 @@ impl Store for PgStore {
         let (cond, binds) = filter_sql(filter, '$', FULL_FILTER_FROM);
         let target = Target {
             key: (group_id, cond, binds),
+            filter: *filter,
             lean_cond: String::new(),
         };
         let ttl = ttl.unwrap_or(self.budget.reservation_ttl);

@@ -41,6 +41,7 @@ pub(super) static INSERT: Template = template!("insert.sql");
 pub(super) static LIST: Template = template!("list.sql");
 pub(super) static BUDGET_ROW: Template = template!("budget_row.sql");
 pub(super) static INCREMENT_LEAN: Template = template!("increment_lean.sql");
+pub(super) static INCREMENT_LEAN_MANY: Template = template!("increment_lean_many.sql");
 pub(super) static INCREMENT_BUDGET: Template = template!("increment_budget.sql");
 pub(super) static HOLD_LOCK: Template = template!("hold_lock.sql");
 pub(super) static EVENT_CLAIM: Template = template!("event_claim.sql");
