@@ -21,6 +21,7 @@
 
 #[cfg_attr(test, allow(dead_code))] // registered with Node by napi, unused by `cargo test`
 pub(crate) mod crypto;
+mod drive;
 mod events;
 #[cfg_attr(test, allow(dead_code))] // settingsTable is registered with Node by napi
 mod options;
@@ -38,17 +39,14 @@ pub(crate) fn to_js(e: CoreError) -> napi::Error {
     napi::Error::new(Status::GenericFailure, e.coded_message())
 }
 
-/// Start `fut` on the runtime and hand back its promise; errors are converted by [`to_js`].
+/// Run `fut` (its first poll on this thread, the rest on the runtime: see [`drive`]) and hand
+/// back its promise; errors are converted by [`to_js`].
 pub(crate) fn promise<'e, T, F>(env: &'e Env, fut: F) -> Result<PromiseRaw<'e, T>>
 where
     T: ToNapiValue + Send + 'static,
     F: std::future::Future<Output = CoreResult<T>> + Send + 'static,
 {
-    // Boxed once, where it is made: the future of a call holds the state of every await below
-    // it (kilobytes), and spawning moves it several times; a profile showed those copies at
-    // about 5 % of the JS thread's time.
-    let fut = Box::pin(fut);
-    env.spawn_future(async move { fut.await.map_err(to_js) })
+    drive::run(env, fut)
 }
 
 /// The runtime of the async methods: `PSPAS_WORKER_THREADS` workers (default 1). The work per
