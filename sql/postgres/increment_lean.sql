@@ -25,44 +25,14 @@ k AS (
     c.day_stored + $3::float8::numeric AS day_use,
     c.month_stored + $3::float8::numeric AS month_use,
     c.total_stored + $3::float8::numeric AS total_use,
-    c.same_configuration, c.has_holds, c.day_threshold_notified, c.month_threshold_notified
+    c.configuration_sha256 = $4::text AS same_configuration,
+    c.has_holds, c.day_threshold_notified, c.month_threshold_notified
   FROM (
     SELECT
       s.id,
       period.day,
       period.month,
-      -- The stored counters by crate::budget::Stored's rule (see key_budget.sql): NULL when
-      -- unreadable, and then nothing is counted here (increment_budget.sql refuses the key).
-      CASE WHEN s.usage->>'periodDay' = period.day THEN
-        CASE
-          WHEN COALESCE(jsonb_typeof(s.usage->'dailyUse'), 'null') = 'null' THEN 0
-          WHEN jsonb_typeof(s.usage->'dailyUse') = 'number' THEN
-            CASE WHEN abs((s.usage->>'dailyUse')::numeric) <= 1.7976931348623157e308
-              THEN (s.usage->>'dailyUse')::numeric END
-        END
-      ELSE 0 END AS day_stored,
-      CASE WHEN s.usage->>'periodMonth' = period.month THEN
-        CASE
-          WHEN COALESCE(jsonb_typeof(s.usage->'monthlyUse'), 'null') = 'null' THEN 0
-          WHEN jsonb_typeof(s.usage->'monthlyUse') = 'number' THEN
-            CASE WHEN abs((s.usage->>'monthlyUse')::numeric) <= 1.7976931348623157e308
-              THEN (s.usage->>'monthlyUse')::numeric END
-        END
-      ELSE 0 END AS month_stored,
-      CASE
-        WHEN COALESCE(jsonb_typeof(s.usage->'totalUse'), 'null') = 'null' THEN 0
-        WHEN jsonb_typeof(s.usage->'totalUse') = 'number' THEN
-          CASE WHEN abs((s.usage->>'totalUse')::numeric) <= 1.7976931348623157e308
-            THEN (s.usage->>'totalUse')::numeric END
-      END AS total_stored,
-      encode(sha256(convert_to(s.configuration::text, 'UTF8')), 'hex') = $4::text
-        AS same_configuration,
-      -- A key with holds (reservations) is decided by increment_budget.sql, which counts them.
-      s.usage->'holds' IS NOT NULL AS has_holds,
-      (s.usage->'notified'->>'dailyThreshold') IS NOT DISTINCT FROM period.day
-        AS day_threshold_notified,
-      (s.usage->'notified'->>'monthlyThreshold') IS NOT DISTINCT FROM period.month
-        AS month_threshold_notified
+      /*:lean_row*/
     FROM ps_private_access_store s
     CROSS JOIN period
     WHERE s.group_id = $2 AND s.is_active IS NOT FALSE /*:filter*/

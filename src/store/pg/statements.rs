@@ -1,8 +1,9 @@
 //! The statements of the PostgreSQL backend, one file each under `sql/postgres/` (read them
 //! there). Shared parts are spliced in at `/*:name*/` markers: the period head
 //! (`period.sql`), the budget of a candidate row (`key_budget.sql`), the columns of a key
-//! record (`key_record.sql`); a call's filter clause goes where `/*:filter*/` stands (see
-//! [`Template`]). Results are read by column name (see `decode.rs`).
+//! record (`key_record.sql`), the lean statements' reading of a key row (`lean_row.sql`); a
+//! call's filter clause goes where `/*:filter*/` stands (see [`Template`]). Results are read
+//! by column name (see `decode.rs`).
 
 use crate::model::KeyFilter;
 use crate::store::filter_sql;
@@ -21,6 +22,10 @@ const PARTS: &[Part] = &[
     (
         "/*:key_record*/",
         include_str!("../../../sql/postgres/key_record.sql"),
+    ),
+    (
+        "/*:lean_row*/",
+        include_str!("../../../sql/postgres/lean_row.sql"),
     ),
     (
         "/*:event_columns*/",
