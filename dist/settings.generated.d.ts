@@ -3,7 +3,10 @@ export interface PsPrivateAccessStoreOptions {
     /**
      * `postgres://…`, `postgresql://…` or `sqlite:path`; overrides every other database variable and
      * is honoured in every `NODE_ENV`. Outside production TLS is off unless the URL names an
-     * `sslmode` (as node-postgres under PolicySynth's Sequelize). Environment: `DATABASE_URL`.
+     * `sslmode` (as node-postgres under PolicySynth's Sequelize). Several servers, as libpq reads
+     * them (`postgres://u@h1:5432,h2:5433/db`), are tried in order for the first writable one
+     * (`target_session_attrs`, `read-write` by default with several), and looked for again when a
+     * server refuses writes or cannot be reached. Environment: `DATABASE_URL`.
      */
     databaseUrl?: string | null;
     /**

@@ -15,12 +15,12 @@
 //! 4. otherwise the embedded default: SQLite at `sqlitePath` / `PSPAS_SQLITE_PATH`.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use crate::error::{Error, Result};
+use crate::pg_url::{self, PgServers, SessionAttrs};
 use crate::settings::{self as s, Env, Resolver, Settings};
 
 /// Data-key cache settings.
@@ -184,7 +184,7 @@ fn without_pooler_param(url: &str) -> zeroize::Zeroizing<String> {
 }
 
 pub enum DbTarget {
-    Postgres(Box<PgConnectOptions>),
+    Postgres(Box<PgServers>),
     Sqlite(PathBuf),
 }
 
@@ -192,12 +192,7 @@ impl DbTarget {
     /// `host:port/database` or the file path: safe to show, no password.
     pub fn describe(&self) -> String {
         match self {
-            DbTarget::Postgres(o) => format!(
-                "postgres://{}:{}/{}",
-                o.get_host(),
-                o.get_port(),
-                o.get_database().unwrap_or("")
-            ),
+            DbTarget::Postgres(o) => o.describe(),
             DbTarget::Sqlite(p) => format!("sqlite:{}", p.display()),
         }
     }
@@ -243,17 +238,26 @@ fn from_url(url: &str, name: &str, r: &Resolver) -> Result<DbTarget> {
         return Ok(DbTarget::Sqlite(PathBuf::from(path)));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let mut opts = PgConnectOptions::from_str(&without_pooler_param(url))
-            .map_err(|_| Error::Config(format!("{name} is not a valid PostgreSQL URL")))?;
+        let parsed = pg_url::parse(&without_pooler_param(url), name)?;
+        let tls = if production && r.text(&s::DISABLE_PG_SSL).is_none() {
+            PgSslMode::Require
+        } else {
+            PgSslMode::Disable
+        };
         let names_sslmode = url.contains("sslmode=");
-        if !names_sslmode {
-            opts = opts.ssl_mode(if production && r.text(&s::DISABLE_PG_SSL).is_none() {
-                PgSslMode::Require
-            } else {
-                PgSslMode::Disable
-            });
-        }
-        return Ok(DbTarget::Postgres(Box::new(opts)));
+        let hosts = parsed
+            .hosts
+            .into_iter()
+            .map(|o| if names_sslmode { o } else { o.ssl_mode(tls) })
+            .collect::<Vec<_>>();
+        // Several servers: this package writes, so it looks for a writable one unless the URL
+        // says otherwise (libpq's own default, `any`, would let it settle on a standby).
+        let attrs = parsed.attrs.unwrap_or(if hosts.len() > 1 {
+            SessionAttrs::ReadWrite
+        } else {
+            SessionAttrs::Any
+        });
+        return Ok(DbTarget::Postgres(Box::new(PgServers { hosts, attrs })));
     }
     Err(Error::Config(format!(
         "{name} must start with postgres://, postgresql:// or sqlite:"
@@ -287,7 +291,7 @@ pub fn database_target(settings: &Settings, env: &dyn Env) -> Result<DbTarget> {
         if let Some(pass) = r.found_text(&s::DB_PASS) {
             opts = opts.password(pass.value.expose());
         }
-        return Ok(DbTarget::Postgres(Box::new(opts)));
+        return Ok(DbTarget::Postgres(Box::new(opts.into())));
     }
     Ok(DbTarget::Sqlite(PathBuf::from(
         r.text(&s::SQLITE_PATH).unwrap_or_default(),
@@ -337,7 +341,7 @@ mod tests {
         assert!(!t_describe_contains(&o, "hunter2"));
     }
     fn t_describe_contains(o: &PgConnectOptions, s: &str) -> bool {
-        DbTarget::Postgres(Box::new(o.clone()))
+        DbTarget::Postgres(Box::new(o.clone().into()))
             .describe()
             .contains(s)
     }

@@ -14,6 +14,7 @@ pub mod keycache;
 pub mod keyring;
 pub mod model;
 pub mod outbox;
+pub mod pg_url;
 pub mod reservation;
 pub mod rotation;
 pub mod rsa_keys;

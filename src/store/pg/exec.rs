@@ -44,11 +44,18 @@ enum Failure {
     Retry,
     /// The connection broke while the statement was in flight: it may or may not have committed.
     InFlight,
+    /// The server cannot take writes now (read-only: a demoted primary or a standby; or
+    /// starting up, shutting down): the statement did not run; another listed server may
+    /// take it (see `servers.rs`).
+    ReadOnly,
     /// Anything else: reported as is.
     Other,
 }
 
 fn classify(e: &sqlx::Error) -> Failure {
+    if super::servers::read_only(e) {
+        return Failure::ReadOnly;
+    }
     match e {
         sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("40001" | "40P01" | "57P01" | "57P02") => Failure::Retry,
@@ -60,7 +67,7 @@ fn classify(e: &sqlx::Error) -> Failure {
 }
 
 impl PgStore {
-    fn unavailable(&self, reason: impl std::fmt::Display) -> Error {
+    pub(super) fn unavailable(&self, reason: impl std::fmt::Display) -> Error {
         Error::DbUnavailable {
             target: self.target.clone(),
             reason: reason.to_string(),
@@ -94,17 +101,19 @@ impl PgStore {
                 return outcome.clone();
             }
         }
-        let outcome =
-            match tokio::time::timeout(PROBE_TIMEOUT, PgConnection::connect_with(&self.options))
-                .await
-            {
-                Ok(Ok(probe)) => {
-                    let _ = probe.close().await;
-                    Ok(())
-                }
-                Ok(Err(e)) => Err(crate::error::describe_db(&e)),
-                Err(_) => Err(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
-            };
+        let outcome = match tokio::time::timeout(
+            PROBE_TIMEOUT,
+            PgConnection::connect_with(&self.tuned(self.placement.current().clone())),
+        )
+        .await
+        {
+            Ok(Ok(probe)) => {
+                let _ = probe.close().await;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(crate::error::describe_db(&e)),
+            Err(_) => Err(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
+        };
         *last = Some((std::time::Instant::now(), outcome.clone()));
         outcome
     }
@@ -170,6 +179,8 @@ impl PgStore {
                 {
                     attempt += 1;
                     tokio::time::sleep(backoff(attempt)).await;
+                    // Several servers listed: perhaps another one takes over.
+                    let _ = self.place().await;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -191,6 +202,17 @@ impl PgStore {
             rerun = true;
             match failure {
                 Failure::Retry if attempt < ATTEMPTS => {}
+                // Not run: look for the writable server again (the pool's connections to this
+                // one are replaced if another is found) and send the statement there.
+                Failure::ReadOnly if attempt < ATTEMPTS => {
+                    let _ = self.place().await;
+                }
+                Failure::ReadOnly => {
+                    return Err(self.unavailable(format!(
+                        "the server refuses writes ({})",
+                        crate::error::describe_db(&e)
+                    )))
+                }
                 Failure::InFlight if kind == Kind::Read && attempt < ATTEMPTS => {}
                 Failure::InFlight => {
                     return Err(Error::DbOutcomeUnknown(crate::error::describe_db(&e)))

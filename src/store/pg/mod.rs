@@ -8,8 +8,9 @@
 //! One concern per file: `statements.rs` (the statement files, each render made once),
 //! `exec.rs` (running a statement: connection, probe, retries), `increment.rs` (one call:
 //! the lean path, then the full statement), `hints.rs` (what the lean path needs),
-//! `batch.rs` (coalescing concurrent calls on one key), `decode.rs` (reading result rows by
-//! column name).
+//! `batch.rs` (coalescing concurrent calls on one key), `cross.rs` (lean calls on many keys in
+//! one statement), `servers.rs` (which of a multi-host URL's servers the pool uses),
+//! `decode.rs` (reading result rows by column name).
 
 mod batch;
 mod cross;
@@ -20,6 +21,7 @@ mod hints;
 mod increment;
 mod requests;
 mod reservations;
+mod servers;
 mod statements;
 
 use std::collections::HashMap;
@@ -31,10 +33,11 @@ use sqlx::{AssertSqlSafe, Connection, Postgres, Row};
 
 use super::{filter_sql, DuplicateSet, Increment, Store, Warm};
 use crate::budget::{self, BudgetStatus, Period};
-use crate::config::{BudgetSettings, DbTarget, PoolSettings};
+use crate::config::{BudgetSettings, PoolSettings};
 use crate::error::{Error, Result};
 use crate::model::{KeyFilter, KeyRecord, NewKey, Picked, Request, Usage};
 use crate::outbox::{Claim, EventState, OutboxEvent};
+use crate::pg_url::PgServers;
 use crate::reservation::{Finished, Reserve};
 use crate::rotation::{Rewrap, WrappedKey};
 use batch::{BatchKey, Coalescer};
@@ -51,6 +54,15 @@ use statements::{
 
 pub use statements::increment_statement;
 
+/// Behind a transaction-mode pooler nothing may be cached per server connection.
+fn tuned(pooler: bool, o: PgConnectOptions) -> PgConnectOptions {
+    if pooler {
+        o.statement_cache_capacity(0)
+    } else {
+        o
+    }
+}
+
 /// Advisory lock id serializing the create-table migration across processes ("pspas" in hex).
 const MIGRATION_LOCK: i64 = 0x0070_7370_6173;
 
@@ -60,7 +72,8 @@ pub struct PgStore {
     budget: BudgetSettings,
     /// Behind a transaction-mode pooler (PgBouncer, Supabase, Neon…): no named statements.
     pooler: bool,
-    options: PgConnectOptions,
+    /// The servers and the one the pool connects to (see [`servers`]).
+    placement: servers::Placement,
     target: String,
     /// The last direct probe of the server (single-flight: calls waiting at once share one).
     probe: tokio::sync::Mutex<Option<(std::time::Instant, std::result::Result<(), String>)>>,
@@ -81,28 +94,31 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(
-        opts: PgConnectOptions,
+        servers: PgServers,
         pool: &PoolSettings,
         budget: BudgetSettings,
     ) -> Result<PgStore> {
-        let target = DbTarget::Postgres(Box::new(opts.clone())).describe();
-        // Behind a transaction-mode pooler nothing may be cached per server connection.
-        let options = if pool.pooler {
-            opts.statement_cache_capacity(0)
-        } else {
-            opts
-        };
+        let target = servers.describe();
+        let placement = servers::Placement::new(servers);
+        let moved = placement.moved();
+        let first = placement.current().clone();
         let pg_pool = PgPoolOptions::new()
             .max_connections(pool.max)
             .min_connections(pool.min)
             .acquire_timeout(pool.acquire_timeout)
             .idle_timeout(pool.idle_timeout)
-            .connect_lazy_with(options.clone());
+            // A connection opened before the pool moved to another server (a failover) is
+            // closed instead of used.
+            .before_acquire(move |_, meta| {
+                let keep = !moved.predates(meta.age);
+                Box::pin(async move { Ok(keep) })
+            })
+            .connect_lazy_with(tuned(pool.pooler, first));
         let store = PgStore {
             pool: pg_pool,
             budget,
             pooler: pool.pooler,
-            options,
+            placement,
             target,
             probe: tokio::sync::Mutex::new(None),
             coalescer: pool.coalesce.then(Coalescer::default),
@@ -115,8 +131,9 @@ impl PgStore {
             cross_batches: AtomicU64::new(0),
             warm: Warm::default(),
         };
-        // The first connection (through the probe, so a server that is not there fails in
-        // about a second, with the cause) and the table.
+        // The server to use (several listed), the first connection (through the probe, so a
+        // server that is not there fails in about a second, with the cause) and the table.
+        store.place().await?;
         store.migrate().await?;
         Ok(store)
     }
@@ -133,6 +150,11 @@ impl PgStore {
     /// Cross-key batch statements sent since the store was opened (a diagnostic).
     pub fn cross_key_batches(&self) -> u64 {
         self.cross_batches.load(Ordering::Relaxed)
+    }
+
+    /// A server's options as this store connects with them.
+    fn tuned(&self, o: PgConnectOptions) -> PgConnectOptions {
+        tuned(self.pooler, o)
     }
 
     fn tz(&self) -> &'static str {
