@@ -135,17 +135,20 @@ pub fn parse(url: &str, name: &str) -> Result<PgUrl> {
         Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
         None => (None, authority),
     };
+    // No '@' in the authority but one further on: most likely a password holding an
+    // unencoded '/', '?' or '#', which cut the authority short; the host text must then not
+    // be repeated (it may be the start of the password).
+    let echo = userinfo.is_some() || !tail.contains('@');
     let (tail, attrs) = take_session_attrs(tail, &bad)?;
     let hosts: Vec<&str> = hostlist.split(',').collect();
     let count = hosts.len();
     let mut out = Vec::with_capacity(count);
     for (i, host) in hosts.iter().enumerate() {
-        let place = || {
-            if count == 1 {
-                format!("the host {host:?}")
-            } else {
-                format!("host {} of {count} ({host:?})", i + 1)
-            }
+        let place = || match (count, echo) {
+            (1, true) => format!("the host {host:?}"),
+            (1, false) => "the host".to_owned(),
+            (_, true) => format!("host {} of {count} ({host:?})", i + 1),
+            (_, false) => format!("host {} of {count}", i + 1),
         };
         if host.is_empty() && count > 1 {
             return Err(bad(format!("{} is empty", place())));
@@ -304,12 +307,21 @@ mod tests {
             err("mysql://u:hunter2@db1/x"),
             "DATABASE_URL: must start with postgres:// or postgresql://"
         );
+        // A password with an unencoded '/', '?' or '#' cuts the authority short: the "host"
+        // would be the password's start, so it is not repeated.
+        assert_eq!(
+            err("postgres://u:hun/ter2@db1/x"),
+            "DATABASE_URL: the host: the port is not a number from 1 to 65535"
+        );
         for url in [
+            "postgres://u:hun/ter2@db1/x",
+            "postgres://u:hun?ter2@db1/x",
+            "postgres://u:hun#ter2@db1/x",
             "postgres://u:hunter2@db1:5432,db2:54x2/x",
             "postgres://u:hunter2@db1/x?target_session_attrs=writable",
             "postgres://u:hunter2@db1:0/x",
         ] {
-            assert!(!err(url).contains("hunter2"), "{url}");
+            assert!(!err(url).contains("hun"), "{url}");
         }
     }
 
