@@ -51,9 +51,10 @@ export declare class NativeStore {
   static open(options: Record<string, string | number | boolean>, env: Record<string, string>, osUser?: string | undefined | null): NativeStore
   /**
    * Diagnostics of this process as JSON: `{ keyCacheEntries, sharedSetups,
-   * coreDumpsExcluded, crossKeyBatches, leanIncrements }` (this set-up's data-key cache,
-   * every set-up shared now, the process's dumpable flag, this set-up's cross-key batch
-   * statements and increments counted on its one-statement path).
+   * coreDumpsExcluded, crossKeyBatches, leanIncrements, readOnlyRefusals, serverMoves }`
+   * (this set-up's data-key cache, every set-up shared now, the process's dumpable flag,
+   * this set-up's cross-key batch statements, increments counted on its one-statement
+   * path, statements a read-only server refused and moves to another listed server).
    */
   diagnostics(): string
   /**

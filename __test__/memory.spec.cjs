@@ -90,7 +90,7 @@ describe('PSPAS_NO_CORE_DUMPS', () => {
 
   test('true: the kernel marks the process not dumpable (no core file holds cached keys); unset: unchanged', () => {
     if (process.platform !== 'linux') return
-    expect(diagnosticsOf({ PSPAS_NO_CORE_DUMPS: 'true' })).toEqual({ keyCacheEntries: 0, sharedSetups: 1, coreDumpsExcluded: true, crossKeyBatches: 0, leanIncrements: 0 })
-    expect(diagnosticsOf({})).toEqual({ keyCacheEntries: 0, sharedSetups: 1, coreDumpsExcluded: false, crossKeyBatches: 0, leanIncrements: 0 })
+    expect(diagnosticsOf({ PSPAS_NO_CORE_DUMPS: 'true' })).toEqual({ keyCacheEntries: 0, sharedSetups: 1, coreDumpsExcluded: true, crossKeyBatches: 0, leanIncrements: 0, readOnlyRefusals: 0, serverMoves: 0 })
+    expect(diagnosticsOf({})).toEqual({ keyCacheEntries: 0, sharedSetups: 1, coreDumpsExcluded: false, crossKeyBatches: 0, leanIncrements: 0, readOnlyRefusals: 0, serverMoves: 0 })
   })
 })

@@ -140,7 +140,10 @@ export class PsPrivateAccessStore {
    * What this process holds in memory, for monitoring: the data keys cached for the current
    * set-up (`keyCacheEntries`; expired ones are swept without waiting for a call) and the
    * set-ups shared now (`sharedSetups`, each with its pool; at most 16, least recently used
-   * evicted), and whether the process writes no core file (`coreDumpsExcluded`).
+   * evicted), and whether the process writes no core file (`coreDumpsExcluded`); for the
+   * current set-up, its batching counters (`crossKeyBatches`, `leanIncrements`) and what it saw
+   * of its servers (`readOnlyRefusals`: statements a read-only server refused, none of them run;
+   * `serverMoves`: moves to another server of a multi-host URL).
    */
   static getDiagnostics(): PsDiagnostics {
     return JSON.parse(sync(() => currentStore().diagnostics())) as PsDiagnostics

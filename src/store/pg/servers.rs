@@ -3,8 +3,9 @@
 //! the asked-for attributes (`read-write` by default with several hosts) takes the pool's new
 //! connections. This is looked for when the store opens, and again when a server cannot be
 //! reached or refuses a write because it is read-only (a demoted primary, a standby): then
-//! the pool's connections made before the move are closed as they are next acquired, so no
-//! pooled connection keeps pointing at the old server.
+//! the pool's idle connections are closed at once, those made before the move are closed if
+//! they are acquired still, and those busy at the move are closed when their statement ends,
+//! so no pooled connection keeps pointing at the old server.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,6 +32,9 @@ pub(super) struct Placement {
     moved: Arc<Moved>,
     /// The last walk: when, and its outcome.
     last: tokio::sync::Mutex<Option<(Instant, std::result::Result<(), String>)>>,
+    /// Statements a read-only server refused (each sent again), and moves to another server.
+    refusals: AtomicU64,
+    moves: AtomicU64,
 }
 
 /// When the pool last moved to another server: read by the pool's `before_acquire` hook.
@@ -61,7 +65,22 @@ impl Placement {
                 at_ms: AtomicU64::new(0),
             }),
             last: tokio::sync::Mutex::new(None),
+            refusals: AtomicU64::new(0),
+            moves: AtomicU64::new(0),
         }
+    }
+
+    /// A statement was refused because its server is read-only.
+    pub(super) fn refused(&self) {
+        self.refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (statements refused by a read-only server, moves to another listed server) so far.
+    pub(super) fn counts(&self) -> (u64, u64) {
+        (
+            self.refusals.load(Ordering::Relaxed),
+            self.moves.load(Ordering::Relaxed),
+        )
     }
 
     pub(super) fn moved(&self) -> Arc<Moved> {
@@ -181,6 +200,7 @@ impl PgStore {
         if placement.current.swap(i, Ordering::AcqRel) == i {
             return;
         }
+        placement.moves.fetch_add(1, Ordering::Relaxed);
         self.pool.set_connect_options(self.tuned(o.clone()));
         let ms = placement.moved.epoch.elapsed().as_millis().max(1);
         placement
@@ -188,6 +208,20 @@ impl PgStore {
             .at_ms
             .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Release);
         self.warm.release_all();
+        // The idle connections all point at the old server now: close them at once rather
+        // than when they are next acquired (a pool whose calls run on warm connections may
+        // not acquire them for minutes, each holding a session on the old server).
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            for _ in 0..pool.num_idle() {
+                match pool.try_acquire() {
+                    Some(conn) => {
+                        let _ = conn.close().await;
+                    }
+                    None => break,
+                }
+            }
+        });
     }
 }
 
