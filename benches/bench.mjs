@@ -1,4 +1,4 @@
-// npm run bench [-- --seconds 4 --runs 3 | --smoke] [--only pg,sqlite,crypto] | -- --soak [minutes]
+// npm run bench [-- --seconds 4 --runs 3 | --smoke] [--only pg,sqlite,crypto,replication] | -- --soak [minutes]
 //
 // Side by side, against the local PostgreSQL (and the package alone against SQLite):
 //   (a) package   this package's incrementUsageAndGetApiKey
@@ -29,7 +29,8 @@
 // the file exactly as the package does (WAL, the same `synchronous`, busy timeout and pool).
 // Its own hot group; interleaved run by run; before each run VACUUM and a WAL
 // checkpoint(TRUNCATE), so every run starts from an empty WAL.
-// --only takes a comma list of sections (pg, sqlite, crypto); all three by default.
+// --only takes a comma list of sections (pg, sqlite, crypto, replication); all four by default
+// (replication, which makes two local clusters and needs root, not with --smoke).
 // --sqlite-analyze runs ANALYZE on the SQLite file after seeding: a diagnostic, since the
 // package never runs it, and without statistics SQLite picks the ai_model_id index (every
 // key has model 1) over group_id for the package's candidate SELECT.
@@ -44,7 +45,8 @@ import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
 const { PsPrivateAccessStore: S } = require('..')
-const { freshPostgres, freshSqlite, generateKeys, storeSealedKeys, startWorker, runTogether, waitForGo, writeReport, original } = require('../tools/harness/index.cjs')
+const { freshPostgres, freshSqlite, generateKeys, storeSealedKeys, startWorker, runTogether, waitForGo, writeReport, original, withClient } = require('../tools/harness/index.cjs')
+const { createPrimary, createStandby } = require('../tools/harness/clusters.cjs')
 const pg = require('pg')
 const { Sequelize, DataTypes } = require('sequelize')
 
@@ -81,7 +83,8 @@ const SCENARIO_FILTER = args.includes('--scenario') ? args[args.indexOf('--scena
 const VARIANTS = args.includes('--variants')
   ? ALL_VARIANTS.filter((v) => ['package', 'limit', ...args[args.indexOf('--variants') + 1].split(';')].includes(v))
   : ALL_VARIANTS
-const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['pg', 'sqlite', 'crypto']
+// replication needs root (it makes two local clusters): in the full run, not in --smoke.
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['pg', 'sqlite', 'crypto', ...(SMOKE ? [] : ['replication'])]
 // The SQLite scenarios measured side by side with the bare Rust loop (the limit).
 const SQLITE_LIMIT_SCENARIOS = ['hot key, 1 in flight', 'hot key, 32 in flight']
 
@@ -337,6 +340,59 @@ async function measureAll(kinds, url, keys, sc, vacuum) {
   return Object.fromEntries(kinds.map((k) => [k, summarize(runs[k])]))
 }
 
+// ---------------------------------------------------------------- replication
+// What synchronous replication costs (README, "Deployment"): the package and the limit on a
+// primary with a streaming standby, each a local PostgreSQL 15 cluster of its own
+// (tools/harness/clusters.cjs; ports 5443 and 5444), the standby asynchronous and then
+// synchronous (synchronous_standby_names = '*', synchronous_commit = on: each commit waits
+// until the standby has its WAL on disk), switched by a configuration reload between runs.
+// Modes interleaved run by run (their order alternating), the package and the limit side by
+// side in each, VACUUM ANALYZE before every run. The standby is on the same machine: the
+// price measured is its disk flush and the round trip on loopback, a floor for a standby
+// elsewhere (add the network's round trip per commit).
+const REPLICATION_SCENARIOS = ['hot key, 1 in flight', 'hot key, 32 in flight', '1,000 groups, random, 32']
+
+async function replicationSection(keys) {
+  const PRIMARY_PORT = 5443
+  const primary = createPrimary('pspas_bench_a', PRIMARY_PORT)
+  let standby
+  try {
+    primary.psql('CREATE DATABASE bench OWNER root')
+    standby = createStandby('pspas_bench_b', 5444, PRIMARY_PORT)
+    const url = `postgres://root@127.0.0.1:${PRIMARY_PORT}/bench`
+    const db = { kind: 'postgres', url, query: (sql, params) => withClient(url, (c) => c.query(sql, params)) }
+    await seed(db, keys, 1000)
+    const vacuum = () => db.query('VACUUM ANALYZE ps_private_access_store')
+    const setMode = async (mode) => {
+      primary.psql(mode === 'sync' ? "ALTER SYSTEM SET synchronous_standby_names = '*'" : 'ALTER SYSTEM RESET synchronous_standby_names')
+      primary.psql('SELECT pg_reload_conf()')
+      while (primary.psql("SELECT sync_state FROM pg_stat_replication WHERE state = 'streaming'") !== mode) await new Promise((r) => setTimeout(r, 20))
+    }
+    const kinds = ['package', 'limit']
+    const out = []
+    for (const sc of ALL_SCENARIOS.filter((x) => REPLICATION_SCENARIOS.includes(x.name))) {
+      const runs = { async: { package: [], limit: [] }, sync: { package: [], limit: [] } }
+      for (let i = 0; i < RUNS; i++) {
+        for (const mode of i % 2 === 0 ? ['async', 'sync'] : ['sync', 'async']) {
+          await setMode(mode)
+          for (const kind of kinds) runs[mode][kind].push(await oneRun(kind, url, keys, sc, vacuum))
+        }
+      }
+      for (const kind of kinds) out.push({ sc: sc.name, kind, async: summarize(runs.async[kind]), sync: summarize(runs.sync[kind]) })
+    }
+    console.log(`\n### Synchronous replication's price (primary + streaming standby on this machine; median of ${RUNS} × ${SECONDS} s per mode)\n`)
+    console.log('| scenario | variant | async standby calls/s | sync standby calls/s | sync/async calls/s | p50 async / sync (ms) | package/limit, sync |')
+    console.log('|---|---|---|---|---|---|---|')
+    for (const r of out) {
+      const limit = out.find((x) => x.sc === r.sc && x.kind === 'limit')
+      console.log(`| ${r.sc} | ${r.kind} | ${f(r.async.cps)} | ${f(r.sync.cps)} | ${f(r.sync.cps / r.async.cps, 2)} | ${f(r.async.p50, 2)} / ${f(r.sync.p50, 2)} | ${r.kind === 'package' ? f(r.sync.cps / limit.sync.cps, 2) + '×' : ''} |`)
+    }
+  } finally {
+    primary.drop()
+    if (standby) standby.drop()
+  }
+}
+
 // ---------------------------------------------------------------- the SQLite limit (a Rust child)
 // Built once at the start, in the target directory that `npm run build` (napi build --release
 // --target <host>) and scripts/test.sh use, so the dependencies are not compiled again (the
@@ -465,6 +521,7 @@ async function main() {
   if (ONLY.includes('pg')) await pgSection(keys)
   if (ONLY.includes('sqlite')) await sqliteSection(keys)
   if (ONLY.includes('crypto')) cryptoBench(keys)
+  if (ONLY.includes('replication')) await replicationSection(keys)
   const byVariant = Object.entries(WALL).map(([k, s]) => `${k} ${f(s)} s`).join(', ')
   console.log(`\nWall time: ${f((performance.now() - STARTED) / 1000)} s (runs by variant, with their vacuum and warm-up: ${byVariant})`)
 }

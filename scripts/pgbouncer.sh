@@ -2,8 +2,9 @@
 # Start a local PgBouncer (transaction pooling) on 127.0.0.1:6544 -> 127.0.0.1:5432.
 # Idempotent: does nothing if our instance (its pid file) already answers there. A port of its
 # own, so that a distribution's default pgbouncer on 6432 is never mistaken for ours.
-# For the pooler tests (`npm test` runs part of the suite through it). Env overrides: PGB_DIR
-# (default /tmp/pgbouncer), PGB_POOL_SIZE (8), PGB_EXTRA (extra ini lines).
+# For the pooler tests (`npm test` runs part of the suite through it) and the failover drill.
+# Env overrides: PGB_DIR (default /tmp/pgbouncer), PGB_PORT (6544), PGB_TARGET_PORT (the
+# server's port, 5432), PGB_POOL_SIZE (8), PGB_EXTRA (extra ini lines).
 set -euo pipefail
 PGB_DIR=${PGB_DIR:-/tmp/pgbouncer}
 PORT=${PGB_PORT:-6544}
@@ -23,7 +24,7 @@ cat > "$PGB_DIR/userlist.txt" <<'U'
 U
 cat > "$PGB_DIR/pgbouncer.ini" <<INI
 [databases]
-* = host=127.0.0.1 port=5432
+* = host=127.0.0.1 port=${PGB_TARGET_PORT:-5432}
 
 [pgbouncer]
 listen_addr = 127.0.0.1

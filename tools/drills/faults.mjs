@@ -25,61 +25,11 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
-const { freshPostgres, freshSqlite, adminQuery, generateKeys, childEnv, storeSealedKeys, startWorker, parseReport, writeReport } = require('../harness/index.cjs')
-const SELF = fileURLToPath(import.meta.url)
+const { freshPostgres, freshSqlite, adminQuery, generateKeys, childEnv, storeSealedKeys, startWorker, parseReport } = require('../harness/index.cjs')
+const LOAD_WORKER = fileURLToPath(new URL('./load-worker.mjs', import.meta.url))
 const args = process.argv.slice(2)
 const SHORT = args.includes('--short')
 const CLUSTER = (process.env.PSPAS_PG_CLUSTER || '15 main').split(' ')
-
-// ------------------------------------------------------------------ worker (child process)
-if (args[0] === '--worker') {
-  const [, databaseUrl, group, seconds, concurrency, idempotent] = args
-  const { PsPrivateAccessStore: S } = require('../..')
-  S.configure({ databaseUrl })
-  const start = Date.now()
-  const end = start + Number(seconds) * 1000
-  const errors = {}
-  const okTimes = []
-  const errTimes = []
-  let lastMessage = {}
-  // With requestIds: a call whose outcome is unknown (or whose server is restarting) is sent
-  // again with the same id until it resolves, for up to RESOLVE_MS after the run.
-  const RESOLVE_MS = 30000
-  const RETRY = new Set(['PSPAS_DB_OUTCOME_UNKNOWN', 'PSPAS_DB_UNAVAILABLE', 'PSPAS_DB_ERROR'])
-  let retries = 0
-  let unresolved = 0
-  let seq = 0
-  await Promise.all(
-    Array.from({ length: Number(concurrency) }, async () => {
-      while (Date.now() < end) {
-        const requestId = idempotent === '1' ? `${process.pid}-${seq++}` : undefined
-        for (;;) {
-          try {
-            const key = await S.incrementUsageAndGetApiKey(Number(group), { requestId })
-            if (key !== 'sk-fault') throw Object.assign(new Error('wrong key'), { code: 'WRONG_KEY' })
-            okTimes.push(Date.now())
-            process.stdout.write('+') // streamed: a kill -9'ed worker's deliveries are still known
-            break
-          } catch (e) {
-            errors[e.code] = (errors[e.code] || 0) + 1
-            lastMessage[e.code] = e.message
-            errTimes.push(Date.now())
-            if (requestId === undefined || !RETRY.has(e.code)) break
-            if (Date.now() > end + RESOLVE_MS) {
-              unresolved++
-              break
-            }
-            retries++
-            await new Promise((r) => setTimeout(r, 50))
-          }
-        }
-      }
-    }),
-  )
-  await S.close()
-  await writeReport({ okTimes, errTimes, errors, lastMessage, retries, unresolved }) // on its own line, after the '+'s
-  process.exit(0)
-}
 
 // ------------------------------------------------------------------ helpers
 const keys = generateKeys()
@@ -87,7 +37,7 @@ const ENV = childEnv(keys)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 function worker(databaseUrl, group, seconds, concurrency, idempotent = false) {
-  const w = startWorker(SELF, ['--worker', databaseUrl, group, seconds, concurrency, idempotent ? '1' : '0'], { env: ENV, stdin: 'ignore', stderr: 'inherit' })
+  const w = startWorker(LOAD_WORKER, [databaseUrl, group, seconds, concurrency, idempotent ? '1' : '0', 'sk-fault'], { env: ENV, stdin: 'ignore', stderr: 'inherit' })
   const delivered = () => (w.output().match(/\+/g) || []).length
   return {
     child: w.child,

@@ -48,9 +48,20 @@ enum Failure {
     /// starting up, shutting down): the statement did not run; another listed server may
     /// take it (see `servers.rs`).
     ReadOnly,
+    /// A pooler in between could not get a server for the statement's transaction: nothing
+    /// ran; sent again within the grace of an unreachable server, then `PSPAS_DB_UNAVAILABLE`.
+    NotRun,
     /// Anything else: reported as is.
     Other,
 }
+
+/// PgBouncer's messages (class 08) for a transaction that never reached a server: its
+/// `server_login_retry` wait, a server it cannot connect to, `query_wait_timeout`.
+const POOLER_NOT_RUN: [&str; 3] = [
+    "server login has been failing",
+    "pgbouncer cannot connect to server",
+    "query_wait_timeout",
+];
 
 fn classify(e: &sqlx::Error) -> Failure {
     if super::servers::read_only(e) {
@@ -59,6 +70,18 @@ fn classify(e: &sqlx::Error) -> Failure {
     match e {
         sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("40001" | "40P01" | "57P01" | "57P02") => Failure::Retry,
+            // Connection exception (class 08) reported by a pooler in between. PgBouncer says
+            // why in English only: a server could not be had for the transaction (login
+            // failing, none reachable, waited too long), so nothing ran; any other (its
+            // "server conn crashed?": the server's connection broke under the statement)
+            // may have committed, as a broken connection of our own.
+            Some(code) if code.starts_with("08") => {
+                if POOLER_NOT_RUN.iter().any(|m| db.message().contains(m)) {
+                    Failure::NotRun
+                } else {
+                    Failure::InFlight
+                }
+            }
             _ => Failure::Other,
         },
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => Failure::InFlight,
@@ -79,6 +102,12 @@ impl PgStore {
     /// fails now with that cause; if it answers, the pool is merely busy and the acquire keeps
     /// its timeout (`DB_POOL_ACQUIRE_MS`).
     pub(super) async fn conn(&self) -> Result<PoolConnection<Postgres>> {
+        // A failover under way (the last walk of a multi-host URL found no server to use):
+        // look again, with the calls asking at the same time, rather than wait on a pool
+        // whose server has gone.
+        if self.placement.searching() {
+            self.place().await?;
+        }
         let acquire = self.warm.acquire(&self.pool, self.pool.acquire());
         tokio::pin!(acquire);
         if let Ok(r) = tokio::time::timeout(PROBE_AFTER, &mut acquire).await {
@@ -222,6 +251,8 @@ impl PgStore {
                         crate::error::describe_db(&e)
                     )));
                 }
+                Failure::NotRun if attempt < ATTEMPTS || started.elapsed() < UNAVAILABLE_GRACE => {}
+                Failure::NotRun => return Err(self.unavailable(crate::error::describe_db(&e))),
                 Failure::InFlight if kind == Kind::Read && attempt < ATTEMPTS => {}
                 Failure::InFlight => {
                     return Err(Error::DbOutcomeUnknown(crate::error::describe_db(&e)))

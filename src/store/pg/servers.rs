@@ -7,7 +7,7 @@
 //! they are acquired still, and those busy at the move are closed when their statement ends,
 //! so no pooled connection keeps pointing at the old server.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,9 @@ pub(super) struct Placement {
     /// Statements a read-only server refused (each sent again), and moves to another server.
     refusals: AtomicU64,
     moves: AtomicU64,
+    /// The last walk found no server to use (a failover under way): calls look again rather
+    /// than wait on the pool.
+    searching: AtomicBool,
 }
 
 /// When the pool last moved to another server: read by the pool's `before_acquire` hook.
@@ -67,7 +70,13 @@ impl Placement {
             last: tokio::sync::Mutex::new(None),
             refusals: AtomicU64::new(0),
             moves: AtomicU64::new(0),
+            searching: AtomicBool::new(false),
         }
+    }
+
+    /// Did the last walk find no server to use?
+    pub(super) fn searching(&self) -> bool {
+        self.searching.load(Ordering::Acquire)
     }
 
     /// A statement was refused because its server is read-only.
@@ -137,6 +146,9 @@ impl PgStore {
             }
         }
         let outcome = self.walk(placement).await;
+        placement
+            .searching
+            .store(outcome.is_err(), Ordering::Release);
         *last = Some((Instant::now(), outcome.clone()));
         outcome.map_err(|reason| self.unavailable(reason))
     }
