@@ -430,6 +430,30 @@ describe('migrate', () => {
     }
   })
 
+  test('a multi-host URL whose first host is down: the table is made on the next, writable one', async () => {
+    const db = await freshPostgres('climulti', { bouncerPort: null })
+    try {
+      const own = new URL(db.directUrl)
+      const url = `postgres://${own.username}@127.0.0.1:1,${own.hostname}:${own.port || 5432}${own.pathname}?target_session_attrs=read-write`
+      const r = cli(['migrate', '--json', '--database-url', url])
+      expect(r.stderr).toBe('')
+      expect(r.status).toBe(0)
+      expect(json(r)).toEqual({ table: 'ps_private_access_store', ready: true })
+      expect((await db.query("SELECT to_regclass('public.ps_private_access_store') AS t")).rows[0].t).not.toBeNull()
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('a multi-host URL with a bad port: PSPAS_CONFIG naming the host, never the password', () => {
+    const password = `pw-canary-${hex(6)}`
+    const r = cli(['migrate', '--json', '--database-url', `postgres://root:${password}@db1:5432,db2:99999/x`])
+    expect(r.status).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(errorOf(r)).toEqual({ code: 'PSPAS_CONFIG', message: 'databaseUrl: host 2 of 2 ("db2:99999"): the port is not a number from 1 to 65535' })
+    expect(r.stderr).not.toContain(password)
+  })
+
   test('sqlite: creates the file and the table', async () => {
     const db = await freshSqlite('climig')
     try {
