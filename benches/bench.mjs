@@ -375,7 +375,11 @@ async function replicationSection(keys) {
       for (let i = 0; i < RUNS; i++) {
         for (const mode of i % 2 === 0 ? ['async', 'sync'] : ['sync', 'async']) {
           await setMode(mode)
-          for (const kind of kinds) runs[mode][kind].push(await oneRun(kind, url, keys, sc, vacuum))
+          for (const kind of kinds) {
+            const t = performance.now()
+            runs[mode][kind].push(await oneRun(kind, url, keys, sc, vacuum))
+            WALL[`${mode} standby ${kind}`] = (WALL[`${mode} standby ${kind}`] || 0) + (performance.now() - t) / 1000
+          }
         }
       }
       for (const kind of kinds) out.push({ sc: sc.name, kind, async: summarize(runs.async[kind]), sync: summarize(runs.sync[kind]) })

@@ -98,9 +98,9 @@ impl PgStore {
     }
 
     /// A pooled connection. An acquire that takes longer than [`PROBE_AFTER`] asks the server
-    /// directly: if it cannot be reached (refused, unknown host, authentication) the call
-    /// fails now with that cause; if it answers, the pool is merely busy and the acquire keeps
-    /// its timeout (`DB_POOL_ACQUIRE_MS`).
+    /// directly, and again every [`PROBE_AFTER`]: if it cannot be reached (refused, unknown
+    /// host, authentication) the call fails now with that cause; while it answers, the pool is
+    /// merely busy and the acquire keeps its timeout (`DB_POOL_ACQUIRE_MS`).
     pub(super) async fn conn(&self) -> Result<PoolConnection<Postgres>> {
         // A failover under way (the last walk of a multi-host URL found no server to use):
         // look again, with the calls asking at the same time, rather than wait on a pool
@@ -110,14 +110,16 @@ impl PgStore {
         }
         let acquire = self.warm.acquire(&self.pool, self.pool.acquire());
         tokio::pin!(acquire);
-        if let Ok(r) = tokio::time::timeout(PROBE_AFTER, &mut acquire).await {
-            return r.map_err(|e| self.unavailable(crate::error::describe_db(&e)));
-        }
-        match self.probe().await {
-            Ok(()) => acquire
-                .await
-                .map_err(|e| self.unavailable(crate::error::describe_db(&e))),
-            Err(reason) => Err(self.unavailable(reason)),
+        loop {
+            if let Ok(r) = tokio::time::timeout(PROBE_AFTER, &mut acquire).await {
+                return r.map_err(|e| self.unavailable(crate::error::describe_db(&e)));
+            }
+            // Asked again every PROBE_AFTER while the call waits: a server that goes away
+            // meanwhile (a crash while every connection is busy) is noticed, not waited for
+            // until the acquire timeout.
+            if let Err(reason) = self.probe().await {
+                return Err(self.unavailable(reason));
+            }
         }
     }
 
