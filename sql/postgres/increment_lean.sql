@@ -41,22 +41,7 @@ k AS (
     FOR UPDATE OF s
   ) c
 )
-UPDATE ps_private_access_store s
-SET usage = COALESCE(s.usage, '{}'::jsonb) || jsonb_build_object(
-      'dailyUse', k.day_use,
-      'monthlyUse', k.month_use,
-      'totalUse', k.total_use,
-      'periodDay', k.day,
-      'periodMonth', k.month
-    ),
-    last_used_at = now(),
-    updated_at = now()
-FROM k
-WHERE s.id = k.id
-  AND k.same_configuration
-  AND NOT k.has_holds
-  -- Readable counters only (an unreadable one is NULL here).
-  AND k.day_use IS NOT NULL AND k.month_use IS NOT NULL AND k.total_use IS NOT NULL
+/*:lean_set*/
   -- Room: no set limit is exceeded.
   AND (k.day_use <= $5::numeric) IS NOT FALSE
   AND (k.month_use <= $6::numeric) IS NOT FALSE

@@ -1,7 +1,8 @@
 //! The statements of the PostgreSQL backend, one file each under `sql/postgres/` (read them
 //! there). Shared parts are spliced in at `/*:name*/` markers: the period head
 //! (`period.sql`), the budget of a candidate row (`key_budget.sql`), the columns of a key
-//! record (`key_record.sql`), the lean statements' reading of a key row (`lean_row.sql`); a
+//! record (`key_record.sql`), the lean statements' reading of a key row (`lean_row.sql`) and
+//! their write of it (`lean_set.sql`); a
 //! call's filter clause goes where `/*:filter*/` stands (see [`Template`]). Results are read
 //! by column name (see `decode.rs`).
 
@@ -26,6 +27,10 @@ const PARTS: &[Part] = &[
     (
         "/*:lean_row*/",
         include_str!("../../../sql/postgres/lean_row.sql"),
+    ),
+    (
+        "/*:lean_set*/",
+        include_str!("../../../sql/postgres/lean_set.sql"),
     ),
     (
         "/*:event_columns*/",
