@@ -61,6 +61,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const directUrl = (port) => `postgres://root@127.0.0.1:${port}/${DB}`
 
 function startBouncer(targetPort) {
+  // A PgBouncer left by an interrupted drill may point at another port: stop it first.
+  try {
+    process.kill(Number(fs.readFileSync(`${BOUNCER.dir}/pgbouncer.pid`, 'utf8')), 'SIGTERM')
+    execFileSync('sleep', ['0.3'])
+  } catch {}
   execFileSync('bash', [PGBOUNCER_SH], {
     env: { ...process.env, PGB_DIR: BOUNCER.dir, PGB_PORT: String(BOUNCER.port), PGB_TARGET_PORT: String(targetPort), PGB_POOL_SIZE: '20', PGB_EXTRA: 'server_login_retry = 0.2' },
     stdio: 'pipe',
