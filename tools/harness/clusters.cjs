@@ -9,7 +9,8 @@ const fs = require('node:fs')
 const VERSION = '15'
 const run = (cmd, args) => execFileSync(cmd, args.map(String), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 const dataDir = (name) => `/var/lib/postgresql/${VERSION}/${name}`
-const ctl = (name, action, ...more) => run('pg_ctlcluster', ['--skip-systemctl-redirect', ...more, VERSION, name, action])
+const ctlArgs = (name, action, more) => ['--skip-systemctl-redirect', ...more, VERSION, name, action]
+const ctl = (name, action, ...more) => run('pg_ctlcluster', ctlArgs(name, action, more))
 const exists = (name) => run('pg_lsclusters', ['-h']).split('\n').some((l) => l.split(/\s+/)[1] === name)
 const drop = (name) => exists(name) && run('pg_dropcluster', ['--stop', VERSION, name])
 
@@ -68,7 +69,7 @@ function cluster(name, port) {
     /** The same, not waiting: resolves when the stop has ended. */
     stopImmediateAsync: () =>
       new Promise((resolve, reject) =>
-        execFile('pg_ctlcluster', ['--skip-systemctl-redirect', '-m', 'immediate', VERSION, name, 'stop'], (e) => (e ? reject(e) : resolve())),
+        execFile('pg_ctlcluster', ctlArgs(name, 'stop', ['-m', 'immediate']), (e) => (e ? reject(e) : resolve())),
       ),
     /** pg_ctl promote, which waits until the server takes writes. */
     promote: () => ctl(name, 'promote'),

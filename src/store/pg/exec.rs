@@ -200,7 +200,7 @@ impl PgStore {
         let started = std::time::Instant::now();
         // Moves of the pool so far: a connection that finishes after a move may point at the
         // old server, and is closed rather than kept warm.
-        let moves = self.placement.counts().1;
+        let moves = self.placement.moves();
         loop {
             let conn = match self.conn().await {
                 Ok(c) => c,
@@ -222,7 +222,7 @@ impl PgStore {
             let (mut conn, result) = attempt_once(conn).await;
             let e = match result {
                 Ok(out) => {
-                    if self.placement.counts().1 == moves {
+                    if self.placement.moves() == moves {
                         self.warm.keep(conn);
                     } else {
                         conn.close_on_drop();

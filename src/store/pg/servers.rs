@@ -84,12 +84,15 @@ impl Placement {
         self.refusals.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Moves to another listed server so far (a connection opened before the last one may
+    /// point at the old server).
+    pub(super) fn moves(&self) -> u64 {
+        self.moves.load(Ordering::Acquire)
+    }
+
     /// (statements refused by a read-only server, moves to another listed server) so far.
     pub(super) fn counts(&self) -> (u64, u64) {
-        (
-            self.refusals.load(Ordering::Relaxed),
-            self.moves.load(Ordering::Relaxed),
-        )
+        (self.refusals.load(Ordering::Relaxed), self.moves())
     }
 
     pub(super) fn moved(&self) -> Arc<Moved> {
@@ -212,7 +215,7 @@ impl PgStore {
         if placement.current.swap(i, Ordering::AcqRel) == i {
             return;
         }
-        placement.moves.fetch_add(1, Ordering::Relaxed);
+        placement.moves.fetch_add(1, Ordering::Release);
         self.pool.set_connect_options(self.tuned(o.clone()));
         let ms = placement.moved.epoch.elapsed().as_millis().max(1);
         placement
