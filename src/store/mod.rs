@@ -61,7 +61,7 @@ const WARM_FOR: std::time::Duration = std::time::Duration::from_millis(1000);
 /// when it is released (a network round trip to PostgreSQL, a hop to the connection's worker
 /// thread on SQLite); for a connection that has just answered, those two tests doubled the
 /// round trips and wake-ups of every call. A finished statement hands its connection straight
-/// to a call waiting for one, else keeps it here; a connection unused for [`WARM_FOR`] goes
+/// to a call waiting for one (back to the pool when the call waits there), else keeps it here; a connection unused for [`WARM_FOR`] goes
 /// back to the pool, which tests it on the way in and out as before and applies its idle
 /// timeout. A connection the server dropped meanwhile is no risk to exactness: its statement
 /// fails and is retried or reported like any statement that meets a dropped connection.
@@ -75,6 +75,11 @@ struct WarmInner<DB: sqlx::Database> {
     kept: Vec<(Conn<DB>, std::time::Instant)>,
     /// Calls waiting on the pool, which also take a connection handed over by [`Warm::keep`].
     waiters: std::collections::VecDeque<tokio::sync::oneshot::Sender<Conn<DB>>>,
+    /// Calls that went to the pool alone (it had an idle connection or room for a new one
+    /// when they looked) and have not got one yet. Two calls on two threads can both see
+    /// the one idle connection: the loser waits on the pool, where only a connection given
+    /// back to the pool reaches it, so [`Warm::keep`] gives connections back while any waits.
+    acquiring: usize,
 }
 
 impl<DB: sqlx::Database> Default for Warm<DB> {
@@ -83,6 +88,7 @@ impl<DB: sqlx::Database> Default for Warm<DB> {
             inner: std::sync::Mutex::new(WarmInner {
                 kept: Vec::new(),
                 waiters: std::collections::VecDeque::new(),
+                acquiring: 0,
             }),
         }
     }
@@ -118,6 +124,7 @@ impl<DB: sqlx::Database> Warm<DB> {
                 drop(conn);
             }
             if pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections() {
+                inner.acquiring += 1;
                 None
             } else {
                 let (tx, rx) = tokio::sync::oneshot::channel();
@@ -126,6 +133,8 @@ impl<DB: sqlx::Database> Warm<DB> {
             }
         };
         let Some(handed) = handed else {
+            // Counted until it has one (or gives up, or is dropped).
+            let _acquiring = Acquiring(self);
             return acquire.await;
         };
         tokio::pin!(acquire);
@@ -136,8 +145,8 @@ impl<DB: sqlx::Database> Warm<DB> {
         }
     }
 
-    /// A connection whose statement just succeeded: to a waiting call, else kept (and the
-    /// ones kept too long go back to the pool).
+    /// A connection whose statement just succeeded: to a waiting call; else back to the pool
+    /// if a call waits there; else kept (and the ones kept too long go back to the pool).
     pub(crate) fn keep(&self, conn: Conn<DB>) {
         let now = std::time::Instant::now();
         let mut inner = self.lock();
@@ -148,6 +157,12 @@ impl<DB: sqlx::Database> Warm<DB> {
                 // That call got one from the pool meanwhile.
                 Err(back) => conn = back,
             }
+        }
+        if inner.acquiring > 0 {
+            // Kept, it would reach no one: that call waits until the acquire timeout.
+            drop(inner);
+            drop(conn);
+            return;
         }
         let stale = inner
             .kept
@@ -162,6 +177,15 @@ impl<DB: sqlx::Database> Warm<DB> {
     /// every connection to come back).
     pub(crate) fn release_all(&self) {
         self.lock().kept.clear();
+    }
+}
+
+/// A call counted in [`WarmInner::acquiring`] while it waits on the pool alone.
+struct Acquiring<'a, DB: sqlx::Database>(&'a Warm<DB>);
+
+impl<DB: sqlx::Database> Drop for Acquiring<'_, DB> {
+    fn drop(&mut self) {
+        self.0.lock().acquiring -= 1;
     }
 }
 
@@ -520,5 +544,46 @@ mod tests {
             sql,
             " AND +ai_model_id = ?2 AND +external_api_id IS NULL AND is_active IS NOT FALSE"
         );
+    }
+
+    /// Two calls see the pool's one free place; the one that loses waits on the pool itself.
+    /// A connection finishing its statement then must go back to the pool, where that call
+    /// gets it, not stay kept while the call runs into its acquire timeout (a SQLite call of
+    /// the concurrency spec failed so after 30 s under CI's load).
+    #[tokio::test]
+    async fn a_call_waiting_on_the_pool_gets_the_next_finished_connection() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect_lazy("sqlite::memory:")
+            .expect("an in-memory SQLite URL");
+        let warm = Warm::<sqlx::Sqlite>::default();
+        let (lost_race, raced) = tokio::sync::oneshot::channel::<()>();
+        // The loser looks while the pool has room, then meets a pool the winner has filled.
+        let loser = warm.acquire(&pool, async {
+            let _ = raced.await;
+            pool.acquire().await
+        });
+        tokio::pin!(loser);
+        tokio::select! {
+            biased;
+            _ = &mut loser => panic!("the loser must not have a connection yet"),
+            _ = std::future::ready(()) => {}
+        }
+        let winner = warm
+            .acquire(&pool, pool.acquire())
+            .await
+            .expect("the pool's one connection");
+        lost_race.send(()).expect("the loser is waiting");
+        warm.keep(winner);
+        let started = std::time::Instant::now();
+        let conn = loser
+            .await
+            .expect("the connection the winner finished with");
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        assert_eq!(warm.lock().acquiring, 0);
+        // With nobody waiting, a finished connection is kept warm again.
+        warm.keep(conn);
+        assert_eq!(warm.lock().kept.len(), 1);
     }
 }
