@@ -61,10 +61,11 @@ const WARM_FOR: std::time::Duration = std::time::Duration::from_millis(1000);
 /// when it is released (a network round trip to PostgreSQL, a hop to the connection's worker
 /// thread on SQLite); for a connection that has just answered, those two tests doubled the
 /// round trips and wake-ups of every call. A finished statement hands its connection straight
-/// to a call waiting for one (back to the pool when the call waits there), else keeps it here; a connection unused for [`WARM_FOR`] goes
-/// back to the pool, which tests it on the way in and out as before and applies its idle
-/// timeout. A connection the server dropped meanwhile is no risk to exactness: its statement
-/// fails and is retried or reported like any statement that meets a dropped connection.
+/// to a call waiting for one (gives it back to the pool when the call waits there), else keeps
+/// it here; a connection unused for [`WARM_FOR`] goes back to the pool, which tests it on the
+/// way in and out as before and applies its idle timeout. A connection the server dropped
+/// meanwhile is no risk to exactness: its statement fails and is retried or reported like any
+/// statement that meets a dropped connection.
 pub(crate) struct Warm<DB: sqlx::Database> {
     inner: std::sync::Mutex<WarmInner<DB>>,
 }
@@ -576,11 +577,10 @@ mod tests {
             .expect("the pool's one connection");
         lost_race.send(()).expect("the loser is waiting");
         warm.keep(winner);
-        let started = std::time::Instant::now();
+        // Without the hand-back this is PoolTimedOut after the 3 s acquire timeout.
         let conn = loser
             .await
             .expect("the connection the winner finished with");
-        assert!(started.elapsed() < std::time::Duration::from_secs(3));
         assert_eq!(warm.lock().acquiring, 0);
         // With nobody waiting, a finished connection is kept warm again.
         warm.keep(conn);
