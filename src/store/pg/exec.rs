@@ -235,6 +235,9 @@ impl PgStore {
             if !matches!(failure, Failure::Other) {
                 conn.close_on_drop();
             }
+            if matches!(failure, Failure::ReadOnly) {
+                self.placement.refused();
+            }
             drop(conn);
             attempt += 1;
             rerun = true;
@@ -243,11 +246,9 @@ impl PgStore {
                 // Not run: look for the writable server again (the pool's connections to this
                 // one are replaced if another is found) and send the statement there.
                 Failure::ReadOnly if attempt < ATTEMPTS => {
-                    self.placement.refused();
                     let _ = self.place().await;
                 }
                 Failure::ReadOnly => {
-                    self.placement.refused();
                     return Err(self.unavailable(format!(
                         "the server refuses writes ({})",
                         crate::error::describe_db(&e)
