@@ -363,18 +363,13 @@ async function replicationSection(keys) {
     const db = { kind: 'postgres', url, query: (sql, params) => withClient(url, (c) => c.query(sql, params)) }
     await seed(db, keys, 1000)
     const vacuum = () => db.query('VACUUM ANALYZE ps_private_access_store')
-    const setMode = async (mode) => {
-      primary.psql(mode === 'sync' ? "ALTER SYSTEM SET synchronous_standby_names = '*'" : 'ALTER SYSTEM RESET synchronous_standby_names')
-      primary.psql('SELECT pg_reload_conf()')
-      while (primary.psql("SELECT sync_state FROM pg_stat_replication WHERE state = 'streaming'") !== mode) await new Promise((r) => setTimeout(r, 20))
-    }
     const kinds = ['package', 'limit']
     const out = []
     for (const sc of ALL_SCENARIOS.filter((x) => REPLICATION_SCENARIOS.includes(x.name))) {
       const runs = { async: { package: [], limit: [] }, sync: { package: [], limit: [] } }
       for (let i = 0; i < RUNS; i++) {
         for (const mode of i % 2 === 0 ? ['async', 'sync'] : ['sync', 'async']) {
-          await setMode(mode)
+          await primary.setSynchronous(mode === 'sync')
           for (const kind of kinds) {
             const t = performance.now()
             runs[mode][kind].push(await oneRun(kind, url, keys, sc, vacuum))

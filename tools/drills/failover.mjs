@@ -110,15 +110,7 @@ async function run(replication, path, stallMs = 0) {
   try {
     primary.psql(`CREATE DATABASE ${DB} OWNER root`)
     standby = createStandby(STANDBY.name, STANDBY.port, PRIMARY.port)
-    if (replication === 'sync') {
-      primary.psql("ALTER SYSTEM SET synchronous_standby_names = '*'")
-      primary.psql('SELECT pg_reload_conf()')
-      const until = Date.now() + 10000
-      while (primary.psql("SELECT sync_state FROM pg_stat_replication WHERE state = 'streaming'") !== 'sync') {
-        if (Date.now() > until) throw new Error('the standby did not become synchronous')
-        await sleep(50)
-      }
-    }
+    if (replication === 'sync') await primary.setSynchronous(true)
     // The key, on the primary (and so on the standby).
     const { PsPrivateAccessStore: S } = require('../..')
     await storeSealedKeys(S, { databaseUrl: directUrl(PRIMARY.port), keys, rows: Array.from({ length: GROUPS }, (_, i) => ({ groupId: 1 + i, plaintext: KEY })) })
